@@ -1,0 +1,1 @@
+//! securityprofile-operator library
