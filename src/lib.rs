@@ -1,1 +1,4 @@
-//! securityprofile-operator library
+//! securityprofile-operator: reconciles `SecurityProfile` custom resources with AWS IoT Device
+//! Defender security profiles.
+
+pub mod api;

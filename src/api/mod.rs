@@ -1,0 +1,21 @@
+//! The `SecurityProfile` custom resource (`iot.awscc.io/v1alpha1`): spec, status, conditions and
+//! the generated CustomResourceDefinition.
+
+mod conditions;
+mod crd;
+mod spec;
+mod status;
+
+pub use conditions::{ConditionStatus, Reason, condition, now_seconds, rfc3339};
+pub use crd::{crd, crd_yaml};
+pub use spec::*;
+pub use status::SecurityProfileStatus;
+
+/// The finalizer that keeps a resource until its AWS profile is deleted or retained.
+pub const FINALIZER: &str = "iot.awscc.io/finalizer";
+/// Annotation that stops all AWS calls for the resource while `"true"`.
+pub const PAUSED_ANNOTATION: &str = "iot.awscc.io/paused";
+/// Namespace annotation naming the default region of its resources.
+pub const DEFAULT_REGION_ANNOTATION: &str = "iot.awscc.io/default-region";
+/// Prefix of the ownership tags (and of tag keys users may not set).
+pub const RESERVED_TAG_PREFIX: &str = "iot.awscc.io/";

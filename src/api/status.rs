@@ -1,0 +1,45 @@
+//! `SecurityProfile.status`: what the operator found in AWS, and the Ready/Synced conditions.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of a SecurityProfile.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityProfileStatus {
+    /// The metadata.generation last reconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// ARN of the AWS profile in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_profile_arn: Option<String>,
+    /// Name of the AWS profile in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_profile_name: Option<String>,
+    /// Region of the AWS profile in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// AWS version of the profile after the last write or read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// When the profile was created in AWS (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<String>,
+    /// When the profile was last modified in AWS (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified_date: Option<String>,
+    /// Targets actually attached in AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_arns: Option<Vec<String>>,
+    /// Number of targetArns (for the printer column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_count: Option<i32>,
+    /// Last time AWS state was read and found to match the spec (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<String>,
+    /// Ready and Synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Option<Vec<Condition>>,
+}
