@@ -2,3 +2,4 @@
 //! Defender security profiles.
 
 pub mod api;
+pub mod reconcile;

@@ -27,14 +27,35 @@ pub const NAME_PATTERN: &str = "^[a-zA-Z0-9:_-]+$";
     derive = "Default",
     derive = "PartialEq",
     doc = "SecurityProfile manages an AWS IoT Device Defender security profile: its behaviors, alert targets, retained metrics, metrics export, tags and the thing groups it is attached to.",
-    printcolumn(name = "AWS NAME", type_ = "string", json_path = ".status.securityProfileName"),
+    printcolumn(
+        name = "AWS NAME",
+        type_ = "string",
+        json_path = ".status.securityProfileName"
+    ),
     printcolumn(name = "REGION", type_ = "string", json_path = ".status.region"),
-    printcolumn(name = "READY", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "SYNCED", type_ = "string", json_path = ".status.conditions[?(@.type==\"Synced\")].status"),
+    printcolumn(
+        name = "READY",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "SYNCED",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Synced\")].status"
+    ),
     printcolumn(name = "VERSION", type_ = "integer", json_path = ".status.version"),
     printcolumn(name = "TARGETS", type_ = "integer", json_path = ".status.targetCount"),
-    printcolumn(name = "ARN", type_ = "string", json_path = ".status.securityProfileArn", priority = 1),
-    printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "ARN",
+        type_ = "string",
+        json_path = ".status.securityProfileArn",
+        priority = 1
+    ),
+    printcolumn(
+        name = "AGE",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
@@ -67,7 +88,10 @@ pub struct SecurityProfileSpec {
     /// iot.awscc.io/default-region, the operator's --default-region, the AWS SDK default chain.
     /// Immutable once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    )]
     pub region: Option<String>,
 
     /// A description of the security profile.
@@ -85,7 +109,11 @@ pub struct SecurityProfileSpec {
     pub alert_targets: Option<AlertTargets>,
 
     /// Metrics whose data is retained in addition to those used in behaviors.
-    #[serde(default, rename = "additionalMetricsToRetainV2", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "additionalMetricsToRetainV2",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(length(max = 100), extend("x-kubernetes-list-type" = "atomic"))]
     pub additional_metrics_to_retain_v2: Option<Vec<MetricToRetain>>,
 

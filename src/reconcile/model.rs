@@ -1,0 +1,157 @@
+//! What the planner compares: the desired profile (from the spec) and the observed one (from AWS),
+//! both in one normalized shape so that equal meaning compares equal.
+
+use crate::api::{
+    AdoptionPolicy, AlertTargets, Behavior, BehaviorCriteria, DeletionPolicy, ManagementPolicy,
+    MetricToRetain, MetricsExportConfig, RESERVED_TAG_PREFIX,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The attributes `UpdateSecurityProfile` writes, normalized: an empty description is no
+/// description, behaviors are keyed by name (order is not meaning), `false` flags are unset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Attributes {
+    pub description: Option<String>,
+    pub behaviors: Vec<Behavior>,
+    pub alert_targets: Option<AlertTargets>,
+    pub additional_metrics: Vec<MetricToRetain>,
+    pub metrics_export: Option<MetricsExportConfig>,
+}
+
+impl Attributes {
+    /// Brings attributes to the one shape in which equal meaning compares equal.
+    pub fn normalized(mut self) -> Self {
+        self.description = self.description.filter(|d| !d.is_empty());
+        self.behaviors.sort_by(|a, b| a.name.cmp(&b.name));
+        for b in &mut self.behaviors {
+            b.suppress_alerts = b.suppress_alerts.filter(|v| *v);
+            b.export_metric = b.export_metric.filter(|v| *v);
+            if b.criteria.as_ref() == Some(&BehaviorCriteria::default()) {
+                b.criteria = None;
+            }
+        }
+        for m in &mut self.additional_metrics {
+            m.export_metric = m.export_metric.filter(|v| *v);
+        }
+        self.alert_targets = self.alert_targets.filter(|a| a.sns.is_some());
+        self
+    }
+
+    /// The fields that differ, by their spec names (for events and messages).
+    pub fn differing_fields(&self, other: &Attributes) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if self.description != other.description {
+            fields.push("securityProfileDescription");
+        }
+        if self.behaviors != other.behaviors {
+            fields.push("behaviors");
+        }
+        if self.alert_targets != other.alert_targets {
+            fields.push("alertTargets");
+        }
+        if self.additional_metrics != other.additional_metrics {
+            fields.push("additionalMetricsToRetainV2");
+        }
+        if self.metrics_export != other.metrics_export {
+            fields.push("metricsExportConfig");
+        }
+        fields
+    }
+}
+
+/// The resource that owns a profile, written as the three ownership tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+pub const CLUSTER_TAG: &str = "iot.awscc.io/cluster";
+pub const NAMESPACE_TAG: &str = "iot.awscc.io/namespace";
+pub const NAME_TAG: &str = "iot.awscc.io/name";
+
+impl Owner {
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (CLUSTER_TAG.to_string(), self.cluster.clone()),
+            (NAMESPACE_TAG.to_string(), self.namespace.clone()),
+            (NAME_TAG.to_string(), self.name.clone()),
+        ])
+    }
+}
+
+/// Whose a profile in AWS is, from its tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// All three ownership tags name this resource.
+    Ours,
+    /// No ownership tag at all: created outside the operator.
+    Unowned,
+    /// Ownership tags that name another resource or cluster (described for the message).
+    Other(String),
+}
+
+impl Ownership {
+    pub fn of(tags: &BTreeMap<String, String>, owner: &Owner) -> Ownership {
+        let present: Vec<_> = [CLUSTER_TAG, NAMESPACE_TAG, NAME_TAG]
+            .iter()
+            .filter_map(|k| tags.get(*k).map(|v| (*k, v)))
+            .collect();
+        if present.is_empty() {
+            return Ownership::Unowned;
+        }
+        if owner.tags().iter().all(|(k, v)| tags.get(k) == Some(v)) {
+            return Ownership::Ours;
+        }
+        let described = present
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ownership::Other(described)
+    }
+}
+
+/// Whether a tag key is one the operator must never remove (its own, or AWS's).
+pub fn is_reserved_tag(key: &str) -> bool {
+    key.starts_with(RESERVED_TAG_PREFIX) || key.starts_with("aws:")
+}
+
+/// The profile the spec asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    /// The AWS name.
+    pub name: String,
+    pub attributes: Attributes,
+    pub targets: BTreeSet<String>,
+    /// User tags (never reserved keys; the CRD's CEL rule rejects them).
+    pub tags: BTreeMap<String, String>,
+    pub owner: Owner,
+    pub deletion_policy: DeletionPolicy,
+    pub adoption_policy: AdoptionPolicy,
+    pub management_policy: ManagementPolicy,
+    /// The resource has a deletionTimestamp.
+    pub deleting: bool,
+}
+
+impl Desired {
+    /// The full tag set the profile should carry: user tags plus ownership tags.
+    pub fn all_tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.tags.clone();
+        tags.extend(self.owner.tags());
+        tags
+    }
+}
+
+/// The profile as read from AWS.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    pub arn: String,
+    pub version: i64,
+    pub attributes: Attributes,
+    pub targets: BTreeSet<String>,
+    pub tags: BTreeMap<String, String>,
+    pub creation_date: Option<String>,
+    pub last_modified_date: Option<String>,
+}
