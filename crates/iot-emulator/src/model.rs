@@ -1,0 +1,239 @@
+//! The emulator's stored resources and the JSON snapshot the admin API returns.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The 13 Device Defender operations the emulator serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    CreateSecurityProfile,
+    DescribeSecurityProfile,
+    UpdateSecurityProfile,
+    DeleteSecurityProfile,
+    ListSecurityProfiles,
+    AttachSecurityProfile,
+    DetachSecurityProfile,
+    ListTargetsForSecurityProfile,
+    ListSecurityProfilesForTarget,
+    ValidateSecurityProfileBehaviors,
+    TagResource,
+    UntagResource,
+    ListTagsForResource,
+}
+
+impl Op {
+    pub const ALL: [Op; 13] = [
+        Op::CreateSecurityProfile,
+        Op::DescribeSecurityProfile,
+        Op::UpdateSecurityProfile,
+        Op::DeleteSecurityProfile,
+        Op::ListSecurityProfiles,
+        Op::AttachSecurityProfile,
+        Op::DetachSecurityProfile,
+        Op::ListTargetsForSecurityProfile,
+        Op::ListSecurityProfilesForTarget,
+        Op::ValidateSecurityProfileBehaviors,
+        Op::TagResource,
+        Op::UntagResource,
+        Op::ListTagsForResource,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::CreateSecurityProfile => "CreateSecurityProfile",
+            Op::DescribeSecurityProfile => "DescribeSecurityProfile",
+            Op::UpdateSecurityProfile => "UpdateSecurityProfile",
+            Op::DeleteSecurityProfile => "DeleteSecurityProfile",
+            Op::ListSecurityProfiles => "ListSecurityProfiles",
+            Op::AttachSecurityProfile => "AttachSecurityProfile",
+            Op::DetachSecurityProfile => "DetachSecurityProfile",
+            Op::ListTargetsForSecurityProfile => "ListTargetsForSecurityProfile",
+            Op::ListSecurityProfilesForTarget => "ListSecurityProfilesForTarget",
+            Op::ValidateSecurityProfileBehaviors => "ValidateSecurityProfileBehaviors",
+            Op::TagResource => "TagResource",
+            Op::UntagResource => "UntagResource",
+            Op::ListTagsForResource => "ListTagsForResource",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.name() == name)
+    }
+}
+
+/// A stored security profile with everything DescribeSecurityProfile returns plus its
+/// targets and tags; serialized as one entry of `GET /_emulator/state`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    pub region: String,
+    #[serde(rename = "securityProfileName")]
+    pub name: String,
+    #[serde(rename = "securityProfileArn")]
+    pub arn: String,
+    pub version: i64,
+    #[serde(
+        rename = "securityProfileDescription",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub behaviors: Option<Vec<Value>>,
+    #[serde(
+        rename = "alertTargets",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub alert_targets: Option<Value>,
+    #[serde(
+        rename = "additionalMetricsToRetain",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub additional_metrics: Option<Vec<Value>>,
+    #[serde(
+        rename = "additionalMetricsToRetainV2",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub additional_metrics_v2: Option<Vec<Value>>,
+    #[serde(
+        rename = "metricsExportConfig",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub metrics_export_config: Option<Value>,
+    /// Epoch seconds.
+    #[serde(rename = "creationDate")]
+    pub creation_date: f64,
+    /// Epoch seconds.
+    #[serde(rename = "lastModifiedDate")]
+    pub last_modified_date: f64,
+    /// Attached target ARNs, kept sorted (the order ListTargetsForSecurityProfile pages in).
+    pub targets: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Profile {
+    /// The DescribeSecurityProfile / UpdateSecurityProfile response body.
+    pub fn describe(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("securityProfileName".into(), self.name.clone().into());
+        m.insert("securityProfileArn".into(), self.arn.clone().into());
+        if let Some(d) = &self.description {
+            m.insert("securityProfileDescription".into(), d.clone().into());
+        }
+        if let Some(b) = &self.behaviors {
+            m.insert("behaviors".into(), Value::Array(b.clone()));
+        }
+        if let Some(a) = &self.alert_targets {
+            m.insert("alertTargets".into(), a.clone());
+        }
+        if let Some(a) = &self.additional_metrics {
+            m.insert("additionalMetricsToRetain".into(), Value::Array(a.clone()));
+        }
+        if let Some(a) = &self.additional_metrics_v2 {
+            m.insert(
+                "additionalMetricsToRetainV2".into(),
+                Value::Array(a.clone()),
+            );
+        }
+        if let Some(c) = &self.metrics_export_config {
+            m.insert("metricsExportConfig".into(), c.clone());
+        }
+        m.insert("version".into(), self.version.into());
+        m.insert("creationDate".into(), self.creation_date.into());
+        m.insert("lastModifiedDate".into(), self.last_modified_date.into());
+        Value::Object(m)
+    }
+
+    /// Sets the attributes present in `body` (Create/Update/admin edits share this). A JSON
+    /// null clears the attribute, which only the admin API uses.
+    pub fn apply_attributes(&mut self, body: &Value) {
+        fn list(v: &Value) -> Option<Vec<Value>> {
+            v.as_array().cloned()
+        }
+        fn opt(v: &Value) -> Option<Value> {
+            (!v.is_null()).then(|| v.clone())
+        }
+        if let Some(v) = body.get("securityProfileDescription") {
+            self.description = v.as_str().map(str::to_string);
+        }
+        if let Some(v) = body.get("behaviors") {
+            self.behaviors = list(v);
+        }
+        if let Some(v) = body.get("alertTargets") {
+            self.alert_targets = opt(v);
+        }
+        if let Some(v) = body.get("additionalMetricsToRetain") {
+            self.additional_metrics = list(v);
+        }
+        if let Some(v) = body.get("additionalMetricsToRetainV2") {
+            self.additional_metrics_v2 = list(v);
+        }
+        if let Some(v) = body.get("metricsExportConfig") {
+            self.metrics_export_config = opt(v);
+        }
+    }
+}
+
+/// A thing group created through the admin API (the only way targets come into being).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThingGroup {
+    pub name: String,
+    pub arn: String,
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    pub region: String,
+}
+
+/// The JSON of `GET /_emulator/state`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub profiles: Vec<Profile>,
+    #[serde(rename = "thingGroups")]
+    pub thing_groups: Vec<ThingGroup>,
+}
+
+/// Builds `arn:aws:iot:REGION:ACCOUNT:securityprofile/NAME`.
+pub fn profile_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:iot:{region}:{account}:securityprofile/{name}")
+}
+
+/// Builds `arn:aws:iot:REGION:ACCOUNT:thinggroup/NAME`.
+pub fn thing_group_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:iot:{region}:{account}:thinggroup/{name}")
+}
+
+/// The resource part of an IoT ARN, split from its region and account.
+#[derive(Debug, PartialEq)]
+pub struct IotArn<'a> {
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+/// Parses `arn:aws:iot:REGION:ACCOUNT:RESOURCE`; None when it is not an IoT ARN.
+pub fn parse_iot_arn(arn: &str) -> Option<IotArn<'_>> {
+    let rest = arn.strip_prefix("arn:aws:iot:")?;
+    let mut parts = rest.splitn(3, ':');
+    let region = parts.next().filter(|s| !s.is_empty())?;
+    let account = parts.next().filter(|s| !s.is_empty())?;
+    let resource = parts.next().filter(|s| !s.is_empty())?;
+    Some(IotArn {
+        region,
+        account,
+        resource,
+    })
+}
+
+/// Seconds since the epoch with millisecond precision, as AWS returns timestamps.
+pub fn now_epoch() -> f64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_millis() as f64) / 1000.0
+}

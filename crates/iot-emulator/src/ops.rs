@@ -1,0 +1,592 @@
+//! The 13 operations: routing, request parsing and validation, and the pipeline every request
+//! goes through (authorization, IAM allowlist, quota, faults, handler, counting, logging).
+
+use crate::faults::{Decision, FaultError};
+use crate::model::Op;
+use crate::store::{DeleteFlags, ListFilter, Scope};
+use crate::validate::{self, Member, Violations, check, check_members};
+use crate::wire::{ApiError, decode_token, parse_authorization};
+use crate::{Shared, lock};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+type App = State<Arc<Shared>>;
+type Params = Query<HashMap<String, String>>;
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            "/security-profiles/{securityProfileName}",
+            post(create).get(describe).patch(update).delete(delete),
+        )
+        .route("/security-profiles", get(list))
+        .route(
+            "/security-profiles/{securityProfileName}/targets",
+            get(list_targets).put(attach).delete(detach),
+        )
+        .route("/security-profiles-for-target", get(list_for_target))
+        .route(
+            "/security-profile-behaviors/validate",
+            post(validate_behaviors),
+        )
+        .route("/tags", post(tag).get(list_tags))
+        .route("/untag", post(untag))
+}
+
+/// Anything that matches no operation.
+pub(crate) async fn unknown() -> Response {
+    ApiError::unknown_operation().into_response()
+}
+
+/// One request's identity and access to the shared state.
+pub(crate) struct Ctx<'a> {
+    shared: &'a Shared,
+    scope: Scope,
+    access_key: String,
+}
+
+impl Ctx<'_> {
+    /// Answers AccessDenied unless the IAM allowlist grants `action`.
+    fn require(&self, action: &str) -> Result<(), ApiError> {
+        if lock(&self.shared.control).allowed(action) {
+            Ok(())
+        } else {
+            Err(ApiError::access_denied(format!(
+                "User: arn:aws:iam::{}:user/{} is not authorized to perform: {action}",
+                self.scope.account, self.access_key
+            )))
+        }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, crate::store::Store> {
+        lock(&self.shared.store)
+    }
+}
+
+/// What the pipeline ended with.
+enum Outcome {
+    Answered(Result<Value, ApiError>),
+    /// A Timeout fault held the request until the emulator stopped.
+    Held,
+}
+
+async fn pipeline<F>(shared: &Shared, op: Op, headers: &HeaderMap, handler: F) -> Outcome
+where
+    F: FnOnce(&Ctx) -> Result<Value, ApiError>,
+{
+    let caller = match parse_authorization(headers) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Answered(Err(e)),
+    };
+    let ctx = Ctx {
+        shared,
+        scope: Scope {
+            account: shared.account_id.clone(),
+            region: caller.region,
+        },
+        access_key: caller.access_key,
+    };
+    if let Err(e) = ctx.require(&format!("iot:{}", op.name())) {
+        return Outcome::Answered(Err(e));
+    }
+    let decision = {
+        let mut control = lock(&shared.control);
+        if !control.admit(op) {
+            return Outcome::Answered(Err(ApiError::throttling("Rate exceeded")));
+        }
+        let d = control.decide(op);
+        if d == Decision::Fail(FaultError::Timeout) {
+            control.count(op, "Timeout");
+        }
+        d
+    };
+    match decision {
+        Decision::Serve => {}
+        Decision::Delay(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Decision::Fail(FaultError::ThrottlingException) => {
+            return Outcome::Answered(Err(ApiError::throttling("Rate exceeded (injected fault)")));
+        }
+        Decision::Fail(FaultError::InternalFailureException) => {
+            return Outcome::Answered(Err(ApiError::internal(
+                "An internal error occurred (injected fault)",
+            )));
+        }
+        Decision::Fail(FaultError::Timeout) => {
+            let mut stop = shared.shutdown.subscribe();
+            let _ = stop.wait_for(|s| *s).await;
+            return Outcome::Held;
+        }
+    }
+    Outcome::Answered(handler(&ctx))
+}
+
+/// Runs one operation and turns its result into the wire response.
+async fn run<F>(shared: Arc<Shared>, op: Op, headers: &HeaderMap, handler: F) -> Response
+where
+    F: FnOnce(&Ctx) -> Result<Value, ApiError>,
+{
+    let start = Instant::now();
+    let outcome = pipeline(&shared, op, headers, handler).await;
+    let request_id = shared.request_ids.fetch_add(1, Ordering::Relaxed);
+    let (mut resp, label) = match outcome {
+        Outcome::Answered(Ok(body)) => {
+            let mut r = (StatusCode::OK, body.to_string()).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            lock(&shared.control).count(op, "ok");
+            (r, "ok")
+        }
+        Outcome::Answered(Err(e)) => {
+            let kind = e.kind;
+            lock(&shared.control).count(op, kind);
+            (e.into_response(), kind)
+        }
+        Outcome::Held => (
+            ApiError::internal("The emulator stopped while holding this request").into_response(),
+            "Timeout",
+        ),
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("00000000-0000-4000-8000-{request_id:012x}")) {
+        resp.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    if shared.log_requests {
+        tracing::info!(
+            operation = op.name(),
+            status = resp.status().as_u16(),
+            outcome = label,
+            micros = start.elapsed().as_micros() as u64,
+            "request"
+        );
+    }
+    resp
+}
+
+/// Parses a JSON request body (an empty body is `{}`).
+fn body_json(body: &Bytes) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(ApiError::invalid("The request body must be a JSON object")),
+        Err(e) => Err(ApiError::invalid(format!(
+            "The request body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+fn finish(v: Violations) -> Result<(), ApiError> {
+    match v.message() {
+        Some(m) => Err(ApiError::invalid(m)),
+        None => Ok(()),
+    }
+}
+
+fn check_name(name: &str, v: &mut Violations) {
+    check(
+        &validate::NAME,
+        &Value::String(name.to_string()),
+        "securityProfileName",
+        v,
+    );
+}
+
+/// Parses an integer query parameter, checking its range.
+fn query_int(
+    q: &HashMap<String, String>,
+    key: &str,
+    range: Option<(i64, i64)>,
+    v: &mut Violations,
+) -> Option<i64> {
+    let raw = q.get(key)?;
+    let Ok(n) = raw.parse::<i64>() else {
+        v.push(format!(
+            "Value '{raw}' at '{key}' failed to satisfy constraint: Member must be an integer"
+        ));
+        return None;
+    };
+    if let Some((lo, hi)) = range {
+        if n < lo {
+            v.push(format!("Value '{n}' at '{key}' failed to satisfy constraint: Member must have value greater than or equal to {lo}"));
+        } else if n > hi {
+            v.push(format!("Value '{n}' at '{key}' failed to satisfy constraint: Member must have value less than or equal to {hi}"));
+        }
+    }
+    Some(n)
+}
+
+/// The page size: maxResults (1–250), defaulting to 25 where AWS documents no default.
+fn max_results(q: &HashMap<String, String>, v: &mut Violations) -> usize {
+    query_int(q, "maxResults", Some((1, 250)), v)
+        .filter(|n| (1..=250).contains(n))
+        .map_or(25, |n| n as usize)
+}
+
+fn next_token(q: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
+    q.get("nextToken")
+        .filter(|t| !t.is_empty())
+        .map(|t| decode_token(t))
+        .transpose()
+}
+
+fn required_query<'a>(
+    q: &'a HashMap<String, String>,
+    key: &str,
+    v: &mut Violations,
+) -> Option<&'a str> {
+    match q.get(key) {
+        Some(s) => Some(s),
+        None => {
+            v.push(format!(
+                "Value null at '{key}' failed to satisfy constraint: Member must not be null"
+            ));
+            None
+        }
+    }
+}
+
+/// Tags from a TagList (already validated), rejecting the reserved `aws:` prefix.
+fn tag_map(tags: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    for t in tags.and_then(Value::as_array).into_iter().flatten() {
+        let key = t.get("Key").and_then(Value::as_str).unwrap_or_default();
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(ApiError::invalid(format!(
+                "Tag key '{key}' uses the reserved prefix 'aws:'"
+            )));
+        }
+        let value = t.get("Value").and_then(Value::as_str).unwrap_or_default();
+        out.insert(key.to_string(), value.to_string());
+    }
+    Ok(out)
+}
+
+/// Whether the body hands a role to AWS IoT (so iam:PassRole is needed).
+fn passes_role(body: &Value) -> bool {
+    let alert_role = body
+        .get("alertTargets")
+        .and_then(Value::as_object)
+        .is_some_and(|m| {
+            m.values()
+                .any(|t| t.get("roleArn").is_some_and(Value::is_string))
+        });
+    let export_role = body
+        .get("metricsExportConfig")
+        .and_then(|c| c.get("roleArn"))
+        .is_some_and(Value::is_string);
+    alert_role || export_role
+}
+
+/// Behaviour rules beyond the model, as InvalidRequest for Create/Update.
+fn check_behavior_rules(body: &Value) -> Result<(), ApiError> {
+    if let Some(Value::Array(b)) = body.get("behaviors") {
+        let errors = validate::behavior_rules(b);
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(errors.join("; ")));
+        }
+    }
+    Ok(())
+}
+
+static CREATE_EXTRA: &[Member] = &[Member("tags", &validate::TAG_LIST, false)];
+
+/// Validates and parses the shared parts of a profile-attributes body.
+pub(crate) fn profile_body(
+    name: &str,
+    body: &Value,
+    extra: &[Member],
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut v = Violations::default();
+    check_name(name, &mut v);
+    check_members(validate::PROFILE_ATTRIBUTES, body, "", &mut v);
+    check_members(extra, body, "", &mut v);
+    finish(v)?;
+    check_behavior_rules(body)?;
+    tag_map(body.get("tags"))
+}
+
+async fn create(
+    State(s): App,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, Op::CreateSecurityProfile, &headers, |ctx| {
+        let body = body_json(&body)?;
+        let tags = profile_body(&name, &body, CREATE_EXTRA)?;
+        if passes_role(&body) {
+            ctx.require("iam:PassRole")?;
+        }
+        ctx.store().create(&ctx.scope, &name, &body, tags)
+    })
+    .await
+}
+
+async fn describe(State(s): App, Path(name): Path<String>, headers: HeaderMap) -> Response {
+    run(s, Op::DescribeSecurityProfile, &headers, |ctx| {
+        let mut v = Violations::default();
+        check_name(&name, &mut v);
+        finish(v)?;
+        ctx.store().describe(&ctx.scope, &name)
+    })
+    .await
+}
+
+static UPDATE_FLAGS: &[Member] = &[
+    Member("deleteBehaviors", &BOOL, false),
+    Member("deleteAlertTargets", &BOOL, false),
+    Member("deleteAdditionalMetricsToRetain", &BOOL, false),
+    Member("deleteMetricsExportConfig", &BOOL, false),
+];
+static BOOL: validate::Shape = validate::Shape::Bool;
+
+async fn update(
+    State(s): App,
+    Path(name): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, Op::UpdateSecurityProfile, &headers, |ctx| {
+        let body = body_json(&body)?;
+        profile_body(&name, &body, UPDATE_FLAGS)?;
+        let mut v = Violations::default();
+        let expected = query_int(&q, "expectedVersion", None, &mut v);
+        finish(v)?;
+        let flag = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let given = |k: &str| body.get(k).is_some_and(|v| !v.is_null());
+        let flags = DeleteFlags {
+            behaviors: flag("deleteBehaviors"),
+            alert_targets: flag("deleteAlertTargets"),
+            additional_metrics: flag("deleteAdditionalMetricsToRetain"),
+            metrics_export_config: flag("deleteMetricsExportConfig"),
+        };
+        for (set, flag_name, members) in [
+            (flags.behaviors, "deleteBehaviors", &["behaviors"][..]),
+            (flags.alert_targets, "deleteAlertTargets", &["alertTargets"][..]),
+            (
+                flags.additional_metrics,
+                "deleteAdditionalMetricsToRetain",
+                &["additionalMetricsToRetain", "additionalMetricsToRetainV2"][..],
+            ),
+            (
+                flags.metrics_export_config,
+                "deleteMetricsExportConfig",
+                &["metricsExportConfig"][..],
+            ),
+        ] {
+            if let Some(m) = members.iter().find(|m| set && given(m)) {
+                return Err(ApiError::invalid(format!(
+                    "{flag_name} is true and {m} is also given: a request cannot both set and delete {m}"
+                )));
+            }
+        }
+        if passes_role(&body) {
+            ctx.require("iam:PassRole")?;
+        }
+        ctx.store()
+            .update(&ctx.scope, &name, &body, flags, expected)
+    })
+    .await
+}
+
+async fn delete(
+    State(s): App,
+    Path(name): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    run(s, Op::DeleteSecurityProfile, &headers, |ctx| {
+        let mut v = Violations::default();
+        check_name(&name, &mut v);
+        let expected = query_int(&q, "expectedVersion", None, &mut v);
+        finish(v)?;
+        ctx.store().delete(&ctx.scope, &name, expected)
+    })
+    .await
+}
+
+async fn list(State(s): App, Query(q): Params, headers: HeaderMap) -> Response {
+    run(s, Op::ListSecurityProfiles, &headers, |ctx| {
+        let mut v = Violations::default();
+        let max = max_results(&q, &mut v);
+        for key in ["dimensionName", "metricName"] {
+            if let Some(val) = q.get(key) {
+                check(&validate::NAME, &Value::String(val.clone()), key, &mut v);
+            }
+        }
+        finish(v)?;
+        let filter = match (q.get("dimensionName"), q.get("metricName")) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid(
+                    "dimensionName and metricName cannot be used in the same request",
+                ));
+            }
+            (Some(d), None) => ListFilter::Dimension(d.clone()),
+            (None, Some(m)) => ListFilter::Metric(m.clone()),
+            (None, None) => ListFilter::All,
+        };
+        let after = next_token(&q)?;
+        Ok(ctx.store().list(&ctx.scope, &filter, max, after))
+    })
+    .await
+}
+
+async fn attach(
+    State(s): App,
+    Path(name): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    run(s, Op::AttachSecurityProfile, &headers, |ctx| {
+        let mut v = Violations::default();
+        check_name(&name, &mut v);
+        let target = required_query(&q, "securityProfileTargetArn", &mut v);
+        finish(v)?;
+        let target = target.unwrap_or_default();
+        ctx.store().attach(&ctx.scope, &name, target)
+    })
+    .await
+}
+
+async fn detach(
+    State(s): App,
+    Path(name): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    run(s, Op::DetachSecurityProfile, &headers, |ctx| {
+        let mut v = Violations::default();
+        check_name(&name, &mut v);
+        let target = required_query(&q, "securityProfileTargetArn", &mut v);
+        finish(v)?;
+        let target = target.unwrap_or_default();
+        ctx.store().detach(&ctx.scope, &name, target)
+    })
+    .await
+}
+
+async fn list_targets(
+    State(s): App,
+    Path(name): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    run(s, Op::ListTargetsForSecurityProfile, &headers, |ctx| {
+        let mut v = Violations::default();
+        check_name(&name, &mut v);
+        let max = max_results(&q, &mut v);
+        finish(v)?;
+        let after = next_token(&q)?;
+        ctx.store().list_targets(&ctx.scope, &name, max, after)
+    })
+    .await
+}
+
+async fn list_for_target(State(s): App, Query(q): Params, headers: HeaderMap) -> Response {
+    run(s, Op::ListSecurityProfilesForTarget, &headers, |ctx| {
+        let mut v = Violations::default();
+        let target = required_query(&q, "securityProfileTargetArn", &mut v);
+        let max = max_results(&q, &mut v);
+        if let Some(r) = q.get("recursive")
+            && r != "true"
+            && r != "false"
+        {
+            v.push(format!(
+                "Value '{r}' at 'recursive' failed to satisfy constraint: Member must be a boolean"
+            ));
+        }
+        finish(v)?;
+        let after = next_token(&q)?;
+        let target = target.unwrap_or_default();
+        ctx.store().list_for_target(&ctx.scope, target, max, after)
+    })
+    .await
+}
+
+static VALIDATE_INPUT: &[Member] = &[Member("behaviors", &validate::BEHAVIORS, true)];
+
+async fn validate_behaviors(State(s): App, headers: HeaderMap, body: Bytes) -> Response {
+    run(s, Op::ValidateSecurityProfileBehaviors, &headers, |_ctx| {
+        let body = body_json(&body)?;
+        let mut v = Violations::default();
+        check_members(VALIDATE_INPUT, &body, "", &mut v);
+        finish(v)?;
+        let behaviors = body
+            .get("behaviors")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let errors = validate::behavior_rules(&behaviors);
+        let list: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({ "errorMessage": e }))
+            .collect();
+        Ok(json!({ "valid": errors.is_empty(), "validationErrors": list }))
+    })
+    .await
+}
+
+static TAG_INPUT: &[Member] = &[
+    Member("resourceArn", &validate::STRING, true),
+    Member("tags", &validate::TAG_LIST, true),
+];
+
+async fn tag(State(s): App, headers: HeaderMap, body: Bytes) -> Response {
+    run(s, Op::TagResource, &headers, |ctx| {
+        let body = body_json(&body)?;
+        let mut v = Violations::default();
+        check_members(TAG_INPUT, &body, "", &mut v);
+        finish(v)?;
+        let tags = tag_map(body.get("tags"))?;
+        let arn = body["resourceArn"].as_str().unwrap_or_default();
+        ctx.store().tag(&ctx.scope, arn, tags)
+    })
+    .await
+}
+
+static UNTAG_INPUT: &[Member] = &[
+    Member("resourceArn", &validate::STRING, true),
+    Member("tagKeys", &validate::TAG_KEY_LIST, true),
+];
+
+async fn untag(State(s): App, headers: HeaderMap, body: Bytes) -> Response {
+    run(s, Op::UntagResource, &headers, |ctx| {
+        let body = body_json(&body)?;
+        let mut v = Violations::default();
+        check_members(UNTAG_INPUT, &body, "", &mut v);
+        finish(v)?;
+        let keys: Vec<String> = body["tagKeys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect();
+        let arn = body["resourceArn"].as_str().unwrap_or_default();
+        ctx.store().untag(&ctx.scope, arn, &keys)
+    })
+    .await
+}
+
+async fn list_tags(State(s): App, Query(q): Params, headers: HeaderMap) -> Response {
+    run(s, Op::ListTagsForResource, &headers, |ctx| {
+        let mut v = Violations::default();
+        let arn = required_query(&q, "resourceArn", &mut v);
+        finish(v)?;
+        let after = next_token(&q)?;
+        ctx.store()
+            .list_tags(&ctx.scope, arn.unwrap_or_default(), after)
+    })
+    .await
+}
