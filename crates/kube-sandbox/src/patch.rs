@@ -1,0 +1,147 @@
+//! PATCH bodies: JSON merge patch, JSON patch (RFC 6902, `test` included) and strategic merge
+//! patch for built-in kinds (map merge with `$patch` directives; lists replaced whole).
+
+use crate::status::ApiError;
+use serde_json::{Map, Value};
+
+pub const MERGE: &str = "application/merge-patch+json";
+pub const JSON: &str = "application/json-patch+json";
+pub const STRATEGIC: &str = "application/strategic-merge-patch+json";
+#[allow(dead_code)] // server-side apply lands with milestone 2
+pub const APPLY: &str = "application/apply-patch+yaml";
+
+/// Applies a merge, JSON or strategic patch to `doc`.
+pub fn apply(
+    content_type: &str,
+    custom: bool,
+    doc: &mut Value,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    match content_type {
+        JSON => {
+            let ops: json_patch::Patch = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            json_patch::patch(doc, &ops.0).map_err(|e| {
+                ApiError::invalid_patch(format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ))
+            })
+        }
+        MERGE => {
+            let p: Value = parse(body)?;
+            json_patch::merge(doc, &p);
+            Ok(())
+        }
+        STRATEGIC if custom => Err(ApiError::unsupported_media_type(content_type)),
+        STRATEGIC => {
+            let p: Value = parse(body)?;
+            strategic(doc, &p);
+            Ok(())
+        }
+        other => Err(ApiError::unsupported_media_type(other)),
+    }
+}
+
+fn parse(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+}
+
+/// Strategic merge without schema knowledge of merge keys: maps merge, lists are replaced,
+/// `$patch: delete|replace` and bookkeeping directives are honoured or dropped.
+fn strategic(doc: &mut Value, patch: &Value) {
+    let Value::Object(p) = patch else {
+        *doc = patch.clone();
+        return;
+    };
+    match p.get("$patch").and_then(Value::as_str) {
+        Some("delete") => {
+            *doc = Value::Null;
+            return;
+        }
+        Some("replace") => {
+            *doc = Value::Object(strip(p));
+            return;
+        }
+        _ => {}
+    }
+    if !doc.is_object() {
+        *doc = Value::Object(Map::new());
+    }
+    let Value::Object(d) = doc else {
+        return;
+    };
+    for (k, v) in p {
+        if k.starts_with('$') {
+            continue;
+        }
+        if v.is_null() {
+            d.remove(k);
+        } else if v.is_object() {
+            let entry = d.entry(k.clone()).or_insert(Value::Null);
+            strategic(entry, v);
+            if entry.is_null() {
+                d.remove(k);
+            }
+        } else if let Value::Array(items) = v {
+            d.insert(
+                k.clone(),
+                Value::Array(items.iter().map(strip_value).collect()),
+            );
+        } else {
+            d.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+fn strip(m: &Map<String, Value>) -> Map<String, Value> {
+    m.iter()
+        .filter(|(k, _)| !k.starts_with('$'))
+        .map(|(k, v)| (k.clone(), strip_value(v)))
+        .collect()
+}
+
+fn strip_value(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(strip(m)),
+        Value::Array(a) => Value::Array(a.iter().map(strip_value).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_patch_test_op_fails_on_mismatch() {
+        let mut d = json!({"a": 1});
+        let body =
+            br#"[{"op":"test","path":"/a","value":2},{"op":"replace","path":"/a","value":3}]"#;
+        let e = apply(JSON, true, &mut d, body).unwrap_err();
+        assert_eq!(e.code, 422);
+        assert_eq!(d, json!({"a": 1}));
+        let body =
+            br#"[{"op":"test","path":"/a","value":1},{"op":"replace","path":"/a","value":3}]"#;
+        apply(JSON, true, &mut d, body).unwrap();
+        assert_eq!(d, json!({"a": 3}));
+    }
+
+    #[test]
+    fn strategic_is_refused_for_custom_resources() {
+        let mut d = json!({});
+        assert_eq!(apply(STRATEGIC, true, &mut d, b"{}").unwrap_err().code, 415);
+    }
+
+    #[test]
+    fn strategic_merges_maps_and_drops_directives() {
+        let mut d = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "data": {"x": "1"}});
+        let p = br#"{"metadata":{"labels":{"a":null,"c":"3"}},"$setElementOrder/x":[],"data":{"$patch":"replace","y":"2"}}"#;
+        apply(STRATEGIC, false, &mut d, p).unwrap();
+        assert_eq!(
+            d,
+            json!({"metadata": {"labels": {"b": "2", "c": "3"}}, "data": {"y": "2"}})
+        );
+    }
+}

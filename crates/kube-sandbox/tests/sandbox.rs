@@ -1,0 +1,12 @@
+//! Integration tests: real clients (kube-rs, kubectl, helm) against a running sandbox.
+
+#[path = "sandbox/common.rs"]
+mod common;
+#[path = "sandbox/crud.rs"]
+mod crud;
+#[path = "sandbox/custom.rs"]
+mod custom;
+#[path = "sandbox/runtime.rs"]
+mod runtime;
+#[path = "sandbox/watch.rs"]
+mod watch;

@@ -1,0 +1,174 @@
+//! Custom resources: CRD install/removal with discovery, status subresource, generation,
+//! finalizers and deletionTimestamp.
+
+use crate::common::{Widget, WidgetStatus, api_status, install_widgets, start, widget};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn crd_install_serves_kind_and_removal_drops_it() {
+    let (_sb, client) = start().await;
+    assert!(
+        !kube::Discovery::new(client.clone())
+            .run()
+            .await
+            .unwrap()
+            .has_group("test.sandbox.io")
+    );
+    install_widgets(&client).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = crds.get("widgets.test.sandbox.io").await.unwrap();
+    let conds = crd.status.unwrap().conditions.unwrap();
+    assert!(
+        conds
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+    );
+
+    let discovery = kube::Discovery::new(client.clone()).run().await.unwrap();
+    let (ar, caps) = discovery
+        .resolve_gvk(&kube::api::GroupVersionKind::gvk(
+            "test.sandbox.io",
+            "v1",
+            "Widget",
+        ))
+        .expect("Widget discovered");
+    assert_eq!(ar.plural, "widgets");
+    assert!(
+        caps.subresources
+            .iter()
+            .any(|(s, _)| s.plural == "widgets/status" || s.plural == "status")
+    );
+
+    let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    widgets
+        .create(&PostParams::default(), &widget("w1", 1))
+        .await
+        .unwrap();
+    crds.delete("widgets.test.sandbox.io", &DeleteParams::default())
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        if !kube::Discovery::new(client.clone())
+            .run()
+            .await
+            .unwrap()
+            .has_group("test.sandbox.io")
+        {
+            let err = widgets.get("w1").await.unwrap_err();
+            assert_eq!(api_status(&err).0, 404);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the group stayed in discovery after the CRD was deleted");
+}
+
+#[tokio::test]
+async fn status_subresource_and_generation() {
+    let (_sb, client) = start().await;
+    install_widgets(&client).await;
+    let api: Api<Widget> = Api::namespaced(client, "default");
+    let mut w = widget("g", 1);
+    w.status = Some(WidgetStatus {
+        observed: 99,
+        conditions: vec![],
+    });
+    let created = api.create(&PostParams::default(), &w).await.unwrap();
+    assert_eq!(
+        created.status, None,
+        "create drops status when the status subresource is on"
+    );
+    assert_eq!(created.metadata.generation, Some(1));
+
+    // The main endpoint ignores status; a spec change bumps generation.
+    let mut changed = created.clone();
+    changed.spec.size = 2;
+    changed.status = Some(WidgetStatus {
+        observed: 5,
+        conditions: vec![],
+    });
+    let updated = api
+        .replace("g", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    assert_eq!(updated.status, None);
+    assert_eq!(updated.metadata.generation, Some(2));
+
+    // /status ignores everything but status and never bumps generation.
+    let patched = api
+        .patch_status(
+            "g",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 50}, "status": {"observed": 2}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.status.as_ref().unwrap().observed, 2);
+    assert_eq!(patched.spec.size, 2);
+    assert_eq!(patched.metadata.generation, Some(2));
+
+    // Metadata-only changes do not bump generation.
+    let labelled = api
+        .patch(
+            "g",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(labelled.metadata.generation, Some(2));
+    assert!(
+        labelled.resource_version() > patched.resource_version()
+            || labelled.resource_version() != patched.resource_version()
+    );
+
+    // Strategic merge patch is refused for custom resources, as the real server does.
+    let err = api
+        .patch(
+            "g",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"size": 3}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(api_status(&err), (415, "UnsupportedMediaType".into()));
+}
+
+#[tokio::test]
+async fn finalizers_hold_deletion_until_removed() {
+    let (_sb, client) = start().await;
+    install_widgets(&client).await;
+    let api: Api<Widget> = Api::namespaced(client, "default");
+    let mut w = widget("f", 1);
+    w.metadata.finalizers = Some(vec!["test.sandbox.io/hold".into()]);
+    api.create(&PostParams::default(), &w).await.unwrap();
+
+    let res = api.delete("f", &DeleteParams::default()).await.unwrap();
+    let pending = res.left().expect("object returned while finalizers remain");
+    assert!(pending.metadata.deletion_timestamp.is_some());
+    let still = api.get("f").await.unwrap();
+    assert!(still.metadata.deletion_timestamp.is_some());
+
+    let err = api
+        .patch(
+            "f",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": ["test.sandbox.io/hold", "new/one"]}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(api_status(&err), (422, "Invalid".into()));
+
+    api.patch(
+        "f",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(api_status(&api.get("f").await.unwrap_err()).0, 404);
+}
