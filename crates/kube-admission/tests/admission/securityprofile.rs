@@ -1,0 +1,227 @@
+use crate::errors;
+use crate::fixtures::{security_profile, security_profile_schema};
+use kube_admission::{CrdSchema, admit};
+use serde_json::{Value, json};
+
+fn with(mutate: impl FnOnce(&mut Value)) -> Value {
+    let mut obj = security_profile();
+    mutate(&mut obj);
+    obj
+}
+
+fn create_errors(obj: Value) -> Vec<String> {
+    errors(&security_profile_schema(), obj, None)
+}
+
+#[test]
+fn a_valid_profile_is_pruned_and_defaulted() {
+    let mut obj = with(|o| {
+        o["spec"]["unknownField"] = json!(1);
+        o["spec"]["behaviors"][0]["criteria"]["typo"] = json!("x");
+    });
+    assert_eq!(admit(&security_profile_schema(), &mut obj, None), Ok(()));
+    assert_eq!(obj["spec"]["deletionPolicy"], "Delete");
+    assert_eq!(obj["spec"]["adoptionPolicy"], "None");
+    assert_eq!(obj["spec"]["managementPolicy"], "Manage");
+    assert!(obj["spec"].get("unknownField").is_none());
+    assert!(
+        obj["spec"]["behaviors"][0]["criteria"]
+            .get("typo")
+            .is_none()
+    );
+    assert_eq!(obj["metadata"]["labels"], json!({"a": "b"}));
+}
+
+#[test]
+fn unsupported_comparison_operator() {
+    let errs = create_errors(with(|o| {
+        o["spec"]["behaviors"][0]["criteria"]["comparisonOperator"] = json!("bigger");
+    }));
+    assert_eq!(
+        errs,
+        vec![
+            r#"spec.behaviors[0].criteria.comparisonOperator: Unsupported value: "bigger": supported values: "less-than", "less-than-equals", "greater-than", "greater-than-equals", "in-cidr-set", "not-in-cidr-set", "in-port-set", "not-in-port-set", "in-set", "not-in-set""#,
+            "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"
+        ]
+    );
+}
+
+#[test]
+fn profile_name_length_and_pattern() {
+    assert_eq!(
+        create_errors(with(
+            |o| o["spec"]["securityProfileName"] = json!("a".repeat(129))
+        ))[0],
+        "spec.securityProfileName: Too long: may not be more than 128 bytes"
+    );
+    assert_eq!(
+        create_errors(with(
+            |o| o["spec"]["securityProfileName"] = json!("my.profile")
+        )),
+        vec![
+            r#"spec.securityProfileName: Invalid value: "my.profile": spec.securityProfileName in body should match '^[a-zA-Z0-9:_-]+$'"#
+        ]
+    );
+    assert_eq!(
+        create_errors(with(|o| o["spec"]["securityProfileName"] = json!(""))),
+        vec![
+            r#"spec.securityProfileName: Invalid value: "": spec.securityProfileName in body should be at least 1 chars long"#
+        ]
+    );
+}
+
+#[test]
+fn reserved_tag_keys_are_rejected_by_cel() {
+    assert_eq!(
+        create_errors(with(
+            |o| o["spec"]["tags"] = json!([{"key": "iot.awscc.io/name", "value": "x"}])
+        )),
+        vec![
+            r#"spec.tags: Invalid value: "array": tag keys starting with iot.awscc.io/ are reserved"#
+        ]
+    );
+}
+
+#[test]
+fn ml_detection_config_is_exclusive_with_value_and_statistical_threshold() {
+    assert_eq!(
+        create_errors(with(|o| {
+            o["spec"]["behaviors"][0]["criteria"]["mlDetectionConfig"] =
+                json!({"confidenceLevel": "HIGH"});
+        })),
+        vec![
+            r#"spec.behaviors[0].criteria: Invalid value: "object": mlDetectionConfig cannot be combined with value or statisticalThreshold"#
+        ]
+    );
+    assert_eq!(
+        create_errors(with(|o| {
+            o["spec"]["behaviors"][0]["criteria"] = json!({"mlDetectionConfig": {}});
+        })),
+        vec![
+            "spec.behaviors[0].criteria.mlDetectionConfig.confidenceLevel: Required value",
+            "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"
+        ]
+    );
+}
+
+#[test]
+fn ml_and_rule_behaviors_cannot_be_mixed() {
+    let errs = create_errors(with(|o| {
+        o["spec"]["behaviors"].as_array_mut().unwrap().push(json!({
+            "name": "ml", "metric": "aws:num-messages-sent",
+            "criteria": {"mlDetectionConfig": {"confidenceLevel": "LOW"}}
+        }));
+    }));
+    assert_eq!(
+        errs,
+        vec![
+            r#"spec.behaviors: Invalid value: "object": a profile cannot mix ML behaviors with rule behaviors"#
+        ]
+    );
+}
+
+#[test]
+fn behavior_names_and_targets_are_unique() {
+    let errs = create_errors(with(|o| {
+        let b = o["spec"]["behaviors"][0].clone();
+        o["spec"]["behaviors"].as_array_mut().unwrap().push(b);
+        let t = o["spec"]["targetArns"][0].clone();
+        o["spec"]["targetArns"].as_array_mut().unwrap().push(t);
+    }));
+    assert_eq!(
+        errs,
+        vec![
+            r#"spec.behaviors[1]: Duplicate value: {"name":"msgs"}"#,
+            r#"spec.targetArns[1]: Duplicate value: "arn:aws:iot:eu-west-1:123456789012:all/registered-things""#
+        ]
+    );
+}
+
+#[test]
+fn too_many_behaviors() {
+    let errs = create_errors(with(|o| {
+        o["spec"]["behaviors"] = Value::Array(
+            (0..101)
+                .map(|i| json!({"name": format!("b{i}"), "metric": "m"}))
+                .collect(),
+        );
+    }));
+    assert_eq!(
+        errs[0],
+        "spec.behaviors: Too many: 101: must have at most 100 items"
+    );
+    assert_eq!(errs.len(), 2);
+}
+
+#[test]
+fn numeric_limits_and_nested_required_fields() {
+    let errs = create_errors(with(|o| {
+        let c = &mut o["spec"]["behaviors"][0]["criteria"];
+        c["consecutiveDatapointsToAlarm"] = json!(11);
+        c["value"] = json!({"count": -1, "ports": [80, 70000]});
+        o["spec"]["alertTargets"] = json!({"SNS": {"roleArn": "arn:short"}});
+    }));
+    assert_eq!(
+        errs,
+        vec![
+            "spec.alertTargets.SNS.roleArn: Invalid value: \"arn:short\": spec.alertTargets.SNS.roleArn in body should be at least 20 chars long",
+            "spec.alertTargets.SNS.alertTargetArn: Required value",
+            "spec.behaviors[0].criteria.consecutiveDatapointsToAlarm: Invalid value: 11: spec.behaviors[0].criteria.consecutiveDatapointsToAlarm in body should be less than or equal to 10",
+            "spec.behaviors[0].criteria.value.count: Invalid value: -1: spec.behaviors[0].criteria.value.count in body should be greater than or equal to 0",
+            "spec.behaviors[0].criteria.value.ports[1]: Invalid value: 70000: spec.behaviors[0].criteria.value.ports[1] in body should be less than or equal to 65535",
+            "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"
+        ]
+    );
+}
+
+#[test]
+fn name_and_region_are_immutable_and_cannot_be_removed() {
+    let schema = CrdSchema::new(&security_profile_schema());
+    let mut stored = security_profile();
+    assert_eq!(schema.admit(&mut stored, None), Ok(()));
+
+    let mut renamed = with(|o| o["spec"]["securityProfileName"] = json!("other"));
+    let errs = schema.admit(&mut renamed, Some(&stored)).unwrap_err();
+    let rendered: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        rendered,
+        vec![
+            r#"spec.securityProfileName: Invalid value: "string": securityProfileName is immutable"#
+        ]
+    );
+
+    let mut moved = with(|o| {
+        o["spec"].as_object_mut().unwrap().remove("region");
+    });
+    let errs = schema.admit(&mut moved, Some(&stored)).unwrap_err();
+    assert_eq!(
+        errs[0].to_string(),
+        r#"spec: Invalid value: "object": region cannot be removed once set"#
+    );
+    assert_eq!(errs[0].reason(), "FieldValueInvalid");
+
+    let mut edited = with(|o| o["spec"]["securityProfileDescription"] = json!("now described"));
+    assert_eq!(schema.admit(&mut edited, Some(&stored)), Ok(()));
+}
+
+#[test]
+fn status_is_validated_too() {
+    let schema = security_profile_schema();
+    let obj = with(|o| {
+        o["status"] = json!({
+            "observedGeneration": 1,
+            "lastSyncTime": "2026-11-26T12:00:00Z",
+            "conditions": [
+                {"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "2026-11-26T12:00:00Z"},
+                {"type": "Synced", "status": "Maybe"}
+            ]
+        });
+    });
+    assert_eq!(
+        errors(&schema, obj, None),
+        vec![
+            r#"status.conditions[1].status: Unsupported value: "Maybe": supported values: "True", "False", "Unknown""#,
+            "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"
+        ]
+    );
+}
