@@ -192,8 +192,8 @@ fn result<T: serde::Serialize>(r: Result<T, Error>) -> Response {
 }
 
 /// Parses a JSON body, answering 400 with the parse error.
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(bad_request)
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| Box::new(bad_request(e)))
 }
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -227,7 +227,7 @@ async fn reset(AxState(s): App) -> Response {
 async fn add_fault(AxState(s): App, body: axum::body::Bytes) -> Response {
     match parse::<Fault>(&body) {
         Ok(f) => result(admin(&s).inject_fault(f).map(|()| json!({}))),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -250,7 +250,7 @@ struct QuotaBody {
 async fn quota(AxState(s): App, body: axum::body::Bytes) -> Response {
     match parse::<QuotaBody>(&body) {
         Ok(q) => result(admin(&s).set_quota(&q.operation, q.tps).map(|()| json!({}))),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -266,7 +266,7 @@ async fn iam(AxState(s): App, body: axum::body::Bytes) -> Response {
             admin(&s).set_iam_allow(b.allow);
             Json(json!({})).into_response()
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -290,13 +290,13 @@ async fn thing_group(AxState(s): App, body: axum::body::Bytes) -> Response {
                     .map(|arn| json!({ "name": b.name, "arn": arn })),
             )
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
 async fn profile(AxState(s): App, body: axum::body::Bytes) -> Response {
     match parse::<Value>(&body) {
         Ok(v) => result(admin(&s).put_profile(v)),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }

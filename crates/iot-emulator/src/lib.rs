@@ -115,6 +115,7 @@ fn router(shared: Arc<Shared>) -> axum::Router {
     ops::routes()
         .merge(admin::routes())
         .fallback(ops::unknown)
+        .method_not_allowed_fallback(ops::unknown)
         .with_state(shared)
 }
 

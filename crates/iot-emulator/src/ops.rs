@@ -48,13 +48,13 @@ pub(crate) async fn unknown() -> Response {
 }
 
 /// One request's identity and access to the shared state.
-pub(crate) struct Ctx<'a> {
-    shared: &'a Shared,
+pub(crate) struct Ctx {
+    shared: Arc<Shared>,
     scope: Scope,
     access_key: String,
 }
 
-impl Ctx<'_> {
+impl Ctx {
     /// Answers AccessDenied unless the IAM allowlist grants `action`.
     fn require(&self, action: &str) -> Result<(), ApiError> {
         if lock(&self.shared.control).allowed(action) {
@@ -79,16 +79,16 @@ enum Outcome {
     Held,
 }
 
-async fn pipeline<F>(shared: &Shared, op: Op, headers: &HeaderMap, handler: F) -> Outcome
+async fn pipeline<F>(shared: &Arc<Shared>, op: Op, headers: &HeaderMap, handler: F) -> Outcome
 where
-    F: FnOnce(&Ctx) -> Result<Value, ApiError>,
+    F: FnOnce(&Ctx) -> Result<Value, ApiError> + Send + 'static,
 {
     let caller = match parse_authorization(headers) {
         Ok(c) => c,
         Err(e) => return Outcome::Answered(Err(e)),
     };
     let ctx = Ctx {
-        shared,
+        shared: shared.clone(),
         scope: Scope {
             account: shared.account_id.clone(),
             region: caller.region,
@@ -111,7 +111,17 @@ where
     };
     match decision {
         Decision::Serve => {}
-        Decision::Delay(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Decision::Delay(ms) => {
+            // Like AWS, a request that reached the server is processed even if the client
+            // gives up meanwhile: the delayed work runs in its own task.
+            let work = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                handler(&ctx)
+            });
+            return Outcome::Answered(work.await.unwrap_or_else(|e| {
+                Err(ApiError::internal(format!("delayed request failed: {e}")))
+            }));
+        }
         Decision::Fail(FaultError::ThrottlingException) => {
             return Outcome::Answered(Err(ApiError::throttling("Rate exceeded (injected fault)")));
         }
@@ -132,7 +142,7 @@ where
 /// Runs one operation and turns its result into the wire response.
 async fn run<F>(shared: Arc<Shared>, op: Op, headers: &HeaderMap, handler: F) -> Response
 where
-    F: FnOnce(&Ctx) -> Result<Value, ApiError>,
+    F: FnOnce(&Ctx) -> Result<Value, ApiError> + Send + 'static,
 {
     let start = Instant::now();
     let outcome = pipeline(&shared, op, headers, handler).await;
@@ -322,7 +332,7 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    run(s, Op::CreateSecurityProfile, &headers, |ctx| {
+    run(s, Op::CreateSecurityProfile, &headers, move |ctx| {
         let body = body_json(&body)?;
         let tags = profile_body(&name, &body, CREATE_EXTRA)?;
         if passes_role(&body) {
@@ -334,7 +344,7 @@ async fn create(
 }
 
 async fn describe(State(s): App, Path(name): Path<String>, headers: HeaderMap) -> Response {
-    run(s, Op::DescribeSecurityProfile, &headers, |ctx| {
+    run(s, Op::DescribeSecurityProfile, &headers, move |ctx| {
         let mut v = Violations::default();
         check_name(&name, &mut v);
         finish(v)?;
@@ -358,7 +368,7 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    run(s, Op::UpdateSecurityProfile, &headers, |ctx| {
+    run(s, Op::UpdateSecurityProfile, &headers, move |ctx| {
         let body = body_json(&body)?;
         profile_body(&name, &body, UPDATE_FLAGS)?;
         let mut v = Violations::default();
@@ -407,7 +417,7 @@ async fn delete(
     Query(q): Params,
     headers: HeaderMap,
 ) -> Response {
-    run(s, Op::DeleteSecurityProfile, &headers, |ctx| {
+    run(s, Op::DeleteSecurityProfile, &headers, move |ctx| {
         let mut v = Violations::default();
         check_name(&name, &mut v);
         let expected = query_int(&q, "expectedVersion", None, &mut v);
@@ -418,7 +428,7 @@ async fn delete(
 }
 
 async fn list(State(s): App, Query(q): Params, headers: HeaderMap) -> Response {
-    run(s, Op::ListSecurityProfiles, &headers, |ctx| {
+    run(s, Op::ListSecurityProfiles, &headers, move |ctx| {
         let mut v = Violations::default();
         let max = max_results(&q, &mut v);
         for key in ["dimensionName", "metricName"] {
@@ -449,7 +459,7 @@ async fn attach(
     Query(q): Params,
     headers: HeaderMap,
 ) -> Response {
-    run(s, Op::AttachSecurityProfile, &headers, |ctx| {
+    run(s, Op::AttachSecurityProfile, &headers, move |ctx| {
         let mut v = Violations::default();
         check_name(&name, &mut v);
         let target = required_query(&q, "securityProfileTargetArn", &mut v);
@@ -466,7 +476,7 @@ async fn detach(
     Query(q): Params,
     headers: HeaderMap,
 ) -> Response {
-    run(s, Op::DetachSecurityProfile, &headers, |ctx| {
+    run(s, Op::DetachSecurityProfile, &headers, move |ctx| {
         let mut v = Violations::default();
         check_name(&name, &mut v);
         let target = required_query(&q, "securityProfileTargetArn", &mut v);
@@ -483,7 +493,7 @@ async fn list_targets(
     Query(q): Params,
     headers: HeaderMap,
 ) -> Response {
-    run(s, Op::ListTargetsForSecurityProfile, &headers, |ctx| {
+    run(s, Op::ListTargetsForSecurityProfile, &headers, move |ctx| {
         let mut v = Violations::default();
         check_name(&name, &mut v);
         let max = max_results(&q, &mut v);
@@ -495,7 +505,7 @@ async fn list_targets(
 }
 
 async fn list_for_target(State(s): App, Query(q): Params, headers: HeaderMap) -> Response {
-    run(s, Op::ListSecurityProfilesForTarget, &headers, |ctx| {
+    run(s, Op::ListSecurityProfilesForTarget, &headers, move |ctx| {
         let mut v = Violations::default();
         let target = required_query(&q, "securityProfileTargetArn", &mut v);
         let max = max_results(&q, &mut v);
@@ -518,23 +528,28 @@ async fn list_for_target(State(s): App, Query(q): Params, headers: HeaderMap) ->
 static VALIDATE_INPUT: &[Member] = &[Member("behaviors", &validate::BEHAVIORS, true)];
 
 async fn validate_behaviors(State(s): App, headers: HeaderMap, body: Bytes) -> Response {
-    run(s, Op::ValidateSecurityProfileBehaviors, &headers, |_ctx| {
-        let body = body_json(&body)?;
-        let mut v = Violations::default();
-        check_members(VALIDATE_INPUT, &body, "", &mut v);
-        finish(v)?;
-        let behaviors = body
-            .get("behaviors")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let errors = validate::behavior_rules(&behaviors);
-        let list: Vec<Value> = errors
-            .iter()
-            .map(|e| json!({ "errorMessage": e }))
-            .collect();
-        Ok(json!({ "valid": errors.is_empty(), "validationErrors": list }))
-    })
+    run(
+        s,
+        Op::ValidateSecurityProfileBehaviors,
+        &headers,
+        move |_ctx| {
+            let body = body_json(&body)?;
+            let mut v = Violations::default();
+            check_members(VALIDATE_INPUT, &body, "", &mut v);
+            finish(v)?;
+            let behaviors = body
+                .get("behaviors")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let errors = validate::behavior_rules(&behaviors);
+            let list: Vec<Value> = errors
+                .iter()
+                .map(|e| json!({ "errorMessage": e }))
+                .collect();
+            Ok(json!({ "valid": errors.is_empty(), "validationErrors": list }))
+        },
+    )
     .await
 }
 
@@ -544,7 +559,7 @@ static TAG_INPUT: &[Member] = &[
 ];
 
 async fn tag(State(s): App, headers: HeaderMap, body: Bytes) -> Response {
-    run(s, Op::TagResource, &headers, |ctx| {
+    run(s, Op::TagResource, &headers, move |ctx| {
         let body = body_json(&body)?;
         let mut v = Violations::default();
         check_members(TAG_INPUT, &body, "", &mut v);
@@ -562,7 +577,7 @@ static UNTAG_INPUT: &[Member] = &[
 ];
 
 async fn untag(State(s): App, headers: HeaderMap, body: Bytes) -> Response {
-    run(s, Op::UntagResource, &headers, |ctx| {
+    run(s, Op::UntagResource, &headers, move |ctx| {
         let body = body_json(&body)?;
         let mut v = Violations::default();
         check_members(UNTAG_INPUT, &body, "", &mut v);
@@ -580,7 +595,7 @@ async fn untag(State(s): App, headers: HeaderMap, body: Bytes) -> Response {
 }
 
 async fn list_tags(State(s): App, Query(q): Params, headers: HeaderMap) -> Response {
-    run(s, Op::ListTagsForResource, &headers, |ctx| {
+    run(s, Op::ListTagsForResource, &headers, move |ctx| {
         let mut v = Violations::default();
         let arn = required_query(&q, "resourceArn", &mut v);
         finish(v)?;

@@ -5,12 +5,15 @@
 
 use serde_json::Value;
 
+/// A model pattern: its text (for messages) and a matcher written for it.
+pub type Pattern = (&'static str, fn(&str) -> bool);
+
 /// One shape of the model, reduced to what validation needs.
 pub enum Shape {
     Str {
         min: usize,
         max: Option<usize>,
-        pattern: Option<(&'static str, fn(&str) -> bool)>,
+        pattern: Option<Pattern>,
     },
     Enum(&'static [&'static str]),
     Int {

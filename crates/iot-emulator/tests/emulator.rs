@@ -1,0 +1,20 @@
+//! Integration tests: the emulator over real loopback sockets, driven by `aws-sdk-iot` (the
+//! client the operator uses), raw HTTP (admin API, unsigned requests) and botocore (wire check).
+
+#[path = "emulator/common.rs"]
+mod common;
+
+#[path = "emulator/admin.rs"]
+mod admin;
+#[path = "emulator/concurrency.rs"]
+mod concurrency;
+#[path = "emulator/controls.rs"]
+mod controls;
+#[path = "emulator/profiles.rs"]
+mod profiles;
+#[path = "emulator/tags.rs"]
+mod tags;
+#[path = "emulator/targets.rs"]
+mod targets;
+#[path = "emulator/wire_check.rs"]
+mod wire_check;

@@ -1,0 +1,270 @@
+"""Wire check: drives every emulator operation with botocore, an independent client generated
+from the same service model as aws-sdk-iot, and asserts shapes, errors and semantics.
+
+Usage: python wire_check.py http://127.0.0.1:PORT   (or IOT_EMULATOR_URL=...)
+"""
+
+import datetime
+import json
+import sys
+import os
+import urllib.request
+
+import botocore.session
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+URL = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("IOT_EMULATOR_URL", "http://127.0.0.1:4566")
+ACCOUNT = "123456789012"
+ROLE = "arn:aws:iam::123456789012:role/defender"
+CHECKS = 0
+
+
+def client(region="us-east-1", validate=True, signed=True):
+    cfg = Config(
+        retries={"total_max_attempts": 1},
+        parameter_validation=validate,
+        signature_version="v4" if signed else UNSIGNED,
+    )
+    return botocore.session.get_session().create_client(
+        "iot",
+        region_name=region,
+        endpoint_url=URL,
+        aws_access_key_id="AKIDWIRECHECK",
+        aws_secret_access_key="secret",
+        config=cfg,
+    )
+
+
+def admin(path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(URL + "/_emulator/" + path, data=data, method="GET" if body is None else "POST")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read() or b"{}")
+
+
+def check(cond, what):
+    global CHECKS
+    CHECKS += 1
+    if not cond:
+        raise AssertionError(what)
+
+
+def expect_error(fn, code, status, field=None, **kwargs):
+    try:
+        fn(**kwargs)
+    except ClientError as e:
+        err = e.response["Error"]
+        got_status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+        check(err["Code"] == code, f"{fn.__name__}: expected {code}, got {err['Code']}: {err.get('Message')}")
+        check(got_status == status, f"{fn.__name__}: expected HTTP {status}, got {got_status}")
+        if field:
+            check(field in err.get("Message", ""), f"{fn.__name__}: message should name {field}: {err.get('Message')}")
+        return e.response
+    raise AssertionError(f"{fn.__name__}({kwargs}) should fail with {code}")
+
+
+BEHAVIOR = {
+    "name": "sent",
+    "metric": "aws:num-messages-sent",
+    "criteria": {
+        "comparisonOperator": "greater-than",
+        "value": {"count": 100},
+        "durationSeconds": 300,
+        "consecutiveDatapointsToAlarm": 1,
+        "consecutiveDatapointsToClear": 1,
+    },
+    "suppressAlerts": False,
+}
+ALERTS = {"SNS": {"alertTargetArn": "arn:aws:sns:us-east-1:123456789012:alerts", "roleArn": ROLE}}
+EXPORT = {"mqttTopic": "$aws/rules/export", "roleArn": ROLE}
+RETAIN = [{"metric": "aws:num-messages-received", "metricDimension": {"dimensionName": "TopicFilter", "operator": "IN"}}]
+
+
+def crud(c, raw):
+    out = c.create_security_profile(
+        securityProfileName="wire",
+        securityProfileDescription="wire check",
+        behaviors=[BEHAVIOR],
+        alertTargets=ALERTS,
+        additionalMetricsToRetainV2=RETAIN,
+        metricsExportConfig=EXPORT,
+        tags=[{"Key": "team", "Value": "iot"}],
+    )
+    arn = f"arn:aws:iot:us-east-1:{ACCOUNT}:securityprofile/wire"
+    check(out["securityProfileArn"] == arn, out)
+    check(out["securityProfileName"] == "wire", out)
+
+    d = c.describe_security_profile(securityProfileName="wire")
+    check(d["version"] == 1, d)
+    check(d["behaviors"] == [BEHAVIOR], d["behaviors"])
+    check(d["alertTargets"] == ALERTS, d)
+    check(d["additionalMetricsToRetainV2"] == RETAIN, d)
+    check(d["metricsExportConfig"] == EXPORT, d)
+    check(isinstance(d["creationDate"], datetime.datetime), "timestamps parse as epoch seconds")
+    check(d["creationDate"] == d["lastModifiedDate"], d)
+    check(d["creationDate"].year >= 2024, d["creationDate"])
+    check(d["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/json", d["ResponseMetadata"])
+
+    resp = expect_error(c.create_security_profile, "ResourceAlreadyExistsException", 409, securityProfileName="wire")
+    check(resp.get("resourceArn") == arn, f"ResourceAlreadyExists carries resourceArn: {resp}")
+    check(resp.get("resourceId") == "wire", resp)
+    expect_error(c.describe_security_profile, "ResourceNotFoundException", 404, securityProfileName="absent")
+
+    u = c.update_security_profile(securityProfileName="wire", securityProfileDescription="v2", expectedVersion=1)
+    check(u["version"] == 2 and u["securityProfileDescription"] == "v2", u)
+    check(u["behaviors"] == [BEHAVIOR] and u["metricsExportConfig"] == EXPORT, "unnamed fields kept")
+    check(u["lastModifiedDate"] >= u["creationDate"], u)
+    expect_error(c.update_security_profile, "VersionConflictException", 409,
+                 securityProfileName="wire", securityProfileDescription="x", expectedVersion=1)
+    u = c.update_security_profile(securityProfileName="wire", deleteBehaviors=True, deleteAlertTargets=True)
+    check("behaviors" not in u and "alertTargets" not in u, u)
+    check(u["additionalMetricsToRetainV2"] == RETAIN, u)
+    u = c.update_security_profile(securityProfileName="wire", deleteAdditionalMetricsToRetain=True,
+                                  deleteMetricsExportConfig=True)
+    check("additionalMetricsToRetainV2" not in u and "metricsExportConfig" not in u, u)
+    check(u["version"] == 4 and u["securityProfileDescription"] == "v2", u)
+    expect_error(c.update_security_profile, "InvalidRequestException", 400, field="deleteBehaviors",
+                 securityProfileName="wire", deleteBehaviors=True, behaviors=[BEHAVIOR])
+    expect_error(c.update_security_profile, "ResourceNotFoundException", 404, securityProfileName="absent")
+
+    # Validation the model defines, checked by the server (botocore's own checks are off here).
+    expect_error(raw.create_security_profile, "InvalidRequestException", 400, field="securityProfileName",
+                 securityProfileName="bad name")
+    expect_error(raw.create_security_profile, "InvalidRequestException", 400,
+                 field="behaviors.1.member.criteria.consecutiveDatapointsToAlarm",
+                 securityProfileName="x", behaviors=[dict(BEHAVIOR, criteria=dict(BEHAVIOR["criteria"], consecutiveDatapointsToAlarm=0))])
+    expect_error(raw.create_security_profile, "InvalidRequestException", 400,
+                 field="behaviors.1.member.criteria.comparisonOperator",
+                 securityProfileName="x", behaviors=[dict(BEHAVIOR, criteria=dict(BEHAVIOR["criteria"], comparisonOperator="bigger"))])
+    expect_error(raw.create_security_profile, "InvalidRequestException", 400, field="metricsExportConfig.roleArn",
+                 securityProfileName="x", metricsExportConfig={"mqttTopic": "t", "roleArn": "short"})
+    expect_error(raw.list_security_profiles, "InvalidRequestException", 400, field="maxResults", maxResults=0)
+
+    expect_error(c.delete_security_profile, "VersionConflictException", 409, securityProfileName="wire", expectedVersion=1)
+    c.delete_security_profile(securityProfileName="wire", expectedVersion=4)
+    expect_error(c.describe_security_profile, "ResourceNotFoundException", 404, securityProfileName="wire")
+    c.delete_security_profile(securityProfileName="wire")  # gone already: still succeeds
+
+
+def listing(c):
+    names = [f"l{i:02d}" for i in range(11)]
+    for n in names:
+        c.create_security_profile(securityProfileName=n, behaviors=[BEHAVIOR])
+    c.create_security_profile(securityProfileName="dim", additionalMetricsToRetainV2=RETAIN)
+    seen = []
+    for page in c.get_paginator("list_security_profiles").paginate(PaginationConfig={"PageSize": 3}):
+        check(len(page["securityProfileIdentifiers"]) <= 3, page)
+        seen += [i["name"] for i in page["securityProfileIdentifiers"]]
+        for i in page["securityProfileIdentifiers"]:
+            check(i["arn"] == f"arn:aws:iot:us-east-1:{ACCOUNT}:securityprofile/{i['name']}", i)
+    check(seen == sorted(names + ["dim"]), f"pagination returns each profile once: {seen}")
+    out = c.list_security_profiles(dimensionName="TopicFilter")
+    check([i["name"] for i in out["securityProfileIdentifiers"]] == ["dim"], out)
+    out = c.list_security_profiles(metricName="aws:num-messages-sent", maxResults=250)
+    check(len(out["securityProfileIdentifiers"]) == 11 and "nextToken" not in out, out)
+    expect_error(c.list_security_profiles, "InvalidRequestException", 400, dimensionName="a", metricName="b")
+    expect_error(c.list_security_profiles, "InvalidRequestException", 400, nextToken="forged")
+
+
+def targets(c):
+    group = admin("thing-groups", {"name": "fleet"})["arn"]
+    check(group == f"arn:aws:iot:us-east-1:{ACCOUNT}:thinggroup/fleet", group)
+    registered = f"arn:aws:iot:us-east-1:{ACCOUNT}:all/registered-things"
+    unregistered = f"arn:aws:iot:us-east-1:{ACCOUNT}:all/unregistered-things"
+    for t in (group, registered, unregistered):
+        c.attach_security_profile(securityProfileName="l00", securityProfileTargetArn=t)
+    c.attach_security_profile(securityProfileName="l01", securityProfileTargetArn=group)
+    got = []
+    for page in c.get_paginator("list_targets_for_security_profile").paginate(
+            securityProfileName="l00", PaginationConfig={"PageSize": 1}):
+        got += [t["arn"] for t in page["securityProfileTargets"]]
+    check(got == sorted([group, registered, unregistered]), got)
+    m = c.list_security_profiles_for_target(securityProfileTargetArn=group, recursive=True)
+    check([x["securityProfileIdentifier"]["name"] for x in m["securityProfileTargetMappings"]] == ["l00", "l01"], m)
+    check(all(x["target"]["arn"] == group for x in m["securityProfileTargetMappings"]), m)
+    c.detach_security_profile(securityProfileName="l00", securityProfileTargetArn=group)
+    t = c.list_targets_for_security_profile(securityProfileName="l00")
+    check(len(t["securityProfileTargets"]) == 2, t)
+    ghost = f"arn:aws:iot:us-east-1:{ACCOUNT}:thinggroup/ghost"
+    expect_error(c.attach_security_profile, "ResourceNotFoundException", 404,
+                 securityProfileName="l00", securityProfileTargetArn=ghost)
+    expect_error(c.attach_security_profile, "ResourceNotFoundException", 404,
+                 securityProfileName="absent", securityProfileTargetArn=registered)
+    expect_error(c.list_targets_for_security_profile, "ResourceNotFoundException", 404, securityProfileName="absent")
+    expect_error(c.detach_security_profile, "ResourceNotFoundException", 404,
+                 securityProfileName="absent", securityProfileTargetArn=registered)
+    expect_error(c.list_security_profiles_for_target, "ResourceNotFoundException", 404, securityProfileTargetArn=ghost)
+
+
+def validation(c):
+    v = c.validate_security_profile_behaviors(behaviors=[BEHAVIOR])
+    check(v["valid"] is True and v["validationErrors"] == [], v)
+    ml = {"name": "ml", "metric": "aws:num-messages-sent", "criteria": {"mlDetectionConfig": {"confidenceLevel": "HIGH"}}}
+    v = c.validate_security_profile_behaviors(behaviors=[BEHAVIOR, ml])
+    check(v["valid"] is False and len(v["validationErrors"]) == 1, v)
+    check("errorMessage" in v["validationErrors"][0], v)
+    expect_error(c.validate_security_profile_behaviors, "InvalidRequestException", 400,
+                 field="behaviors.1.member.criteria.mlDetectionConfig.confidenceLevel",
+                 behaviors=[dict(ml, criteria={"mlDetectionConfig": {"confidenceLevel": "EXTREME"}})])
+
+
+def tags(c):
+    arn = f"arn:aws:iot:us-east-1:{ACCOUNT}:securityprofile/l02"
+    c.tag_resource(resourceArn=arn, tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    c.untag_resource(resourceArn=arn, tagKeys=["a"])
+    t = c.list_tags_for_resource(resourceArn=arn)
+    check(t["tags"] == [{"Key": "b", "Value": "2"}], t)
+    missing = f"arn:aws:iot:us-east-1:{ACCOUNT}:securityprofile/absent"
+    expect_error(c.tag_resource, "ResourceNotFoundException", 404, resourceArn=missing, tags=[{"Key": "a", "Value": "1"}])
+    expect_error(c.untag_resource, "ResourceNotFoundException", 404, resourceArn=missing, tagKeys=["a"])
+    expect_error(c.list_tags_for_resource, "ResourceNotFoundException", 404, resourceArn=missing)
+    expect_error(c.tag_resource, "LimitExceededException", 410, resourceArn=arn,
+                 tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+
+
+def controls(c):
+    eu = client("eu-west-1")
+    check(eu.list_security_profiles()["securityProfileIdentifiers"] == [], "regions are partitioned")
+    expect_error(eu.describe_security_profile, "ResourceNotFoundException", 404, securityProfileName="l00")
+
+    admin("quotas", {"operation": "DescribeSecurityProfile", "tps": 0})
+    expect_error(c.describe_security_profile, "ThrottlingException", 400, securityProfileName="l00")
+    admin("quotas", {"operation": "DescribeSecurityProfile", "tps": None})
+
+    admin("faults", {"operation": "*", "error": "InternalFailureException", "count": 1})
+    expect_error(c.list_security_profiles, "InternalFailureException", 500)
+    c.list_security_profiles()
+
+    admin("iam", {"allow": ["iot:Describe*"]})
+    expect_error(c.list_security_profiles, "AccessDeniedException", 403)
+    admin("iam", {"allow": ["iot:*"]})
+    expect_error(c.update_security_profile, "AccessDeniedException", 403, field="iam:PassRole",
+                 securityProfileName="l00", metricsExportConfig=EXPORT)
+    admin("iam", {"allow": ["*"]})
+
+    expect_error(client(signed=False).list_security_profiles, "MissingAuthenticationTokenException", 403)
+
+    calls = admin("calls")
+    check(calls["DescribeSecurityProfile"]["ThrottlingException"] == 1, calls)
+    check(calls["ListSecurityProfiles"]["InternalFailureException"] == 1, calls)
+    check(calls["ListSecurityProfiles"]["AccessDeniedException"] == 1, calls)
+    check(calls["UpdateSecurityProfile"]["AccessDeniedException"] == 1, calls)
+    state = admin("state")
+    check(len(state["profiles"]) == 12 and state["thingGroups"][0]["name"] == "fleet", state)
+
+
+def main():
+    admin("reset", {})
+    c, raw = client(), client(validate=False)
+    for step in (crud, listing, targets, validation, tags, controls):
+        step(c) if step is not crud else step(c, raw)
+        print(f"ok {step.__name__}")
+    admin("reset", {})
+    print(f"wire check passed: {CHECKS} checks against {URL}")
+
+
+if __name__ == "__main__":
+    main()
