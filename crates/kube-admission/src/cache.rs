@@ -75,3 +75,29 @@ pub(crate) fn cel_program(source: &str) -> Compiled<CelExpr> {
         })
     })
 }
+
+/// The parsed schema for an `openAPIV3Schema`, reused while the same schema keeps coming: the
+/// lookup compares JSON (no allocation), which is far cheaper than parsing it again.
+pub(crate) fn crd_schema(schema: &serde_json::Value) -> Arc<crate::CrdSchema> {
+    /// A sandbox serves a handful of CRD versions; older entries are evicted first.
+    const MAX_SCHEMAS: usize = 32;
+    type Entries = Vec<(serde_json::Value, Arc<crate::CrdSchema>)>;
+    static CACHE: OnceLock<Mutex<Entries>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Ok(mut entries) = cache.lock()
+        && let Some(i) = entries.iter().position(|(k, _)| k == schema)
+    {
+        let hit = entries.remove(i);
+        let parsed = hit.1.clone();
+        entries.push(hit);
+        return parsed;
+    }
+    let parsed = Arc::new(crate::CrdSchema::new(schema));
+    if let Ok(mut entries) = cache.lock() {
+        if entries.len() >= MAX_SCHEMAS {
+            entries.remove(0);
+        }
+        entries.push((schema.clone(), parsed.clone()));
+    }
+    parsed
+}

@@ -120,13 +120,15 @@ impl fmt::Display for FieldError {
 /// Admits `obj` (a whole custom resource) against one CRD version's `openAPIV3Schema`:
 /// prunes unknown fields, applies defaults, validates, and evaluates CEL rules (with `old`, the
 /// stored object on update, for transition rules). On success `obj` is the object to store.
+/// The parsed schema is cached (keyed by the schema's JSON), so repeated calls with the same
+/// schema do not parse it again.
 pub fn admit(schema: &Value, obj: &mut Value, old: Option<&Value>) -> Result<(), Vec<FieldError>> {
-    CrdSchema::new(schema).admit(obj, old)
+    cache::crd_schema(schema).admit(obj, old)
 }
 
 /// Prunes unknown fields from `obj` as the server does when it decodes a request, and returns
 /// their paths sorted (`spec.foo`, `spec.items[0].bar`): what `fieldValidation=Strict` reports
 /// as `unknown field "spec.foo"`.
 pub fn prune_unknown_fields(schema: &Value, obj: &mut Value) -> Vec<String> {
-    CrdSchema::new(schema).prune(obj)
+    cache::crd_schema(schema).prune(obj)
 }

@@ -321,6 +321,20 @@ struct Node<'a> {
 fn eval_rules(node: &Node, errs: &mut Vec<FieldError>) {
     let s = node.schema;
     let type_name = s.type_name();
+    let compiled: Vec<_> = s
+        .rules
+        .iter()
+        .map(|r| cache::cel_program(&r.rule))
+        .collect();
+    let uses_old = |c: &std::sync::Arc<Result<CelExpr, String>>| {
+        c.as_ref().as_ref().is_ok_and(|e| e.uses_old_self)
+    };
+    let any_plain_old = s
+        .rules
+        .iter()
+        .zip(&compiled)
+        .any(|(r, c)| !r.optional_old_self && uses_old(c));
+    let any_optional = s.rules.iter().any(|r| r.optional_old_self);
     let convert = |v: &Value| {
         if node.is_root {
             root_to_cel(v, s)
@@ -329,11 +343,29 @@ fn eval_rules(node: &Node, errs: &mut Vec<FieldError>) {
         }
     };
     let self_value = convert(node.value);
-    let old_value = node.old.map(&convert);
+    let old_value = node
+        .old
+        .filter(|_| any_plain_old || any_optional)
+        .map(&convert);
     let unchanged = node.old.is_some_and(|o| o == node.value);
     let env = cache::cel_env();
-    for rule in &s.rules {
-        let compiled = cache::cel_program(&rule.rule);
+    // One context per node (variables are converted once), plus one for optionalOldSelf rules.
+    let mut ctx = Context::with_env(env.clone());
+    ctx.add_variable_from_value("self", self_value.clone());
+    if any_plain_old && let Some(v) = &old_value {
+        ctx.add_variable_from_value("oldSelf", v.clone());
+    }
+    let optional_ctx = any_optional.then(|| {
+        let mut c = Context::with_env(env.clone());
+        c.add_variable_from_value("self", self_value);
+        let optional = match &old_value {
+            Some(v) => OptionalValue::of(v.clone()),
+            None => OptionalValue::none(),
+        };
+        c.add_variable_from_value("oldSelf", Cel::Opaque(Arc::new(optional)));
+        c
+    });
+    for (rule, compiled) in s.rules.iter().zip(&compiled) {
         let expr: &CelExpr = match compiled.as_ref() {
             Ok(expr) => expr,
             Err(e) => {
@@ -346,21 +378,14 @@ fn eval_rules(node: &Node, errs: &mut Vec<FieldError>) {
                 continue;
             }
         };
-        if expr.uses_old_self && old_value.is_none() && !rule.optional_old_self {
+        if expr.uses_old_self && node.old.is_none() && !rule.optional_old_self {
             continue;
         }
-        let mut ctx = Context::with_env(env.clone());
-        ctx.add_variable_from_value("self", self_value.clone());
-        if rule.optional_old_self {
-            let optional = match &old_value {
-                Some(v) => OptionalValue::of(v.clone()),
-                None => OptionalValue::none(),
-            };
-            ctx.add_variable_from_value("oldSelf", Cel::Opaque(Arc::new(optional)));
-        } else if let Some(v) = &old_value {
-            ctx.add_variable_from_value("oldSelf", v.clone());
-        }
-        match expr.program.execute(&ctx) {
+        let rule_ctx = match (&optional_ctx, rule.optional_old_self) {
+            (Some(c), true) => c,
+            _ => &ctx,
+        };
+        match expr.program.execute(rule_ctx) {
             Err(e) => {
                 errs.push(FieldError::new(
                     ErrorType::Invalid,
