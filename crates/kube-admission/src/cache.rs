@@ -51,6 +51,7 @@ pub(crate) fn cel_env() -> Arc<Env> {
         let _ = env.add_extension(extensions::strings);
         let _ = env.add_extension(extensions::lists);
         let _ = env.add_extension(extensions::math);
+        crate::library::register(&mut env);
         Arc::new(env)
     })
     .clone()

@@ -9,6 +9,7 @@
 mod cache;
 mod default;
 mod formats;
+mod library;
 mod listtype;
 mod prune;
 mod render;

@@ -283,3 +283,40 @@ fn cel_values_follow_the_schema_types() {
         .collect();
     assert_eq!(spec_errors(s, bad), msgs);
 }
+
+#[test]
+fn kubernetes_list_set_and_regex_libraries_are_available() {
+    let rules: Vec<Value> = [
+        "self.nums.isSorted() && !self.words.isSorted()",
+        "self.nums.sum() == 6 && self.nums.min() == 1 && self.nums.max() == 3",
+        "self.nums.indexOf(2) == 1 && self.words.lastIndexOf('b') == 0 && self.nums.indexOf(9) == -1",
+        "sets.contains(self.words, ['a']) && sets.equivalent(self.words, ['a', 'b']) && sets.intersects(self.words, ['z', 'a'])",
+        "self.text.find('[0-9]+') == '42' && self.text.findAll('[a-z]+') == ['abc', 'de'] && self.text.findAll('[a-z]+', 1) == ['abc']",
+        "self.text.indexOf('42') == 3",
+    ]
+    .iter()
+    .map(|r| json!({"rule": r}))
+    .collect();
+    let s = with_rules(
+        Value::Array(rules),
+        json!({"nums": {"type": "array", "items": {"type": "integer"}},
+               "words": {"type": "array", "items": {"type": "string"}},
+               "text": {"type": "string"}}),
+    );
+    assert_eq!(
+        spec_errors(
+            s.clone(),
+            json!({"nums": [1, 2, 3], "words": ["b", "a"], "text": "abc42de"})
+        ),
+        Vec::<String>::new()
+    );
+    let errs = spec_errors(
+        s,
+        json!({"nums": [3, 1, 5], "words": ["a", "c"], "text": "x"}),
+    );
+    assert_eq!(errs.len(), 6, "{errs:?}");
+    assert_eq!(
+        errs[0],
+        r#"spec: Invalid value: "object": failed rule: self.nums.isSorted() && !self.words.isSorted()"#
+    );
+}
