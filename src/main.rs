@@ -1,7 +1,15 @@
+//! securityprofile-operator: run | crd | iam-policy | sandbox.
+
 use clap::{Parser, Subcommand};
+use securityprofile_operator::config::ControllerArgs;
+use securityprofile_operator::{api, iam, operator, telemetry};
 
 #[derive(Parser)]
-#[command(name = "securityprofile-operator", version, about)]
+#[command(
+    name = "securityprofile-operator",
+    version,
+    about = "Kubernetes operator for AWS IoT Device Defender security profiles"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -9,14 +17,37 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controller.
+    Run(Box<ControllerArgs>),
     /// Print the CustomResourceDefinition YAML.
     Crd,
+    /// Print the least-privilege IAM policy JSON.
+    IamPolicy,
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    securityprofile_operator::install_crypto_provider();
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd => print!("{}", securityprofile_operator::api::crd_yaml()?),
+        Command::Crd => print!("{}", api::crd_yaml()?),
+        Command::IamPolicy => print!("{}", iam::policy_json()),
+        Command::Run(args) => {
+            telemetry::init(args.log_format);
+            let client = kube_client(&args).await?;
+            operator::run(client, &args, operator::shutdown_on_signal()).await?;
+        }
     }
     Ok(())
+}
+
+async fn kube_client(args: &ControllerArgs) -> anyhow::Result<kube::Client> {
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
 }

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub const NAME_PATTERN: &str = "^[a-zA-Z0-9:_-]+$";
 
 /// A Device Defender security profile, managed in AWS IoT by the operator.
+// clippy reads the repeated `type_ = …` of the printcolumn list as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "iot.awscc.io",

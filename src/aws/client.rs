@@ -1,0 +1,510 @@
+//! The IoT facade: the operations the operator uses, over aws-sdk-iot, with one SDK client per
+//! region, SDK retries with backoff, and every call counted in the metrics.
+
+use super::convert::{self, ConvertError};
+use super::error::{AwsError, ErrorClass};
+use crate::metrics::Metrics;
+use crate::reconcile::{AttributeUpdate, Attributes, Field, Observed};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iot::Client;
+use aws_sdk_iot::config::Credentials;
+use aws_sdk_iot::error::ProvideErrorMetadata;
+use aws_smithy_types::date_time::Format;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How to reach AWS.
+#[derive(Clone, Debug)]
+pub struct AwsOptions {
+    /// Endpoint override (the emulator); `None` for AWS.
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, including the first (SDK standard retry mode, exponential backoff with jitter).
+    pub max_attempts: u32,
+    /// Timeout of one attempt.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        AwsOptions {
+            endpoint_url: None,
+            max_attempts: 3,
+            attempt_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Errors of the facade.
+#[derive(Debug, thiserror::Error)]
+pub enum IotError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("cannot convert between spec and AWS types: {0}")]
+    Convert(#[from] ConvertError),
+    #[error(
+        "no AWS region: set spec.region, the namespace annotation iot.awscc.io/default-region, or the operator's --default-region"
+    )]
+    NoRegion,
+}
+
+impl IotError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            IotError::Aws(e) => e.class,
+            IotError::Convert(_) | IotError::NoRegion => ErrorClass::Invalid,
+        }
+    }
+}
+
+/// A profile as `DescribeSecurityProfile` (or `UpdateSecurityProfile`) returns it.
+#[derive(Clone, Debug)]
+pub struct Described {
+    pub arn: String,
+    pub version: i64,
+    pub attributes: Attributes,
+    pub creation_date: Option<String>,
+    pub last_modified_date: Option<String>,
+}
+
+/// AWS IoT, as the operator uses it.
+pub struct Iot {
+    base: SdkConfig,
+    options: AwsOptions,
+    clients: Mutex<HashMap<String, Client>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Iot {
+    /// Loads the SDK configuration from the default chain (environment, IRSA web identity, EKS Pod
+    /// Identity / container credentials, profiles, IMDS), or with the given static credentials
+    /// (the sandbox and tests, against the emulator).
+    pub async fn load(
+        options: AwsOptions,
+        credentials: Option<Credentials>,
+        metrics: Arc<Metrics>,
+    ) -> Iot {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(options.attempt_timeout)
+                    .build(),
+            );
+        if let Some(url) = &options.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(credentials) = credentials {
+            loader = loader.credentials_provider(credentials);
+        }
+        Iot::new(loader.load().await, options, metrics)
+    }
+
+    pub fn new(base: SdkConfig, options: AwsOptions, metrics: Arc<Metrics>) -> Iot {
+        Iot {
+            base,
+            options,
+            clients: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    /// The region a call goes to: the given one, else the SDK default chain's.
+    pub fn region(&self, region: Option<&str>) -> Result<String, IotError> {
+        region
+            .map(str::to_string)
+            .or_else(|| self.base.region().map(|r| r.to_string()))
+            .ok_or(IotError::NoRegion)
+    }
+
+    fn client(&self, region: &str) -> Client {
+        let mut clients = match self.clients.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let mut config = aws_sdk_iot::config::Builder::from(&self.base)
+                    .region(Region::new(region.to_string()));
+                if let Some(url) = &self.options.endpoint_url {
+                    config = config.endpoint_url(url);
+                }
+                Client::from_conf(config.build())
+            })
+            .clone()
+    }
+
+    /// Counts the call and turns an SDK error into an [`AwsError`].
+    fn record<T, E, R>(
+        &self,
+        operation: &'static str,
+        result: Result<T, aws_sdk_iot::error::SdkError<E, R>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match result {
+            Ok(v) => {
+                self.metrics.aws_call(operation, "ok");
+                Ok(v)
+            }
+            Err(e) => {
+                let e = AwsError::from_sdk(operation, e);
+                self.metrics.aws_call(operation, &e.code);
+                Err(e)
+            }
+        }
+    }
+
+    /// `DescribeSecurityProfile`; `None` when there is no such profile.
+    pub async fn describe(&self, region: &str, name: &str) -> Result<Option<Described>, IotError> {
+        let out = self
+            .client(region)
+            .describe_security_profile()
+            .security_profile_name(name)
+            .send()
+            .await;
+        let out = match self.record("DescribeSecurityProfile", out) {
+            Ok(out) => out,
+            Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(Described {
+            arn: out.security_profile_arn.unwrap_or_default(),
+            version: out.version,
+            attributes: attributes_from(
+                out.security_profile_description,
+                out.behaviors.as_deref(),
+                out.alert_targets.as_ref(),
+                out.additional_metrics_to_retain_v2.as_deref(),
+                out.metrics_export_config.as_ref(),
+            )?,
+            creation_date: out.creation_date.and_then(|d| d.fmt(Format::DateTime).ok()),
+            last_modified_date: out
+                .last_modified_date
+                .and_then(|d| d.fmt(Format::DateTime).ok()),
+        }))
+    }
+
+    /// `ListTargetsForSecurityProfile`, all pages.
+    pub async fn list_targets(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> Result<BTreeSet<String>, IotError> {
+        let client = self.client(region);
+        let mut targets = BTreeSet::new();
+        let mut token = None;
+        loop {
+            let out = client
+                .list_targets_for_security_profile()
+                .security_profile_name(name)
+                .set_next_token(token)
+                .send()
+                .await;
+            let out = self.record("ListTargetsForSecurityProfile", out)?;
+            targets.extend(
+                out.security_profile_targets
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| t.arn),
+            );
+            token = out.next_token;
+            if token.is_none() {
+                return Ok(targets);
+            }
+        }
+    }
+
+    /// `ListTagsForResource`, all pages.
+    pub async fn list_tags(
+        &self,
+        region: &str,
+        arn: &str,
+    ) -> Result<BTreeMap<String, String>, IotError> {
+        let client = self.client(region);
+        let mut tags = BTreeMap::new();
+        let mut token = None;
+        loop {
+            let out = client
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .set_next_token(token)
+                .send()
+                .await;
+            let out = self.record("ListTagsForResource", out)?;
+            tags.extend(
+                out.tags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| (t.key, t.value.unwrap_or_default())),
+            );
+            token = out.next_token;
+            if token.is_none() {
+                return Ok(tags);
+            }
+        }
+    }
+
+    /// Reads everything the planner compares: attributes, version, targets and tags.
+    pub async fn observe(&self, region: &str, name: &str) -> Result<Option<Observed>, IotError> {
+        let Some(d) = self.describe(region, name).await? else {
+            return Ok(None);
+        };
+        let targets = self.list_targets(region, name).await?;
+        let tags = self.list_tags(region, &d.arn).await?;
+        Ok(Some(Observed {
+            arn: d.arn,
+            version: d.version,
+            attributes: d.attributes,
+            targets,
+            tags,
+            creation_date: d.creation_date,
+            last_modified_date: d.last_modified_date,
+        }))
+    }
+
+    /// Reads what deletion needs: version and tags (not targets).
+    pub async fn observe_ownership(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<Observed>, IotError> {
+        let Some(d) = self.describe(region, name).await? else {
+            return Ok(None);
+        };
+        let tags = self.list_tags(region, &d.arn).await?;
+        Ok(Some(Observed {
+            arn: d.arn,
+            version: d.version,
+            attributes: d.attributes,
+            targets: BTreeSet::new(),
+            tags,
+            creation_date: d.creation_date,
+            last_modified_date: d.last_modified_date,
+        }))
+    }
+
+    /// `CreateSecurityProfile` with tags; returns the ARN.
+    pub async fn create(
+        &self,
+        region: &str,
+        name: &str,
+        attributes: &Attributes,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, IotError> {
+        let behaviors = attributes
+            .behaviors
+            .iter()
+            .map(convert::behavior_to_sdk)
+            .collect::<Result<Vec<_>, _>>()?;
+        let metrics = attributes
+            .additional_metrics
+            .iter()
+            .map(convert::metric_to_sdk)
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client(region)
+            .create_security_profile()
+            .security_profile_name(name)
+            .set_security_profile_description(attributes.description.clone())
+            .set_behaviors((!behaviors.is_empty()).then_some(behaviors))
+            .set_alert_targets(
+                attributes
+                    .alert_targets
+                    .as_ref()
+                    .map(convert::alert_targets_to_sdk)
+                    .transpose()?,
+            )
+            .set_additional_metrics_to_retain_v2((!metrics.is_empty()).then_some(metrics))
+            .set_metrics_export_config(
+                attributes
+                    .metrics_export
+                    .as_ref()
+                    .map(convert::export_to_sdk)
+                    .transpose()?,
+            )
+            .set_tags(Some(convert::tags_to_sdk(tags)?))
+            .send()
+            .await;
+        let out = self.record("CreateSecurityProfile", out)?;
+        Ok(out.security_profile_arn.unwrap_or_default())
+    }
+
+    /// `UpdateSecurityProfile` with `expectedVersion`; clears fields with the `delete…` flags.
+    pub async fn update(
+        &self,
+        region: &str,
+        name: &str,
+        expected_version: i64,
+        update: &AttributeUpdate,
+    ) -> Result<Described, IotError> {
+        let mut req = self
+            .client(region)
+            .update_security_profile()
+            .security_profile_name(name)
+            .expected_version(expected_version)
+            .set_security_profile_description(update.description.clone());
+        req = match &update.behaviors {
+            None => req,
+            Some(Field::Set(b)) => req.set_behaviors(Some(
+                b.iter()
+                    .map(convert::behavior_to_sdk)
+                    .collect::<Result<Vec<_>, _>>()?,
+            )),
+            Some(Field::Clear) => req.delete_behaviors(true),
+        };
+        req = match &update.alert_targets {
+            None => req,
+            Some(Field::Set(a)) => req.set_alert_targets(Some(convert::alert_targets_to_sdk(a)?)),
+            Some(Field::Clear) => req.delete_alert_targets(true),
+        };
+        req = match &update.additional_metrics {
+            None => req,
+            Some(Field::Set(m)) => req.set_additional_metrics_to_retain_v2(Some(
+                m.iter()
+                    .map(convert::metric_to_sdk)
+                    .collect::<Result<Vec<_>, _>>()?,
+            )),
+            Some(Field::Clear) => req.delete_additional_metrics_to_retain(true),
+        };
+        req = match &update.metrics_export {
+            None => req,
+            Some(Field::Set(m)) => req.metrics_export_config(convert::export_to_sdk(m)?),
+            Some(Field::Clear) => req.delete_metrics_export_config(true),
+        };
+        let out = self.record("UpdateSecurityProfile", req.send().await)?;
+        Ok(Described {
+            arn: out.security_profile_arn.unwrap_or_default(),
+            version: out.version,
+            attributes: attributes_from(
+                out.security_profile_description,
+                out.behaviors.as_deref(),
+                out.alert_targets.as_ref(),
+                out.additional_metrics_to_retain_v2.as_deref(),
+                out.metrics_export_config.as_ref(),
+            )?,
+            creation_date: out.creation_date.and_then(|d| d.fmt(Format::DateTime).ok()),
+            last_modified_date: out
+                .last_modified_date
+                .and_then(|d| d.fmt(Format::DateTime).ok()),
+        })
+    }
+
+    /// `DeleteSecurityProfile` with `expectedVersion`; a profile already gone counts as deleted.
+    pub async fn delete(
+        &self,
+        region: &str,
+        name: &str,
+        expected_version: i64,
+    ) -> Result<(), IotError> {
+        let out = self
+            .client(region)
+            .delete_security_profile()
+            .security_profile_name(name)
+            .expected_version(expected_version)
+            .send()
+            .await;
+        match self.record("DeleteSecurityProfile", out) {
+            Ok(_) => Ok(()),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `AttachSecurityProfile`.
+    pub async fn attach(&self, region: &str, name: &str, target: &str) -> Result<(), IotError> {
+        let out = self
+            .client(region)
+            .attach_security_profile()
+            .security_profile_name(name)
+            .security_profile_target_arn(target)
+            .send()
+            .await;
+        self.record("AttachSecurityProfile", out)?;
+        Ok(())
+    }
+
+    /// `DetachSecurityProfile`; a target already detached counts as detached.
+    pub async fn detach(&self, region: &str, name: &str, target: &str) -> Result<(), IotError> {
+        let out = self
+            .client(region)
+            .detach_security_profile()
+            .security_profile_name(name)
+            .security_profile_target_arn(target)
+            .send()
+            .await;
+        match self.record("DetachSecurityProfile", out) {
+            Ok(_) => Ok(()),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `TagResource`.
+    pub async fn tag(
+        &self,
+        region: &str,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), IotError> {
+        let out = self
+            .client(region)
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(convert::tags_to_sdk(tags)?))
+            .send()
+            .await;
+        self.record("TagResource", out)?;
+        Ok(())
+    }
+
+    /// `UntagResource`.
+    pub async fn untag(
+        &self,
+        region: &str,
+        arn: &str,
+        keys: &BTreeSet<String>,
+    ) -> Result<(), IotError> {
+        let out = self
+            .client(region)
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.iter().cloned().collect()))
+            .send()
+            .await;
+        self.record("UntagResource", out)?;
+        Ok(())
+    }
+}
+
+fn attributes_from(
+    description: Option<String>,
+    behaviors: Option<&[aws_sdk_iot::types::Behavior]>,
+    alert_targets: Option<
+        &HashMap<aws_sdk_iot::types::AlertTargetType, aws_sdk_iot::types::AlertTarget>,
+    >,
+    metrics: Option<&[aws_sdk_iot::types::MetricToRetain]>,
+    export: Option<&aws_sdk_iot::types::MetricsExportConfig>,
+) -> Result<Attributes, ConvertError> {
+    Ok(Attributes {
+        description,
+        behaviors: behaviors
+            .unwrap_or_default()
+            .iter()
+            .map(convert::behavior_from_sdk)
+            .collect::<Result<_, _>>()?,
+        alert_targets: alert_targets.and_then(convert::alert_targets_from_sdk),
+        additional_metrics: metrics
+            .unwrap_or_default()
+            .iter()
+            .map(convert::metric_from_sdk)
+            .collect::<Result<_, _>>()?,
+        metrics_export: export.map(convert::export_from_sdk),
+    }
+    .normalized())
+}

@@ -1,0 +1,113 @@
+//! The controller's flags (each also an environment variable), shared by `run` and `sandbox`.
+
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Flags of the controller.
+#[derive(Args, Clone, Debug)]
+pub struct ControllerArgs {
+    /// Kubeconfig to use (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Namespaces to watch, comma-separated (default: all).
+    #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',')]
+    pub watch_namespaces: Vec<String>,
+
+    /// Region for resources that set none (after the namespace annotation iot.awscc.io/default-region).
+    #[arg(long, env = "DEFAULT_REGION")]
+    pub default_region: Option<String>,
+
+    /// How often AWS is read again to correct drift (jittered by ±10%).
+    #[arg(long, env = "RESYNC_PERIOD", default_value = "10m", value_parser = parse_duration)]
+    pub resync_period: Duration,
+
+    /// Reconciles running at once.
+    #[arg(long, env = "CONCURRENCY", default_value_t = 8)]
+    pub concurrency: u16,
+
+    /// Value of the iot.awscc.io/cluster ownership tag (default: the kube-system namespace UID).
+    #[arg(long, env = "CLUSTER_ID")]
+    pub cluster_id: Option<String>,
+
+    /// AWS endpoint override (e.g. the IoT emulator).
+    #[arg(long, env = "AWS_ENDPOINT_URL_IOT")]
+    pub aws_endpoint_url: Option<String>,
+
+    /// Attempts per AWS call (SDK retries with exponential backoff and jitter).
+    #[arg(long, env = "AWS_MAX_ATTEMPTS", default_value_t = 3)]
+    pub aws_max_attempts: u32,
+
+    /// Timeout of one AWS call attempt.
+    #[arg(long, env = "AWS_ATTEMPT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub aws_attempt_timeout: Duration,
+
+    /// Elect a leader on a coordination.k8s.io Lease before reconciling.
+    #[arg(long, env = "LEADER_ELECT", default_value_t = false)]
+    pub leader_elect: bool,
+
+    /// Namespace of the leader-election Lease (default: the pod's namespace, else default).
+    #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// Lease duration for leader election.
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+
+    /// Address of /metrics.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:8080")]
+    pub metrics_addr: SocketAddr,
+
+    /// Address of /healthz and /readyz.
+    #[arg(long, env = "HEALTH_ADDR", default_value = "127.0.0.1:8081")]
+    pub health_addr: SocketAddr,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Parses `90s`, `10m`, `1h`, `250ms` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {s:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("5 weeks").is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! The least-privilege IAM policy: exactly the actions of the seed's create, read, update,
+//! delete and list permissions, with `iam:PassRole` limited to AWS IoT.
+
+use serde_json::{Value, json};
+
+/// The IoT actions the operator may call.
+pub const IOT_ACTIONS: &[&str] = &[
+    "iot:AttachSecurityProfile",
+    "iot:CreateSecurityProfile",
+    "iot:DeleteSecurityProfile",
+    "iot:DescribeSecurityProfile",
+    "iot:DetachSecurityProfile",
+    "iot:ListSecurityProfiles",
+    "iot:ListTagsForResource",
+    "iot:ListTargetsForSecurityProfile",
+    "iot:TagResource",
+    "iot:UntagResource",
+    "iot:UpdateSecurityProfile",
+];
+
+/// Every action of the policy (the emulator's allowlist in the least-privilege test).
+pub fn actions() -> Vec<String> {
+    IOT_ACTIONS
+        .iter()
+        .map(|a| a.to_string())
+        .chain(std::iter::once("iam:PassRole".to_string()))
+        .collect()
+}
+
+/// The policy document.
+pub fn policy() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ManageDeviceDefenderSecurityProfiles",
+                "Effect": "Allow",
+                "Action": IOT_ACTIONS,
+                "Resource": "*"
+            },
+            {
+                "Sid": "PassAlertAndExportRolesToIoT",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": { "iam:PassedToService": "iot.amazonaws.com" }
+                }
+            }
+        ]
+    })
+}
+
+/// The policy as pretty JSON, as `docs/iam-policy.json` holds it.
+pub fn policy_json() -> String {
+    let mut s = serde_json::to_string_pretty(&policy()).unwrap_or_default();
+    s.push('\n');
+    s
+}

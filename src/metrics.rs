@@ -1,0 +1,137 @@
+//! Prometheus metrics: reconciles by result, reconcile duration, AWS calls by operation and
+//! outcome, resources by condition, drift corrections.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AwsCallLabels {
+    pub operation: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConditionLabels {
+    pub condition: String,
+    pub status: String,
+}
+
+/// All metrics of the operator, registered in one registry.
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: Family<ResultLabels, Counter>,
+    pub reconcile_duration: Histogram,
+    pub aws_calls: Family<AwsCallLabels, Counter>,
+    pub resources: Family<ConditionLabels, Gauge>,
+    pub drift_corrections: Counter,
+    /// Each resource's (Ready, Synced) status, from which `resources` is computed.
+    conditions: Mutex<HashMap<String, (String, String)>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("securityprofile_operator");
+        let reconciles = Family::<ResultLabels, Counter>::default();
+        let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        let aws_calls = Family::<AwsCallLabels, Counter>::default();
+        let resources = Family::<ConditionLabels, Gauge>::default();
+        let drift_corrections = Counter::default();
+        registry.register("reconciles", "Reconciles by result", reconciles.clone());
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one reconcile",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "aws_calls",
+            "AWS API calls by operation and outcome",
+            aws_calls.clone(),
+        );
+        registry.register(
+            "resources",
+            "Resources by condition and status",
+            resources.clone(),
+        );
+        registry.register(
+            "drift_corrections",
+            "Differences found in AWS on resync and corrected",
+            drift_corrections.clone(),
+        );
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            aws_calls,
+            resources,
+            drift_corrections,
+            conditions: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn aws_call(&self, operation: &str, outcome: &str) {
+        self.aws_calls
+            .get_or_create(&AwsCallLabels {
+                operation: operation.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn reconciled(&self, result: &str, seconds: f64) {
+        self.reconciles
+            .get_or_create(&ResultLabels {
+                result: result.to_string(),
+            })
+            .inc();
+        self.reconcile_duration.observe(seconds);
+    }
+
+    /// Records a resource's conditions (`None` when it is gone) and refreshes the gauges.
+    pub fn set_conditions(&self, key: &str, ready_synced: Option<(String, String)>) {
+        let Ok(mut map) = self.conditions.lock() else {
+            return;
+        };
+        match ready_synced {
+            Some(v) => {
+                map.insert(key.to_string(), v);
+            }
+            None => {
+                map.remove(key);
+            }
+        }
+        let mut counts: HashMap<(&str, &str), i64> = HashMap::new();
+        for (ready, synced) in map.values() {
+            *counts.entry(("Ready", ready.as_str())).or_default() += 1;
+            *counts.entry(("Synced", synced.as_str())).or_default() += 1;
+        }
+        self.resources.clear();
+        for ((condition, status), n) in counts {
+            self.resources
+                .get_or_create(&ConditionLabels {
+                    condition: condition.to_string(),
+                    status: status.to_string(),
+                })
+                .set(n);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
