@@ -2,14 +2,18 @@
 //! semantics for the subset of kinds the operator, kubectl and helm use. Test and demo
 //! infrastructure: see `shared/design/sandbox.md` and this crate's README.
 
+mod apply;
 mod discovery;
 mod kubeconfig;
+mod openapi;
 mod patch;
+mod protobuf;
 mod registry;
 mod routes;
 mod selectors;
 mod status;
 mod store;
+mod table;
 mod tls;
 mod watch;
 

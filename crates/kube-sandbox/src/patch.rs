@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 pub const MERGE: &str = "application/merge-patch+json";
 pub const JSON: &str = "application/json-patch+json";
 pub const STRATEGIC: &str = "application/strategic-merge-patch+json";
-#[allow(dead_code)] // server-side apply lands with milestone 2
 pub const APPLY: &str = "application/apply-patch+yaml";
 
 /// Applies a merge, JSON or strategic patch to `doc`.

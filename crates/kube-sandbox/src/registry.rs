@@ -24,7 +24,6 @@ pub struct ResourceType {
     pub custom: bool,
     /// The CRD version's `openAPIV3Schema`.
     pub schema: Option<Value>,
-    #[allow(dead_code)] // table rendering lands with milestone 2
     pub printer_columns: Vec<Value>,
 }
 

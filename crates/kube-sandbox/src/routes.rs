@@ -1,12 +1,16 @@
 //! HTTP routing: discovery, OpenAPI and the resource endpoints
 //! (`/api/v1/...`, `/apis/{group}/{version}/...`), with bearer-token auth.
 
+use crate::apply;
 use crate::discovery;
+use crate::openapi;
 use crate::patch;
+use crate::protobuf;
 use crate::registry::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
 use crate::store::{Deleted, Obj, Store, Sub};
+use crate::table;
 use crate::watch::{self, WatchParams, present};
 use base64::Engine;
 use bytes::Bytes;
@@ -108,6 +112,20 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         ["apis", g, v] if get => discovery::resource_list(&app.store.lock().registry, g, v)
             .map(|v| json_response(200, &v))
             .ok_or_else(ApiError::path_not_found),
+        ["openapi", "v3"] if get => Ok(json_response(
+            200,
+            &openapi::root(&app.store.lock().registry),
+        )),
+        ["openapi", "v3", "api", v] if get => {
+            openapi::group_version(&app.store.lock().registry, "", v)
+                .map(|d| json_response(200, &d))
+                .ok_or_else(ApiError::path_not_found)
+        }
+        ["openapi", "v3", "apis", g, v] if get => {
+            openapi::group_version(&app.store.lock().registry, g, v)
+                .map(|d| json_response(200, &d))
+                .ok_or_else(ApiError::path_not_found)
+        }
         ["api", "v1", rest @ ..] => {
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
             resource(app, req, "", "v1", &rest, &query).await
@@ -201,6 +219,10 @@ fn decode(media: &str, body: &[u8]) -> Result<Value, ApiError> {
     match media {
         "application/json" | "" | "*/*" => serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding the request body: {e}"))),
+        "application/yaml" | "application/apply-patch+yaml" => serde_yaml_ng::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding the YAML body: {e}"))),
+        protobuf::MEDIA_TYPE => protobuf::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding the protobuf body: {e}"))),
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }
@@ -223,13 +245,32 @@ async fn resource(
 ) -> Result<Response<Body>, ApiError> {
     let t = parse_target(app, group, version, rest)?;
     let ns = t.ns.clone().unwrap_or_default();
+    let as_table = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(table::wanted)
+        .then(|| table::Include::parse(q.get("includeObject").map(String::as_str)));
     let method = req.method().clone();
     match (method, t.name.clone()) {
-        (Method::GET, None) if flag(q, "watch") => watch_response(app, &t, q),
-        (Method::GET, None) => list(app, &t, q),
+        (Method::GET, None) if flag(q, "watch") => watch_response(app, &t, q, as_table),
+        (Method::GET, None) => list(app, &t, q, as_table),
         (Method::GET, Some(name)) => {
             let obj = app.store.lock().get(&t.rt, &ns, &name)?;
-            Ok(json_response(200, &present(&t.rt, &obj)))
+            let shown = present(&t.rt, &obj);
+            Ok(match as_table {
+                Some(include) => json_response(
+                    200,
+                    &table::table(
+                        &t.rt,
+                        &[&shown],
+                        json!({"resourceVersion": shown["metadata"]["resourceVersion"]}),
+                        include,
+                        true,
+                    ),
+                ),
+                None => json_response(200, &shown),
+            })
         }
         (Method::POST, None) => {
             let media = media_type(&req);
@@ -251,6 +292,30 @@ async fn resource(
         (Method::PATCH, Some(name)) => {
             let media = media_type(&req);
             let body = body_bytes(req).await?;
+            if media == patch::APPLY {
+                let manager = q
+                    .get("fieldManager")
+                    .filter(|m| !m.is_empty())
+                    .ok_or_else(|| {
+                        ApiError::bad_request("fieldManager is required for apply requests")
+                    })?;
+                let config = decode(&media, &body)?;
+                let (obj, created) = apply::apply(
+                    &mut app.store.lock(),
+                    &t.rt,
+                    &ns,
+                    &name,
+                    config,
+                    manager,
+                    flag(q, "force"),
+                    t.sub,
+                    dry_run(q),
+                )?;
+                return Ok(json_response(
+                    if created { 201 } else { 200 },
+                    &present(&t.rt, &obj),
+                ));
+            }
             let mut state = app.store.lock();
             let current = state.get(&t.rt, &ns, &name)?;
             let mut doc = present(&t.rt, &current).into_owned();
@@ -259,11 +324,12 @@ async fn resource(
             Ok(json_response(200, &present(&t.rt, &updated)))
         }
         (Method::DELETE, Some(name)) => {
+            let media = media_type(&req);
             let body = body_bytes(req).await?;
             let opts: Value = if body.is_empty() {
                 json!({})
             } else {
-                serde_json::from_slice(&body).unwrap_or_else(|_| json!({}))
+                decode(&media, &body)?
             };
             let dry = dry_run(q)
                 || opts["dryRun"]
@@ -381,7 +447,12 @@ fn list_body(
     out
 }
 
-fn list(app: &Arc<App>, t: &Target, q: &Query) -> Result<Response<Body>, ApiError> {
+fn list(
+    app: &Arc<App>,
+    t: &Target,
+    q: &Query,
+    as_table: Option<table::Include>,
+) -> Result<Response<Body>, ApiError> {
     let labels = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))?;
     let fields = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))?;
     let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
@@ -400,6 +471,19 @@ fn list(app: &Arc<App>, t: &Target, q: &Query) -> Result<Response<Body>, ApiErro
         .next
         .as_ref()
         .map(|(ns, n)| encode_continue(ns, n, page.rv));
+    if let Some(include) = as_table {
+        let shown: Vec<_> = page.items.iter().map(|o| present(&t.rt, o)).collect();
+        let refs: Vec<&Value> = shown.iter().map(|c| c.as_ref()).collect();
+        let mut metadata = json!({"resourceVersion": page.rv.to_string()});
+        if let Some(c) = next {
+            metadata["continue"] = json!(c);
+            metadata["remainingItemCount"] = json!(page.remaining);
+        }
+        return Ok(json_response(
+            200,
+            &table::table(&t.rt, &refs, metadata, include, true),
+        ));
+    }
     Ok(full(
         200,
         "application/json",
@@ -407,7 +491,12 @@ fn list(app: &Arc<App>, t: &Target, q: &Query) -> Result<Response<Body>, ApiErro
     ))
 }
 
-fn watch_response(app: &Arc<App>, t: &Target, q: &Query) -> Result<Response<Body>, ApiError> {
+fn watch_response(
+    app: &Arc<App>,
+    t: &Target,
+    q: &Query,
+    as_table: Option<table::Include>,
+) -> Result<Response<Body>, ApiError> {
     let labels = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))?;
     let fields = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))?;
     let rv = match q.get("resourceVersion").map(String::as_str) {
@@ -432,6 +521,7 @@ fn watch_response(app: &Arc<App>, t: &Target, q: &Query) -> Result<Response<Body
             bookmarks: flag(q, "allowWatchBookmarks"),
             send_initial_events: flag(q, "sendInitialEvents"),
             timeout: Duration::from_secs(timeout),
+            table: as_table,
         },
     );
     let stream = futures::stream::unfold(rx, |mut rx| async move {

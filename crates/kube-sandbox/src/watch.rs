@@ -5,6 +5,7 @@ use crate::registry::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{Event, EventType, Store};
+use crate::table::{self, Include};
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -26,6 +27,8 @@ pub struct WatchParams {
     pub bookmarks: bool,
     pub send_initial_events: bool,
     pub timeout: Duration,
+    /// Send each object as a one-row Table (`kubectl get -w`).
+    pub table: Option<Include>,
 }
 
 #[derive(Serialize)]
@@ -58,15 +61,36 @@ struct Filter {
     ns: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    table: Option<Include>,
+    /// Column definitions go with the first table event only, as the real server does.
+    headers_sent: bool,
 }
 
 impl Filter {
+    fn line(&mut self, kind: &str, obj: &Value) -> Bytes {
+        let shown = present(&self.rt, obj);
+        match self.table {
+            None => line(kind, &shown),
+            Some(include) => {
+                let t = table::table(
+                    &self.rt,
+                    &[&shown],
+                    json!({"resourceVersion": shown["metadata"]["resourceVersion"]}),
+                    include,
+                    !self.headers_sent,
+                );
+                self.headers_sent = true;
+                line(kind, &t)
+            }
+        }
+    }
+
     fn matches(&self, obj: &Value) -> bool {
         self.labels.matches(obj) && self.fields.matches(obj)
     }
 
     /// The wire line for `ev`, or None when this watch does not see it.
-    fn render(&self, ev: &Event) -> Option<Bytes> {
+    fn render(&mut self, ev: &Event) -> Option<Bytes> {
         if ev.key != self.rt.storage_key() {
             return None;
         }
@@ -93,7 +117,7 @@ impl Filter {
                 other
             }
         };
-        Some(line(kind.as_str(), &present(&self.rt, &ev.object)))
+        Some(self.line(kind.as_str(), &ev.object))
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
@@ -118,11 +142,13 @@ fn expired(rv: u64, floor: u64) -> Bytes {
 /// Starts a watch; the receiver yields the body's lines and ends with the watch.
 pub fn start(store: Arc<Store>, rt: Arc<ResourceType>, p: WatchParams) -> mpsc::Receiver<Bytes> {
     let (tx, out) = mpsc::channel::<Bytes>(1024);
-    let filter = Filter {
+    let mut filter = Filter {
         rt,
         ns: p.ns.filter(|n| !n.is_empty()),
         labels: p.labels,
         fields: p.fields,
+        table: p.table,
+        headers_sent: false,
     };
     let mut initial = Vec::new();
     let mut done = false;
@@ -139,7 +165,7 @@ pub fn start(store: Arc<Store>, rt: Arc<ResourceType>, p: WatchParams) -> mpsc::
                     None,
                 );
                 for o in page.items {
-                    initial.push(line("ADDED", &present(&filter.rt, &o)));
+                    initial.push(filter.line("ADDED", &o));
                 }
                 if p.send_initial_events {
                     initial.push(filter.bookmark(state.rv, true));

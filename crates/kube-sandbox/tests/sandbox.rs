@@ -6,7 +6,11 @@ mod common;
 mod crud;
 #[path = "sandbox/custom.rs"]
 mod custom;
+#[path = "sandbox/kubectl.rs"]
+mod kubectl;
 #[path = "sandbox/runtime.rs"]
 mod runtime;
+#[path = "sandbox/tools.rs"]
+mod tools;
 #[path = "sandbox/watch.rs"]
 mod watch;

@@ -1,0 +1,350 @@
+//! Server-side tables (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`), as `kubectl get`
+//! asks for them: the Name column, then a CRD version's `additionalPrinterColumns` evaluated
+//! with JSONPath (or Age when it has none), or a few columns for built-in kinds.
+
+use crate::registry::ResourceType;
+use jsonpath_rust::JsonPath;
+use serde_json::{Value, json};
+
+/// What each row carries besides its cells (`includeObject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Include {
+    None,
+    Metadata,
+    Object,
+}
+
+impl Include {
+    pub fn parse(q: Option<&str>) -> Include {
+        match q {
+            Some("None") => Include::None,
+            Some("Object") => Include::Object,
+            _ => Include::Metadata,
+        }
+    }
+}
+
+/// Whether an `Accept` header asks for a Table.
+pub fn wanted(accept: &str) -> bool {
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=Table"))
+}
+
+struct Column {
+    name: String,
+    kind: String,
+    format: String,
+    description: String,
+    priority: i64,
+    /// JSONPath (`$...`) or a built-in renderer.
+    source: Source,
+}
+
+enum Source {
+    Name,
+    Age,
+    Path(String),
+    Builtin(fn(&Value) -> Value),
+}
+
+fn col(name: &str, kind: &str, description: &str, source: Source) -> Column {
+    Column {
+        name: name.into(),
+        kind: kind.into(),
+        format: if matches!(source, Source::Name) {
+            "name".into()
+        } else {
+            String::new()
+        },
+        description: description.into(),
+        priority: 0,
+        source,
+    }
+}
+
+fn name_col() -> Column {
+    col(
+        "Name",
+        "string",
+        "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
+        Source::Name,
+    )
+}
+
+fn age_col() -> Column {
+    col(
+        "Age",
+        "date",
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+        Source::Age,
+    )
+}
+
+fn count(v: &Value) -> Value {
+    json!(v.as_object().map(|m| m.len()).unwrap_or(0))
+}
+
+fn columns(rt: &ResourceType) -> Vec<Column> {
+    let mut cols = vec![name_col()];
+    if rt.custom {
+        if rt.printer_columns.is_empty() {
+            cols.push(age_col());
+        }
+        for c in &rt.printer_columns {
+            let path = c["jsonPath"].as_str().unwrap_or("");
+            let path = path.trim().trim_start_matches('{').trim_end_matches('}');
+            cols.push(Column {
+                name: c["name"].as_str().unwrap_or("").into(),
+                kind: c["type"].as_str().unwrap_or("string").into(),
+                format: c["format"].as_str().unwrap_or("").into(),
+                description: c["description"].as_str().unwrap_or("").into(),
+                priority: c["priority"].as_i64().unwrap_or(0),
+                source: Source::Path(format!("${path}")),
+            });
+        }
+        return cols;
+    }
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "namespaces") => cols.push(col(
+            "Status",
+            "string",
+            "The status of the namespace",
+            Source::Builtin(|o| o["status"]["phase"].clone()),
+        )),
+        ("", "configmaps") => cols.push(col(
+            "Data",
+            "string",
+            "Data contains the configuration data.",
+            Source::Builtin(|o| {
+                let n = o["data"].as_object().map_or(0, |m| m.len())
+                    + o["binaryData"].as_object().map_or(0, |m| m.len());
+                json!(n)
+            }),
+        )),
+        ("", "secrets") => {
+            cols.push(col(
+                "Type",
+                "string",
+                "The type of the secret",
+                Source::Builtin(|o| o["type"].clone()),
+            ));
+            cols.push(col(
+                "Data",
+                "string",
+                "The number of entries in the secret",
+                Source::Builtin(|o| count(&o["data"])),
+            ));
+        }
+        ("apps", "deployments") => cols.push(col(
+            "Ready",
+            "string",
+            "Number of the pod with ready state",
+            Source::Builtin(|o| {
+                let ready = o["status"]["readyReplicas"].as_i64().unwrap_or(0);
+                let want = o["spec"]["replicas"].as_i64().unwrap_or(1);
+                json!(format!("{ready}/{want}"))
+            }),
+        )),
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            cols.push(col(
+                "Created At",
+                "date",
+                "",
+                Source::Builtin(|o| o["metadata"]["creationTimestamp"].clone()),
+            ));
+            return cols;
+        }
+        _ => {}
+    }
+    cols.push(age_col());
+    cols
+}
+
+/// Kubernetes' short human durations (`45s`, `3m20s`, `5h`, `2d3h`).
+pub fn human_duration(secs: i64) -> String {
+    if secs < -1 {
+        return "<invalid>".into();
+    }
+    if secs < 0 {
+        return "0s".into();
+    }
+    if secs < 120 {
+        return format!("{secs}s");
+    }
+    let minutes = secs / 60;
+    if minutes < 10 {
+        let s = secs % 60;
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
+    }
+    if minutes < 180 {
+        return format!("{minutes}m");
+    }
+    let hours = secs / 3600;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let dy = (hours / 24) % 365;
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+fn age_of(ts: &Value) -> Value {
+    ts.as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| {
+            let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds();
+            json!(human_duration(secs))
+        })
+        .unwrap_or(Value::Null)
+}
+
+/// A typed cell, as the real CRD table convertor renders values of each column type.
+fn typed_cell(kind: &str, v: &Value) -> Value {
+    match (kind, v) {
+        ("integer", Value::Number(n)) => n.as_i64().map(|i| json!(i)).unwrap_or(Value::Null),
+        ("number", Value::Number(_)) => v.clone(),
+        ("boolean", Value::Bool(_)) => v.clone(),
+        ("date", Value::String(_)) => age_of(v),
+        ("string", Value::String(_)) => v.clone(),
+        ("string", other) => json!(other.to_string()),
+        _ => Value::Null,
+    }
+}
+
+fn cell(c: &Column, obj: &Value) -> Value {
+    match &c.source {
+        Source::Name => obj["metadata"]["name"].clone(),
+        Source::Age => age_of(&obj["metadata"]["creationTimestamp"]),
+        // Built-in date columns (CRD "Created At") print the timestamp itself.
+        Source::Builtin(f) => f(obj),
+        Source::Path(p) => match obj.query(p) {
+            Ok(found) => found
+                .first()
+                .map(|v| typed_cell(&c.kind, v))
+                .unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        },
+    }
+}
+
+fn row(cols: &[Column], obj: &Value, include: Include) -> Value {
+    let cells: Vec<Value> = cols.iter().map(|c| cell(c, obj)).collect();
+    let mut r = json!({"cells": cells});
+    match include {
+        Include::None => {}
+        Include::Object => r["object"] = obj.clone(),
+        Include::Metadata => {
+            r["object"] = json!({
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            })
+        }
+    }
+    r
+}
+
+/// A `meta.k8s.io/v1` Table of `objs`; `headers` false leaves out the column definitions.
+pub fn table(
+    rt: &ResourceType,
+    objs: &[&Value],
+    metadata: Value,
+    include: Include,
+    headers: bool,
+) -> Value {
+    let cols = columns(rt);
+    let defs: Vec<Value> = if headers {
+        cols.iter()
+            .map(|c| {
+                json!({"name": c.name, "type": c.kind, "format": c.format,
+                       "description": c.description, "priority": c.priority})
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let rows: Vec<Value> = objs.iter().map(|o| row(&cols, o, include)).collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": metadata,
+        "columnDefinitions": defs,
+        "rows": rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations_match_kubernetes() {
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(119), "119s");
+        assert_eq!(human_duration(200), "3m20s");
+        assert_eq!(human_duration(600), "10m");
+        assert_eq!(human_duration(5 * 3600 + 60), "5h1m");
+        assert_eq!(human_duration(30 * 3600), "30h");
+        assert_eq!(human_duration(3 * 86400 + 3600), "3d1h");
+    }
+
+    #[test]
+    fn printer_columns_use_jsonpath_filters() {
+        let rt = ResourceType {
+            group: "g".into(),
+            version: "v1".into(),
+            plural: "ws".into(),
+            singular: "w".into(),
+            kind: "W".into(),
+            namespaced: true,
+            short_names: vec![],
+            categories: vec![],
+            status: true,
+            generation: true,
+            custom: true,
+            schema: None,
+            printer_columns: vec![
+                json!({"name": "Size", "type": "integer", "jsonPath": ".spec.size"}),
+                json!({"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"}),
+                json!({"name": "Missing", "type": "string", "jsonPath": ".spec.nope"}),
+            ],
+        };
+        let o = json!({"metadata": {"name": "a"}, "spec": {"size": 3},
+                       "status": {"conditions": [{"type": "Synced", "status": "False"}, {"type": "Ready", "status": "True"}]}});
+        let t = table(&rt, &[&o], json!({}), Include::Metadata, true);
+        assert_eq!(t["rows"][0]["cells"], json!(["a", 3, "True", null]));
+        assert_eq!(t["columnDefinitions"][2]["name"], "Ready");
+        assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    }
+}
