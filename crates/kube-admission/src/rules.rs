@@ -8,11 +8,14 @@ use crate::listtype::path_child;
 use crate::schema::{Rule, Schema};
 use crate::validate::correlated_item;
 use crate::{ErrorType, FieldError};
-use cel::objects::{Key, Map as CelMap, OptionalValue};
+use cel::common::types::{
+    CelBool, CelBytes, CelDouble, CelDuration, CelInt, CelList, CelMap, CelMapKey, CelNull,
+    CelOptional, CelString, CelTimestamp, CelUInt,
+};
+use cel::common::value::Val as CelVal;
 use cel::{Context, ExecutionError, Value as Cel};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// The longest message a `messageExpression` may produce (`MaxEvaluatedMessageExpressionSizeBytes`).
 const MAX_MESSAGE_BYTES: usize = 5 * 1024;
@@ -62,117 +65,125 @@ pub(crate) fn escape_property(name: &str) -> Option<String> {
     )
 }
 
-fn key(s: &str) -> Key {
-    Key::String(Arc::new(s.to_string()))
+type Val<'v> = Box<dyn CelVal + 'v>;
+
+fn cel_str(text: &str) -> Val<'_> {
+    Box::new(CelString::from(text))
 }
 
-fn cel_string(v: &str) -> Cel {
-    Cel::String(Arc::new(v.to_string()))
-}
-
-/// Converts a JSON value to CEL with its schema's types: `number` is a double, `integer` an
-/// int, `byte`/`date-time`/`date`/`duration` strings are bytes/timestamps/durations, objects
-/// with properties expose only (escaped) declared properties.
-fn to_cel(v: &Value, s: Option<&Schema>) -> Cel {
+/// Converts a JSON value to CEL, borrowing its strings, with its schema's types: `number` is a
+/// double, `integer` an int, `byte`/`date-time`/`date`/`duration` strings are
+/// bytes/timestamps/durations, objects with properties expose only (escaped) declared
+/// properties.
+fn to_cel<'v>(v: &'v Value, s: Option<&Schema>) -> Val<'v> {
     match v {
-        Value::Null => Cel::Null,
-        Value::Bool(b) => Cel::Bool(*b),
+        Value::Null => Box::new(CelNull),
+        Value::Bool(b) => Box::new(CelBool::from(*b)),
         Value::Number(n) => match s.and_then(|s| s.ty.as_deref()) {
-            Some("number") => Cel::Float(n.as_f64().unwrap_or(0.0)),
+            Some("number") => Box::new(CelDouble::from(n.as_f64().unwrap_or(0.0))),
             Some("integer") => match n.as_i64() {
-                Some(i) => Cel::Int(i),
-                None => Cel::Float(n.as_f64().unwrap_or(0.0)),
+                Some(i) => Box::new(CelInt::from(i)),
+                None => Box::new(CelDouble::from(n.as_f64().unwrap_or(0.0))),
             },
             _ => match (n.as_i64(), n.as_u64()) {
-                (Some(i), _) => Cel::Int(i),
-                (None, Some(u)) => Cel::UInt(u),
-                _ => Cel::Float(n.as_f64().unwrap_or(0.0)),
+                (Some(i), _) => Box::new(CelInt::from(i)),
+                (None, Some(u)) => Box::new(CelUInt::from(u)),
+                _ => Box::new(CelDouble::from(n.as_f64().unwrap_or(0.0))),
             },
         },
         Value::String(text) => {
             let format = s.and_then(|s| s.format.as_deref()).map(formats::normalize);
             match format.as_deref() {
                 Some("byte") => match formats::decode_base64(text) {
-                    Some(bytes) => Cel::Bytes(Arc::new(bytes)),
-                    None => cel_string(text),
+                    Some(bytes) => Box::new(CelBytes::from(bytes)),
+                    None => cel_str(text),
                 },
                 Some("datetime") => match formats::parse_date_time(text) {
-                    Some(t) => Cel::Timestamp(t),
-                    None => cel_string(text),
+                    Some(t) => Box::new(CelTimestamp::from(t)),
+                    None => cel_str(text),
                 },
                 Some("date") => match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-                    Ok(d) => {
-                        Cel::Timestamp(d.and_time(chrono::NaiveTime::MIN).and_utc().fixed_offset())
-                    }
-                    Err(_) => cel_string(text),
+                    Ok(d) => Box::new(CelTimestamp::from(
+                        d.and_time(chrono::NaiveTime::MIN).and_utc().fixed_offset(),
+                    )),
+                    Err(_) => cel_str(text),
                 },
                 Some("duration") => match formats::parse_go_duration(text) {
-                    Some(ns) => Cel::Duration(chrono::Duration::nanoseconds(ns)),
-                    None => cel_string(text),
+                    Some(ns) => Box::new(CelDuration::from(chrono::Duration::nanoseconds(ns))),
+                    None => cel_str(text),
                 },
-                _ => cel_string(text),
+                _ => cel_str(text),
             }
         }
         Value::Array(items) => {
             let item_schema = s.and_then(|s| s.items.as_deref());
-            Cel::List(Arc::new(
-                items.iter().map(|i| to_cel(i, item_schema)).collect(),
+            Box::new(CelList::from(
+                items
+                    .iter()
+                    .map(|i| to_cel(i, item_schema))
+                    .collect::<Vec<_>>(),
             ))
         }
-        Value::Object(map) => {
-            let mut out = HashMap::with_capacity(map.len());
-            match s {
-                Some(s) if s.properties.is_some() => {
-                    if let Some(props) = &s.properties {
-                        for (k, prop) in props {
-                            if let (Some(v), Some(name)) = (map.get(k), escape_property(k)) {
-                                out.insert(key(&name), to_cel(v, Some(prop)));
-                            }
-                        }
-                    }
-                }
-                Some(s) if s.additional_schema().is_some() => {
-                    let add = s.additional_schema();
-                    for (k, v) in map {
-                        out.insert(key(k), to_cel(v, add));
-                    }
-                }
-                _ => {
-                    for (k, v) in map {
-                        out.insert(key(k), to_cel(v, None));
-                    }
+        Value::Object(map) => Box::new(CelMap::from(object_entries(map, s))),
+    }
+}
+
+fn object_entries<'v>(
+    map: &'v serde_json::Map<String, Value>,
+    s: Option<&Schema>,
+) -> HashMap<CelMapKey<'v>, Val<'v>> {
+    let mut out = HashMap::with_capacity(map.len());
+    match s {
+        Some(s) if s.properties.is_some() => {
+            if let Some(props) = &s.properties {
+                for (k, v) in map {
+                    let Some(prop) = props.get(k) else {
+                        continue;
+                    };
+                    let key = match escape_property(k) {
+                        Some(name) if name == *k => CelMapKey::from(k.as_str()),
+                        Some(name) => CelMapKey::from(name),
+                        None => continue,
+                    };
+                    out.insert(key, to_cel(v, Some(prop)));
                 }
             }
-            Cel::Map(CelMap { map: Arc::new(out) })
+        }
+        Some(s) if s.additional_schema().is_some() => {
+            let add = s.additional_schema();
+            for (k, v) in map {
+                out.insert(CelMapKey::from(k.as_str()), to_cel(v, add));
+            }
+        }
+        _ => {
+            for (k, v) in map {
+                out.insert(CelMapKey::from(k.as_str()), to_cel(v, None));
+            }
         }
     }
+    out
 }
 
 /// `self` at the resource root: the schema's view plus `apiVersion`, `kind` and the
 /// `metadata.name`/`generateName` the server exposes.
-fn root_to_cel(v: &Value, s: &Schema) -> Cel {
-    let Cel::Map(base) = to_cel(v, Some(s)) else {
+fn root_to_cel<'v>(v: &'v Value, s: &Schema) -> Val<'v> {
+    let Value::Object(map) = v else {
         return to_cel(v, Some(s));
     };
-    let mut out: HashMap<Key, Cel> = (*base.map).clone();
+    let mut out = object_entries(map, Some(s));
     for k in ["apiVersion", "kind"] {
-        if let Some(Value::String(text)) = v.get(k) {
-            out.insert(key(k), cel_string(text));
+        if let Some(Value::String(text)) = map.get(k) {
+            out.insert(CelMapKey::from(k), cel_str(text));
         }
     }
-    let mut meta = HashMap::new();
+    let mut meta: HashMap<CelMapKey<'v>, Val<'v>> = HashMap::new();
     for k in ["name", "generateName"] {
-        if let Some(Value::String(text)) = v.get("metadata").and_then(|m| m.get(k)) {
-            meta.insert(key(k), cel_string(text));
+        if let Some(Value::String(text)) = map.get("metadata").and_then(|m| m.get(k)) {
+            meta.insert(CelMapKey::from(k), cel_str(text));
         }
     }
-    out.insert(
-        key("metadata"),
-        Cel::Map(CelMap {
-            map: Arc::new(meta),
-        }),
-    );
-    Cel::Map(CelMap { map: Arc::new(out) })
+    out.insert(CelMapKey::from("metadata"), Box::new(CelMap::from(meta)));
+    Box::new(CelMap::from(out))
 }
 
 /// Error paths as `field.Path` prints them; the root is `<nil>`.
@@ -335,34 +346,29 @@ fn eval_rules(node: &Node, errs: &mut Vec<FieldError>) {
         .zip(&compiled)
         .any(|(r, c)| !r.optional_old_self && uses_old(c));
     let any_optional = s.rules.iter().any(|r| r.optional_old_self);
-    let convert = |v: &Value| {
+    let convert = |v| {
         if node.is_root {
             root_to_cel(v, s)
         } else {
             to_cel(v, Some(s))
         }
     };
-    let self_value = convert(node.value);
-    let old_value = node
-        .old
-        .filter(|_| any_plain_old || any_optional)
-        .map(&convert);
     let unchanged = node.old.is_some_and(|o| o == node.value);
     let env = cache::cel_env();
     // One context per node (variables are converted once), plus one for optionalOldSelf rules.
     let mut ctx = Context::with_env(env.clone());
-    ctx.add_variable_from_value("self", self_value.clone());
-    if any_plain_old && let Some(v) = &old_value {
-        ctx.add_variable_from_value("oldSelf", v.clone());
+    ctx.add_variable_as_val("self", convert(node.value));
+    if any_plain_old && let Some(old) = node.old {
+        ctx.add_variable_as_val("oldSelf", convert(old));
     }
     let optional_ctx = any_optional.then(|| {
         let mut c = Context::with_env(env.clone());
-        c.add_variable_from_value("self", self_value);
-        let optional = match &old_value {
-            Some(v) => OptionalValue::of(v.clone()),
-            None => OptionalValue::none(),
+        c.add_variable_as_val("self", convert(node.value));
+        let optional = match node.old {
+            Some(old) => CelOptional::of(convert(old)),
+            None => CelOptional::none(),
         };
-        c.add_variable_from_value("oldSelf", Cel::Opaque(Arc::new(optional)));
+        c.add_variable_as_val("oldSelf", Box::new(optional));
         c
     });
     for (rule, compiled) in s.rules.iter().zip(&compiled) {
