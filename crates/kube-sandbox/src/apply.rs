@@ -4,7 +4,7 @@
 
 use crate::registry::ResourceType;
 use crate::status::ApiError;
-use crate::store::{Obj, State, Sub};
+use crate::store::{Obj, State, Sub, Write};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -140,7 +140,7 @@ pub fn apply(
     manager: &str,
     force: bool,
     sub: Sub,
-    dry_run: bool,
+    opts: Write,
 ) -> Result<(Obj, bool), ApiError> {
     if !config.is_object() {
         return Err(ApiError::bad_request(
@@ -173,7 +173,7 @@ pub fn apply(
             let mut obj = config.clone();
             obj["metadata"]["name"] = json!(name);
             obj["metadata"]["managedFields"] = json!([entry_for(&applied_paths)]);
-            return state.create(rt, ns, obj, dry_run).map(|o| (o, true));
+            return state.create(rt, ns, obj, opts).map(|o| (o, true));
         }
         Err(e) => return Err(e),
     };
@@ -268,7 +268,7 @@ pub fn apply(
         result["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
     }
     state
-        .update(rt, ns, name, result, sub, dry_run)
+        .update(rt, ns, name, result, sub, opts)
         .map(|o| (o, false))
 }
 

@@ -9,7 +9,7 @@ use crate::protobuf;
 use crate::registry::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
-use crate::store::{Deleted, Obj, Store, Sub};
+use crate::store::{Deleted, Obj, Store, Sub, Write};
 use crate::table;
 use crate::watch::{self, WatchParams, present};
 use base64::Engine;
@@ -227,6 +227,13 @@ fn decode(media: &str, body: &[u8]) -> Result<Value, ApiError> {
     }
 }
 
+fn write_opts(q: &Query) -> Write {
+    Write {
+        dry_run: dry_run(q),
+        strict: q.get("fieldValidation").is_some_and(|v| v == "Strict"),
+    }
+}
+
 fn dry_run(q: &Query) -> bool {
     q.get("dryRun").is_some_and(|v| v == "All")
 }
@@ -276,7 +283,7 @@ async fn resource(
             let media = media_type(&req);
             let body = body_bytes(req).await?;
             let obj = decode(&media, &body)?;
-            let created = app.store.lock().create(&t.rt, &ns, obj, dry_run(q))?;
+            let created = app.store.lock().create(&t.rt, &ns, obj, write_opts(q))?;
             Ok(json_response(201, &present(&t.rt, &created)))
         }
         (Method::PUT, Some(name)) => {
@@ -286,7 +293,7 @@ async fn resource(
             let updated = app
                 .store
                 .lock()
-                .update(&t.rt, &ns, &name, obj, t.sub, dry_run(q))?;
+                .update(&t.rt, &ns, &name, obj, t.sub, write_opts(q))?;
             Ok(json_response(200, &present(&t.rt, &updated)))
         }
         (Method::PATCH, Some(name)) => {
@@ -309,7 +316,7 @@ async fn resource(
                     manager,
                     flag(q, "force"),
                     t.sub,
-                    dry_run(q),
+                    write_opts(q),
                 )?;
                 return Ok(json_response(
                     if created { 201 } else { 200 },
@@ -320,7 +327,7 @@ async fn resource(
             let current = state.get(&t.rt, &ns, &name)?;
             let mut doc = present(&t.rt, &current).into_owned();
             patch::apply(&media, t.rt.custom, &mut doc, &body)?;
-            let updated = state.update(&t.rt, &ns, &name, doc, t.sub, dry_run(q))?;
+            let updated = state.update(&t.rt, &ns, &name, doc, t.sub, write_opts(q))?;
             Ok(json_response(200, &present(&t.rt, &updated)))
         }
         (Method::DELETE, Some(name)) => {

@@ -47,6 +47,15 @@ pub struct Event {
     pub prev: Option<Obj>,
 }
 
+/// Options of one write request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Write {
+    /// `dryRun=All`: run everything, store nothing.
+    pub dry_run: bool,
+    /// `fieldValidation=Strict`: unknown fields of custom resources are an error.
+    pub strict: bool,
+}
+
 /// Which endpoint a write came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sub {
@@ -194,7 +203,8 @@ impl Store {
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let ns_type = state.registry.get("", "v1", "namespaces");
             if let Some(rt) = ns_type
-                && let Err(e) = state.create(&rt, "", json!({"metadata": {"name": ns}}), false)
+                && let Err(e) =
+                    state.create(&rt, "", json!({"metadata": {"name": ns}}), Write::default())
             {
                 tracing::error!(error = ?e, "creating namespace {ns}");
             }
@@ -454,6 +464,7 @@ impl State {
         obj: &mut Value,
         old: Option<&Value>,
         name: &str,
+        strict: bool,
     ) -> Result<(), ApiError> {
         if !rt.custom {
             return Ok(());
@@ -461,6 +472,21 @@ impl State {
         let Some(schema) = &rt.schema else {
             return Ok(());
         };
+        if strict {
+            let unknown = kube_admission::prune_unknown_fields(schema, &mut obj.clone());
+            if !unknown.is_empty() {
+                let listed: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect();
+                return Err(ApiError::bad_request(format!(
+                    "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
+                    listed.join(", "),
+                    kind = rt.kind,
+                    v = rt.version,
+                )));
+            }
+        }
         kube_admission::admit(schema, obj, old).map_err(|errs| admission_error(rt, name, errs))
     }
 
@@ -469,7 +495,7 @@ impl State {
         rt: &ResourceType,
         ns: &str,
         mut obj: Value,
-        dry_run: bool,
+        opts: Write,
     ) -> Result<Obj, ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request(
@@ -548,8 +574,8 @@ impl State {
             m.remove("status");
         }
         self.prepare(rt, &mut obj, &name)?;
-        self.admit(rt, &mut obj, None, &name)?;
-        if dry_run {
+        self.admit(rt, &mut obj, None, &name, opts.strict)?;
+        if opts.dry_run {
             return Ok(Arc::new(obj));
         }
         self.rv += 1;
@@ -574,7 +600,7 @@ impl State {
         name: &str,
         new: Value,
         sub: Sub,
-        dry_run: bool,
+        opts: Write,
     ) -> Result<Obj, ApiError> {
         let old = self.get(rt, ns, name)?;
         if !new.is_object() {
@@ -669,7 +695,13 @@ impl State {
             }
         }
         self.prepare(rt, &mut result, name)?;
-        self.admit(rt, &mut result, Some(&old), name)?;
+        self.admit(
+            rt,
+            &mut result,
+            Some(&old),
+            name,
+            opts.strict && sub == Sub::Main,
+        )?;
         if rt.generation
             && sub == Sub::Main
             && content(&result, rt.status) != content(&old, rt.status)
@@ -683,7 +715,7 @@ impl State {
         if result == *old {
             return Ok(old);
         }
-        if dry_run {
+        if opts.dry_run {
             return Ok(Arc::new(result));
         }
         let key = key_of(rt);

@@ -64,6 +64,9 @@ pub fn widget_crd_json() -> serde_json::Value {
                     "properties": {
                         "spec": {"type": "object", "description": "What the widget should be.",
                                  "required": ["size"],
+                                 "x-kubernetes-validations": [
+                                     {"rule": "self.size >= oldSelf.size", "message": "size may not shrink"}
+                                 ],
                                  "properties": {
                                      "size": {"type": "integer", "description": "How big.", "minimum": 0},
                                      "color": {"type": "string", "description": "Its color.",

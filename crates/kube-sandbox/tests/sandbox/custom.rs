@@ -172,3 +172,105 @@ async fn finalizers_hold_deletion_until_removed() {
     .unwrap();
     assert_eq!(api_status(&api.get("f").await.unwrap_err()).0, 404);
 }
+
+#[tokio::test]
+async fn invalid_custom_resources_get_422_with_field_causes() {
+    let (_sb, client) = start().await;
+    install_widgets(&client).await;
+    let api: Api<Widget> = Api::namespaced(client, "default");
+    let status_of = |e: kube::Error| match e {
+        kube::Error::Api(s) => s,
+        other => panic!("expected an API error, got {other:?}"),
+    };
+
+    let mut w = widget("bad", 1);
+    w.spec.color = Some("purple".into());
+    let s = status_of(api.create(&PostParams::default(), &w).await.unwrap_err());
+    assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+    // Schema errors keep the CEL rules from running, which the server reports as one more cause.
+    assert!(
+        s.message.starts_with(
+            r#"Widget.test.sandbox.io "bad" is invalid: [spec.color: Unsupported value: "purple": supported values: "red", "green", "blue", "#
+        ),
+        "{}",
+        s.message
+    );
+    let details = s.details.unwrap();
+    assert_eq!(details.kind, "Widget");
+    assert_eq!(details.group, "test.sandbox.io");
+    assert_eq!(details.causes[0].field, "spec.color");
+    assert_eq!(details.causes[0].reason, "FieldValueNotSupported");
+
+    w.spec.size = -1;
+    let s = status_of(api.create(&PostParams::default(), &w).await.unwrap_err());
+    assert!(
+        s.message.contains(
+            "spec.size: Invalid value: -1: spec.size in body should be greater than or equal to 0"
+        ),
+        "{}",
+        s.message
+    );
+    let causes = s.details.unwrap().causes;
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.field == "spec.size" && c.reason == "FieldValueInvalid"),
+        "{causes:?}"
+    );
+
+    // A CEL transition rule with oldSelf.
+    api.create(&PostParams::default(), &widget("shrink", 5))
+        .await
+        .unwrap();
+    let s = status_of(
+        api.patch(
+            "shrink",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 2}})),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(s.code, 422);
+    assert!(
+        s.message
+            .contains("spec: Invalid value: \"object\": size may not shrink"),
+        "{}",
+        s.message
+    );
+    assert_eq!(
+        api.get("shrink").await.unwrap().spec.size,
+        5,
+        "the rejected write was not stored"
+    );
+
+    // Unknown fields are pruned (and refused with fieldValidation=Strict).
+    let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        api.clone().into_client(),
+        "default",
+        &kube::api::ApiResource::erase::<Widget>(&()),
+    );
+    let mut obj: kube::api::DynamicObject =
+        serde_json::from_value(json!({"apiVersion": "test.sandbox.io/v1", "kind": "Widget",
+            "metadata": {"name": "pruned"}, "spec": {"size": 1, "shape": "round"}}))
+        .unwrap();
+    let created = raw.create(&PostParams::default(), &obj).await.unwrap();
+    assert_eq!(created.data["spec"], json!({"size": 1}));
+    obj.metadata.name = Some("strict".into());
+    let strict = raw
+        .patch(
+            "strict",
+            &PatchParams::apply("test").validation_strict(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .unwrap_err();
+    let s = status_of(strict);
+    assert_eq!(s.code, 400);
+    assert!(
+        s.message
+            .contains(r#"strict decoding error: unknown field "spec.shape""#),
+        "{}",
+        s.message
+    );
+}

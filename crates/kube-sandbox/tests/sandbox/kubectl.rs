@@ -346,3 +346,32 @@ async fn namespaces_configmaps_and_secrets_through_kubectl() {
         .await;
     assert!(err.contains("not found"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_reports_invalid_and_unknown_fields() {
+    let (sb, _client) = start().await;
+    let cli = Cli::new(&sb);
+    with_crd(&cli).await;
+    let bad = cli.write("bad.yaml", &WIDGET.replace("color: red", "color: purple"));
+    let err = cli.kubectl_fails(&["apply", "-f", &bad]).await;
+    assert!(err.contains(r#"The Widget "w1" is invalid: "#), "{err}");
+    assert!(
+        err.contains(
+            r#"* spec.color: Unsupported value: "purple": supported values: "red", "green", "blue""#
+        ),
+        "{err}"
+    );
+    let unknown = cli.write(
+        "unknown.yaml",
+        &WIDGET.replace("color: red", "shape: round"),
+    );
+    let err = cli.kubectl_fails(&["apply", "-f", &unknown]).await;
+    assert!(err.contains(r#"unknown field "spec.shape""#), "{err}");
+    let err = cli
+        .kubectl_fails(&["apply", "--server-side", "-f", &bad])
+        .await;
+    assert!(
+        err.contains(r#"spec.color: Unsupported value: "purple""#),
+        "{err}"
+    );
+}
