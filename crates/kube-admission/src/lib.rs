@@ -15,6 +15,7 @@ mod prune;
 mod render;
 mod rules;
 mod schema;
+mod unordered;
 mod validate;
 
 use serde_json::Value;

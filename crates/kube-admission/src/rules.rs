@@ -6,6 +6,7 @@ use crate::cache::{self, CelExpr};
 use crate::formats;
 use crate::listtype::path_child;
 use crate::schema::{Rule, Schema};
+use crate::unordered::UnorderedList;
 use crate::validate::correlated_item;
 use crate::{ErrorType, FieldError};
 use cel::common::types::{
@@ -117,12 +118,16 @@ fn to_cel<'v>(v: &'v Value, s: Option<&Schema>) -> Val<'v> {
         }
         Value::Array(items) => {
             let item_schema = s.and_then(|s| s.items.as_deref());
-            Box::new(CelList::from(
+            let list = CelList::from(
                 items
                     .iter()
                     .map(|i| to_cel(i, item_schema))
                     .collect::<Vec<_>>(),
-            ))
+            );
+            match s.and_then(|s| s.list_type.as_deref()) {
+                Some("set") | Some("map") => Box::new(UnorderedList(list)),
+                _ => Box::new(list),
+            }
         }
         Value::Object(map) => Box::new(CelMap::from(object_entries(map, s))),
     }

@@ -320,3 +320,53 @@ fn kubernetes_list_set_and_regex_libraries_are_available() {
         r#"spec: Invalid value: "object": failed rule: self.nums.isSorted() && !self.words.isSorted()"#
     );
 }
+
+#[test]
+fn set_and_map_lists_compare_without_order() {
+    let list = |list_type: &str| {
+        let mut l = json!({"type": "array", "x-kubernetes-list-type": list_type,
+            "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "immutable"}]});
+        if list_type == "map" {
+            l["x-kubernetes-list-map-keys"] = json!(["k"]);
+            l["items"] = json!({"type": "object", "properties": {"k": {"type": "string"}, "v": {"type": "integer"}}});
+        } else {
+            l["items"] = json!({"type": "string"});
+        }
+        with_spec(json!({"type": "object", "properties": {"l": l}}))
+    };
+    let set = list("set");
+    let old = resource(json!({"l": ["a", "b"]}));
+    assert!(errors(&set, resource(json!({"l": ["b", "a"]})), Some(&old)).is_empty());
+    assert_eq!(
+        errors(&set, resource(json!({"l": ["b", "c"]})), Some(&old)),
+        vec![r#"spec.l: Invalid value: "array": immutable"#]
+    );
+    let atomic = list("atomic");
+    assert_eq!(
+        errors(&atomic, resource(json!({"l": ["b", "a"]})), Some(&old)),
+        vec![r#"spec.l: Invalid value: "array": immutable"#]
+    );
+    let map = list("map");
+    let old = resource(json!({"l": [{"k": "a", "v": 1}, {"k": "b", "v": 2}]}));
+    assert!(
+        errors(
+            &map,
+            resource(json!({"l": [{"k": "b", "v": 2}, {"k": "a", "v": 1}]})),
+            Some(&old)
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        errors(
+            &map,
+            resource(json!({"l": [{"k": "b", "v": 3}, {"k": "a", "v": 1}]})),
+            Some(&old)
+        ),
+        vec![r#"spec.l: Invalid value: "array": immutable"#]
+    );
+    // Sets still behave as lists otherwise.
+    let s = json!({"type": "object", "properties": {"l": {"type": "array", "x-kubernetes-list-type": "set",
+        "items": {"type": "string"},
+        "x-kubernetes-validations": [{"rule": "size(self) == 2 && self[0] == 'x' && 'y' in self && self.all(e, e.size() == 1) && self + ['z'] == ['x', 'y', 'z']"}]}}});
+    assert!(spec_errors(s, json!({"l": ["x", "y"]})).is_empty());
+}
