@@ -7,6 +7,7 @@
 //! per process and cached by their source text.
 
 mod cache;
+mod cel_values;
 mod default;
 mod formats;
 mod library;
