@@ -1,7 +1,7 @@
 //! Structural-schema validation with kube-openapi's semantics and wording (`validate/*.go`,
 //! `errors/schema.go`), mapped to field errors as `kubeOpenAPIResultToFieldErrors` maps them.
 //! On update, errors inside a value equal to the stored one are dropped (CRD validation
-//! ratcheting, on by default since 1.33).
+//! ratcheting, on by default since 1.30).
 
 use crate::render::{go_float, go_quote, go_v};
 use crate::schema::{Additional, Schema};
