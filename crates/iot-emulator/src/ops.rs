@@ -75,6 +75,8 @@ impl Ctx {
 /// What the pipeline ended with.
 enum Outcome {
     Answered(Result<Value, ApiError>),
+    /// Answered and already counted (delayed requests count themselves).
+    Counted(Result<Value, ApiError>),
     /// A Timeout fault held the request until the emulator stopped.
     Held,
 }
@@ -114,11 +116,14 @@ where
         Decision::Delay(ms) => {
             // Like AWS, a request that reached the server is processed even if the client
             // gives up meanwhile: the delayed work runs in its own task.
+            // It is counted there too, so the counters show it even then.
             let work = tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
-                handler(&ctx)
+                let result = handler(&ctx);
+                count(&ctx.shared, op, &result);
+                result
             });
-            return Outcome::Answered(work.await.unwrap_or_else(|e| {
+            return Outcome::Counted(work.await.unwrap_or_else(|e| {
                 Err(ApiError::internal(format!("delayed request failed: {e}")))
             }));
         }
@@ -148,20 +153,11 @@ where
     let outcome = pipeline(&shared, op, headers, handler).await;
     let request_id = shared.request_ids.fetch_add(1, Ordering::Relaxed);
     let (mut resp, label) = match outcome {
-        Outcome::Answered(Ok(body)) => {
-            let mut r = (StatusCode::OK, body.to_string()).into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            lock(&shared.control).count(op, "ok");
-            (r, "ok")
+        Outcome::Answered(result) => {
+            count(&shared, op, &result);
+            respond(result)
         }
-        Outcome::Answered(Err(e)) => {
-            let kind = e.kind;
-            lock(&shared.control).count(op, kind);
-            (e.into_response(), kind)
-        }
+        Outcome::Counted(result) => respond(result),
         Outcome::Held => (
             ApiError::internal("The emulator stopped while holding this request").into_response(),
             "Timeout",
@@ -180,6 +176,32 @@ where
         );
     }
     resp
+}
+
+fn count(shared: &Shared, op: Op, result: &Result<Value, ApiError>) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(e) => e.kind,
+    };
+    lock(&shared.control).count(op, outcome);
+}
+
+/// The wire response for a result, and its outcome label.
+fn respond(result: Result<Value, ApiError>) -> (Response, &'static str) {
+    match result {
+        Ok(body) => {
+            let mut r = (StatusCode::OK, body.to_string()).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            (r, "ok")
+        }
+        Err(e) => {
+            let kind = e.kind;
+            (e.into_response(), kind)
+        }
+    }
 }
 
 /// Parses a JSON request body (an empty body is `{}`).

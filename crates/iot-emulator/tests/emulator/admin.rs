@@ -234,3 +234,25 @@ async fn shutdown_releases_the_port() {
         "nothing listens after shutdown"
     );
 }
+
+#[tokio::test]
+async fn serve_runs_on_an_existing_listener() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(iot_emulator::serve(listener, Default::default()));
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let req = format!(
+        "GET /security-profiles HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        auth("us-east-1")
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(
+        out.contains(r#"{"securityProfileIdentifiers":[]}"#),
+        "{out}"
+    );
+    server.abort();
+}

@@ -180,15 +180,24 @@ async fn latency_fault_delays_then_serves_even_if_the_client_gave_up() {
         .unwrap_err();
     assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
     // The server still applies the request once the delay is over.
-    let mut applied = false;
+    let counted = |emu: &iot_emulator::Emulator| {
+        emu.admin()
+            .calls()
+            .get("CreateSecurityProfile")
+            .and_then(|m| m.get("ok").copied())
+    };
     for _ in 0..100 {
-        if !emu.admin().state().profiles.is_empty() {
-            applied = true;
+        if counted(&emu).is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(applied, "the delayed create was applied");
+    assert_eq!(
+        counted(&emu),
+        Some(1),
+        "the delayed create was served and counted"
+    );
+    assert_eq!(emu.admin().state().profiles[0].name, "slow", "and applied");
 
     // A patient client sees the normal answer.
     emu.admin()
