@@ -20,11 +20,24 @@ pub fn apply(
         JSON => {
             let ops: json_patch::Patch = serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-            json_patch::patch(doc, &ops.0).map_err(|e| {
-                ApiError::invalid_patch(format!(
-                    "the server rejected our request due to an error in our request: {e}"
-                ))
-            })
+            // Like kube-apiserver (evanphx/json-patch), a `test` for `null` passes on a missing
+            // path: kube-rs' finalizer helper relies on it to add the first finalizer.
+            let mut patched = doc.clone();
+            for op in &ops.0 {
+                if let json_patch::PatchOperation::Test(t) = op
+                    && t.value.is_null()
+                    && patched.pointer(t.path.as_str()).is_none()
+                {
+                    continue;
+                }
+                json_patch::patch(&mut patched, std::slice::from_ref(op)).map_err(|e| {
+                    ApiError::invalid_patch(format!(
+                        "the server rejected our request due to an error in our request: {e}"
+                    ))
+                })?;
+            }
+            *doc = patched;
+            Ok(())
         }
         MERGE => {
             let p: Value = parse(body)?;
@@ -112,6 +125,14 @@ fn strip_value(v: &Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn json_patch_test_for_null_passes_on_a_missing_path() {
+        let mut doc = serde_json::json!({"metadata": {"name": "x"}});
+        let body = br#"[{"op":"test","path":"/metadata/finalizers","value":null},{"op":"add","path":"/metadata/finalizers","value":["f"]}]"#;
+        apply(JSON, true, &mut doc, body).unwrap();
+        assert_eq!(doc["metadata"]["finalizers"][0], "f");
+    }
 
     #[test]
     fn json_patch_test_op_fails_on_mismatch() {
