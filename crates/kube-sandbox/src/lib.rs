@@ -4,6 +4,7 @@
 
 mod apply;
 mod discovery;
+mod events;
 mod kubeconfig;
 mod openapi;
 mod patch;

@@ -49,9 +49,21 @@ impl ResourceType {
         format!("{}List", self.kind)
     }
 
-    /// Storage key: objects are shared by all versions of a group/resource.
+    /// Storage key: objects are shared by all versions of a group/resource, and
+    /// events.k8s.io Events live with core Events.
     pub fn storage_key(&self) -> (String, String) {
+        if crate::events::is_events_v1(self) {
+            return (String::new(), "events".into());
+        }
         (self.group.clone(), self.plural.clone())
+    }
+
+    /// The apiVersion objects are stored with.
+    pub fn stored_api_version(&self) -> String {
+        if crate::events::is_events_v1(self) {
+            return "v1".into();
+        }
+        self.api_version()
     }
 }
 

@@ -502,7 +502,10 @@ impl State {
                 "the body of the request must be a JSON object",
             ));
         }
-        obj["apiVersion"] = json!(rt.api_version());
+        if crate::events::is_events_v1(rt) {
+            obj = crate::events::to_core(&obj);
+        }
+        obj["apiVersion"] = json!(rt.stored_api_version());
         obj["kind"] = json!(rt.kind);
         let name = match (mstr(&obj, "name"), mstr(&obj, "generateName")) {
             (Some(n), _) => n.to_string(),
@@ -608,6 +611,11 @@ impl State {
                 "the body of the request must be a JSON object",
             ));
         }
+        let new = if crate::events::is_events_v1(rt) {
+            crate::events::to_core(&new)
+        } else {
+            new
+        };
         if let Some(n) = mstr(&new, "name")
             && n != name
         {
@@ -669,7 +677,7 @@ impl State {
                 r
             }
         };
-        result["apiVersion"] = json!(rt.api_version());
+        result["apiVersion"] = json!(rt.stored_api_version());
         result["kind"] = json!(rt.kind);
         if mstr(&old, "deletionTimestamp").is_some() {
             let before = finalizers(&old);

@@ -46,6 +46,9 @@ fn line(kind: &str, object: &Value) -> Bytes {
 
 /// The object as this watch's version shows it (CRD versions share storage).
 pub fn present<'a>(rt: &ResourceType, obj: &'a Value) -> Cow<'a, Value> {
+    if crate::events::is_events_v1(rt) {
+        return Cow::Owned(crate::events::from_core(obj));
+    }
     let want = rt.api_version();
     if obj["apiVersion"].as_str() == Some(want.as_str()) {
         Cow::Borrowed(obj)

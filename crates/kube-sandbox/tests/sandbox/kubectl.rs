@@ -375,3 +375,58 @@ async fn kubectl_reports_invalid_and_unknown_fields() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_shows_events_published_through_events_k8s_io() {
+    use kube::Resource;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let (sb, client) = start().await;
+    let cli = Cli::new(&sb);
+    with_crd(&cli).await;
+    let w = cli.write("w.yaml", WIDGET);
+    cli.kubectl(&["apply", "-f", &w]).await;
+    let api: kube::Api<crate::common::Widget> = kube::Api::namespaced(client.clone(), "default");
+    let widget = api.get("w1").await.unwrap();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "widget-controller".into(),
+            instance: None,
+        },
+    );
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Created".into(),
+        note: Some("made the widget".into()),
+        action: "Create".into(),
+        secondary: None,
+    };
+    let reference = widget.object_ref(&());
+    recorder.publish(&event, &reference).await.unwrap();
+    // A repeat becomes a series (a merge patch of the stored event).
+    recorder.publish(&event, &reference).await.unwrap();
+
+    let core: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(client, "default");
+    let listed = core
+        .list(
+            &kube::api::ListParams::default()
+                .fields("involvedObject.name=w1,involvedObject.kind=Widget"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.items.len(),
+        1,
+        "one event, stored once for both APIs"
+    );
+    assert_eq!(listed.items[0].message.as_deref(), Some("made the widget"));
+
+    let described = cli.kubectl(&["describe", "widget", "w1"]).await;
+    let events = described.split("Events:").nth(1).unwrap_or_default();
+    assert!(
+        events.contains("Created") && events.contains("made the widget"),
+        "{described}"
+    );
+    assert!(events.contains("widget-controller"), "{described}");
+}
