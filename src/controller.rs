@@ -10,8 +10,8 @@ use crate::api::{
 use crate::aws::{ErrorClass, Iot, IotError};
 use crate::metrics::Metrics;
 use crate::reconcile::{
-    Desired, Farewell, Observed, Plan, Refusal, SpecError, Step, desired, is_paused, plan,
-    resolve_region, simulate,
+    Desired, Farewell, Observed, Plan, Refusal, SpecError, Step, check_identity, desired,
+    is_paused, plan, resolve_region, simulate,
 };
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
@@ -251,6 +251,7 @@ async fn apply(
     let desired = desired(sp, &ctx.cluster_id)?;
     tracing::Span::current().record("aws_name", desired.name.as_str());
     let region = region_of(sp, ctx).await?;
+    check_identity(sp, &desired.name, &region)?;
     let observed = ctx.iot.observe(&region, &desired.name).await?;
     match plan(&desired, observed.as_ref()) {
         Plan::Refuse(refusal) => {

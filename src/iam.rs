@@ -57,3 +57,26 @@ pub fn policy_json() -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn docs_policy_is_the_commands_output() {
+        let committed = include_str!("../docs/iam-policy.json");
+        assert!(
+            committed == super::policy_json(),
+            "docs/iam-policy.json is stale: run `cargo run -- iam-policy > docs/iam-policy.json`"
+        );
+    }
+
+    #[test]
+    fn pass_role_is_limited_to_iot() {
+        let p = super::policy();
+        let pass = &p["Statement"][1];
+        assert_eq!(pass["Action"], "iam:PassRole");
+        assert_eq!(
+            pass["Condition"]["StringEquals"]["iam:PassedToService"],
+            "iot.amazonaws.com"
+        );
+    }
+}

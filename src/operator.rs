@@ -107,6 +107,7 @@ pub async fn run_with_credentials(
             endpoint_url: args.aws_endpoint_url.clone(),
             max_attempts: args.aws_max_attempts,
             attempt_timeout: args.aws_attempt_timeout,
+            region: args.default_region.clone(),
         },
         credentials,
         metrics.clone(),
@@ -157,6 +158,8 @@ pub async fn run_with_credentials(
         .build()
         .await?;
     let (mut leader, lease_task) = manager.watch().await;
+    // If this future is dropped (the process is going away), the lease stops being renewed.
+    let _lease_guard = AbortOnDrop(lease_task.abort_handle());
     // Followers are ready too: they know who leads.
     health.set_ready(true);
     info!(%identity, "waiting for leadership");
@@ -193,6 +196,7 @@ pub async fn run_with_credentials(
         })
     };
     let watcher = tokio::spawn(watch_leadership);
+    let _watcher_guard = AbortOnDrop(watcher.abort_handle());
     run_controllers(ctx, &args.watch_namespaces, args.concurrency, stop, || {}).await;
     let lost_leadership = lost.clone().now_or_never().is_some();
     // Dropping the receiver makes the lease manager release the Lease.
@@ -202,4 +206,13 @@ pub async fn run_with_credentials(
         return Err(RunError::LostLeadership);
     }
     Ok(())
+}
+
+/// Aborts a spawned task when dropped, so that nothing outlives the `run` future.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

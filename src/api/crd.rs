@@ -42,3 +42,16 @@ fn tidy_schema(node: &mut Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crds_folder_is_generated_from_the_types() {
+        let committed = include_str!("../../crds/iot.awscc.io_securityprofiles.yaml");
+        let generated = super::crd_yaml().unwrap();
+        assert!(
+            committed == generated,
+            "crds/ is stale: run `cargo run -- crd > crds/iot.awscc.io_securityprofiles.yaml`"
+        );
+    }
+}

@@ -62,13 +62,13 @@ pub const NAME_PATTERN: &str = "^[a-zA-Z0-9:_-]+$";
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {
-        "rule": "has(self.securityProfileName) == has(oldSelf.securityProfileName) && (!has(self.securityProfileName) || self.securityProfileName == oldSelf.securityProfileName)",
+        "rule": "!has(oldSelf.securityProfileName) || (has(self.securityProfileName) && self.securityProfileName == oldSelf.securityProfileName)",
         "message": "securityProfileName is immutable once set",
         "fieldPath": ".securityProfileName",
         "reason": "FieldValueForbidden"
     },
     {
-        "rule": "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",
+        "rule": "!has(oldSelf.region) || (has(self.region) && self.region == oldSelf.region)",
         "message": "region is immutable once set",
         "fieldPath": ".region",
         "reason": "FieldValueForbidden"

@@ -25,6 +25,8 @@ pub struct AwsOptions {
     pub max_attempts: u32,
     /// Timeout of one attempt.
     pub attempt_timeout: Duration,
+    /// The operator's default region; when set, the SDK's region chain (IMDS…) is not consulted.
+    pub region: Option<String>,
 }
 
 impl Default for AwsOptions {
@@ -33,6 +35,7 @@ impl Default for AwsOptions {
             endpoint_url: None,
             max_attempts: 3,
             attempt_timeout: Duration::from_secs(10),
+            region: None,
         }
     }
 }
@@ -95,6 +98,9 @@ impl Iot {
             );
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
         }
         if let Some(credentials) = credentials {
             loader = loader.credentials_provider(credentials);

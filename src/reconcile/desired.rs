@@ -13,6 +13,15 @@ pub enum SpecError {
     InvalidDefaultName(String),
     #[error("spec.securityProfileName {0:?} is not a valid AWS security profile name")]
     InvalidName(String),
+    #[error(
+        "this resource manages {in_use} in {in_use_region}; the spec now names {wanted} in {wanted_region}. The AWS name and region cannot change: create a new resource instead"
+    )]
+    IdentityChanged {
+        in_use: String,
+        in_use_region: String,
+        wanted: String,
+        wanted_region: String,
+    },
 }
 
 /// Whether `name` is a valid AWS security profile (or behavior) name.
@@ -54,6 +63,30 @@ pub fn resolve_region(
         .map(str::trim)
         .find(|r| !r.is_empty())
         .map(str::to_string)
+}
+
+/// Refuses a name or region other than the ones of the profile already in use (status carries
+/// an ARN once a profile was found or created): adding `spec.securityProfileName` or
+/// `spec.region` later is allowed only when it names the same profile.
+pub fn check_identity(sp: &SecurityProfile, name: &str, region: &str) -> Result<(), SpecError> {
+    let Some(status) = sp
+        .status
+        .as_ref()
+        .filter(|s| s.security_profile_arn.is_some())
+    else {
+        return Ok(());
+    };
+    let in_use = status.security_profile_name.as_deref().unwrap_or(name);
+    let in_use_region = status.region.as_deref().unwrap_or(region);
+    if in_use == name && in_use_region == region {
+        return Ok(());
+    }
+    Err(SpecError::IdentityChanged {
+        in_use: in_use.to_string(),
+        in_use_region: in_use_region.to_string(),
+        wanted: name.to_string(),
+        wanted_region: region.to_string(),
+    })
 }
 
 /// Whether the resource carries `iot.awscc.io/paused: "true"`.

@@ -6,6 +6,6 @@ pub mod plan;
 #[cfg(test)]
 mod plan_tests;
 
-pub use desired::{SpecError, aws_name, desired, is_paused, resolve_region};
+pub use desired::{SpecError, aws_name, check_identity, desired, is_paused, resolve_region};
 pub use model::{Attributes, Desired, Observed, Owner, Ownership};
 pub use plan::{AttributeUpdate, Farewell, Field, Plan, Refusal, Step, plan, simulate};

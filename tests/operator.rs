@@ -1,0 +1,13 @@
+//! Integration tests: the controller in-process, kube-sandbox and iot-emulator over real sockets.
+
+#[path = "operator/harness.rs"]
+mod harness;
+
+#[path = "operator/faults.rs"]
+mod faults;
+#[path = "operator/lifecycle.rs"]
+mod lifecycle;
+#[path = "operator/ownership.rs"]
+mod ownership;
+#[path = "operator/policies.rs"]
+mod policies;

@@ -1,0 +1,215 @@
+//! AWS errors: rejected specs, access denied, throttling and 5xx storms, crashes mid-create,
+//! leader election.
+
+use crate::harness::*;
+use iot_emulator::{Fault, FaultError};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_aws_rejects_is_reported_without_a_retry_storm() {
+    let env = Env::start().await;
+    // Valid for the CRD, but the thing group does not exist in AWS.
+    let missing = format!("arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/nope");
+    env.create_json(json!({
+        "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
+        "metadata": {"name": "bad"}, "spec": {"targetArns": [missing]}
+    }))
+    .await;
+    let sp = env.wait_synced_false("bad", "AwsError").await;
+    let msg = condition(&sp, "Synced").unwrap().2;
+    assert!(msg.contains("ResourceNotFoundException"), "{msg}");
+    let (kind, _, _) = env.wait_event("bad", "AwsError").await;
+    assert_eq!(kind, "Warning");
+    settle(Duration::from_secs(3)).await;
+    let attaches = env.all_calls("AttachSecurityProfile");
+    assert!(
+        attaches <= 3,
+        "a terminal error waits for a spec change or the slow requeue, got {attaches} attach calls"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_lands_in_the_condition() {
+    let env = Env::start().await;
+    let mut allowed = securityprofile_operator::iam::actions();
+    allowed.retain(|a| a != "iot:CreateSecurityProfile");
+    env.emulator.admin().set_iam_allow(allowed);
+    env.create("denied", Default::default()).await;
+    let sp = env.wait_synced_false("denied", "AccessDenied").await;
+    assert!(
+        condition(&sp, "Synced")
+            .unwrap()
+            .2
+            .contains("AccessDeniedException")
+    );
+    let (kind, _, _) = env.wait_event("denied", "AccessDenied").await;
+    assert_eq!(kind, "Warning");
+    assert!(env.profile("denied").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_server_errors_converge_without_a_hot_loop() {
+    let env = Env::start_with(&["--aws-max-attempts", "2"]).await;
+    let admin = env.emulator.admin();
+    admin
+        .inject_fault(Fault {
+            operation: "*".into(),
+            error: Some(FaultError::ThrottlingException),
+            delay_ms: None,
+            count: None,
+            probability: Some(0.3),
+        })
+        .unwrap();
+    admin
+        .inject_fault(Fault {
+            operation: "*".into(),
+            error: Some(FaultError::InternalFailureException),
+            delay_ms: None,
+            count: None,
+            probability: Some(0.05),
+        })
+        .unwrap();
+    let g = env.thing_group("storm");
+    for i in 0..20 {
+        env.create_json(json!({
+            "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
+            "metadata": {"name": format!("storm-{i}")},
+            "spec": {"targetArns": [g], "tags": [{"key": "i", "value": i.to_string()}]}
+        }))
+        .await;
+    }
+    for i in 0..20 {
+        env.wait_ready(&format!("storm-{i}")).await;
+    }
+    let state = admin.state();
+    assert_eq!(state.profiles.len(), 20, "no duplicate, none missing");
+    assert!(state.profiles.iter().all(|p| p.targets == vec![g.clone()]));
+    let creates = env.ok_calls("CreateSecurityProfile");
+    assert_eq!(creates, 20, "exactly one successful create per resource");
+    let total: u64 = admin.calls().values().flat_map(|m| m.values()).sum();
+    assert!(
+        total < 20 * 30,
+        "bounded retries: {total} calls for 20 resources"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_in_the_middle_of_create_leaves_no_duplicate_and_no_orphan() {
+    let mut env = Env::start().await;
+    // Every create takes a while: the operator is killed while it waits for the answer.
+    env.emulator
+        .admin()
+        .inject_fault(Fault {
+            operation: "CreateSecurityProfile".into(),
+            error: None,
+            delay_ms: Some(1500),
+            count: None,
+            probability: None,
+        })
+        .unwrap();
+    let g = env.thing_group("crash");
+    env.create_json(json!({
+        "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
+        "metadata": {"name": "crashy"}, "spec": {"targetArns": [g]}
+    }))
+    .await;
+    eventually(
+        "the create is in flight",
+        Duration::from_secs(20),
+        || async {
+            (env.all_calls("CreateSecurityProfile") > 0
+                || env
+                    .emulator
+                    .admin()
+                    .calls()
+                    .contains_key("CreateSecurityProfile"))
+            .then_some(())
+        },
+    )
+    .await;
+    env.operator.take().unwrap().kill();
+    env.emulator.admin().clear_faults();
+    // A new operator process takes over.
+    env.operator = Some(start_operator(
+        env.client.clone(),
+        args(&env.emulator.url(), &[]),
+    ));
+    env.wait_ready("crashy").await;
+    let state = env.emulator.admin().state();
+    assert_eq!(state.profiles.len(), 1, "no duplicate");
+    assert_eq!(state.profiles[0].targets, vec![g]);
+    env.delete("crashy").await;
+    env.wait_gone("crashy").await;
+    assert!(
+        env.emulator.admin().state().profiles.is_empty(),
+        "no orphan"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_with_leader_election_one_acts_and_the_other_takes_over() {
+    let mut env = Env::without_operator().await;
+    let url = env.emulator.url();
+    let a = start_operator(
+        env.client.clone(),
+        args(
+            &url,
+            &[
+                "--leader-elect",
+                "--lease-duration",
+                "3s",
+                "--leader-election-namespace",
+                NS,
+            ],
+        ),
+    );
+    // Let the first replica take the lease before the second starts.
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(env.client.clone(), NS);
+    let holder = eventually("a lease holder", Duration::from_secs(20), || async {
+        leases
+            .get_opt(securityprofile_operator::operator::LEASE_NAME)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| l.spec?.holder_identity)
+    })
+    .await;
+    let b = start_operator(
+        env.client.clone(),
+        args(
+            &url,
+            &[
+                "--leader-elect",
+                "--lease-duration",
+                "3s",
+                "--leader-election-namespace",
+                NS,
+            ],
+        ),
+    );
+    env.create("led", Default::default()).await;
+    env.wait_ready("led").await;
+    assert_eq!(
+        env.ok_calls("CreateSecurityProfile"),
+        1,
+        "exactly one replica acted"
+    );
+    // Kill the leader: the follower takes over within the lease duration and keeps reconciling.
+    a.kill();
+    let new_holder = eventually("a new lease holder", Duration::from_secs(20), || async {
+        leases
+            .get_opt(securityprofile_operator::operator::LEASE_NAME)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| l.spec?.holder_identity)
+            .filter(|h| *h != holder)
+    })
+    .await;
+    assert_ne!(new_holder, holder);
+    env.create("after", Default::default()).await;
+    env.wait_ready("after").await;
+    env.operator = Some(b);
+}

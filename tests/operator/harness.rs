@@ -1,0 +1,392 @@
+//! One isolated world per test: an emulator, a sandbox API server with the CRD installed, a
+//! namespace, and the operator running in-process against both.
+
+#![allow(dead_code)]
+
+use aws_sdk_iot::config::Credentials;
+use clap::Parser;
+use iot_emulator::{Emulator, EmulatorConfig, Profile};
+use k8s_openapi::api::core::v1::{Event, Namespace};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use kube_sandbox::{Sandbox, SandboxConfig};
+use securityprofile_operator::api::{SecurityProfile, SecurityProfileSpec, crd};
+use securityprofile_operator::config::ControllerArgs;
+use securityprofile_operator::operator::{self, Shutdown};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+pub const NS: &str = "team-a";
+pub const CLUSTER: &str = "test-cluster";
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+
+#[derive(Parser)]
+struct Flags {
+    #[command(flatten)]
+    args: ControllerArgs,
+}
+
+/// Controller flags for tests: the emulator, a fixed cluster id, ephemeral probe ports.
+pub fn args(emulator_url: &str, extra: &[&str]) -> ControllerArgs {
+    let mut argv = vec![
+        "test",
+        "--aws-endpoint-url",
+        emulator_url,
+        "--cluster-id",
+        CLUSTER,
+        "--default-region",
+        REGION,
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--health-addr",
+        "127.0.0.1:0",
+        "--aws-attempt-timeout",
+        "2s",
+    ];
+    argv.extend_from_slice(extra);
+    Flags::parse_from(argv).args
+}
+
+pub fn credentials() -> Credentials {
+    Credentials::new("AKIDTESTTESTTEST", "test-secret", None, None, "tests")
+}
+
+/// A running operator, stopped on drop.
+pub struct Running {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), operator::RunError>>,
+}
+
+impl Running {
+    /// Graceful stop (SIGTERM path).
+    pub async fn stop(mut self) -> Result<(), operator::RunError> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        (&mut self.task).await.expect("operator task panicked")
+    }
+
+    /// Abrupt stop: the task is dropped wherever it is (kill -9 of an in-process operator).
+    pub fn kill(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn start_operator(client: Client, args: ControllerArgs) -> Running {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown: Shutdown = operator::shutdown_on(async move {
+        let _ = rx.await;
+    });
+    let task = tokio::spawn(async move {
+        operator::run_with_credentials(client, &args, Some(credentials()), shutdown).await
+    });
+    Running {
+        stop: Some(tx),
+        task,
+    }
+}
+
+pub struct Env {
+    pub emulator: Emulator,
+    pub sandbox: Sandbox,
+    pub client: Client,
+    pub operator: Option<Running>,
+}
+
+impl Env {
+    /// Emulator + sandbox + CRD + namespace + operator (least privilege: the emulator allows only
+    /// the actions of `iam-policy`).
+    pub async fn start() -> Env {
+        Env::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra: &[&str]) -> Env {
+        let mut env = Env::without_operator().await;
+        env.operator = Some(start_operator(
+            env.client.clone(),
+            args(&env.emulator.url(), extra),
+        ));
+        env
+    }
+
+    pub async fn without_operator() -> Env {
+        securityprofile_operator::install_crypto_provider();
+        securityprofile_operator::telemetry::init(
+            securityprofile_operator::config::LogFormat::Text,
+        );
+        let emulator = Emulator::start(EmulatorConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Default::default()
+        })
+        .await
+        .expect("emulator starts");
+        emulator
+            .admin()
+            .set_iam_allow(securityprofile_operator::iam::actions());
+        let sandbox = Sandbox::start(SandboxConfig::default())
+            .await
+            .expect("sandbox starts");
+        let client = sandbox.client().await.expect("sandbox client");
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        crds.create(&PostParams::default(), &crd().unwrap())
+            .await
+            .expect("CRD installs");
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap(),
+            )
+            .await
+            .expect("namespace");
+        // Discovery of the new kind may lag the CRD write: wait until the API serves it.
+        let api: Api<SecurityProfile> = Api::namespaced(client.clone(), NS);
+        eventually("the CRD is served", Duration::from_secs(10), || async {
+            api.list(&ListParams::default()).await.is_ok().then_some(())
+        })
+        .await;
+        Env {
+            emulator,
+            sandbox,
+            client,
+            operator: None,
+        }
+    }
+
+    pub fn api(&self) -> Api<SecurityProfile> {
+        Api::namespaced(self.client.clone(), NS)
+    }
+
+    pub fn thing_group(&self, name: &str) -> String {
+        self.emulator
+            .admin()
+            .create_thing_group(name, REGION)
+            .expect("thing group")
+    }
+
+    pub async fn create(&self, name: &str, spec: SecurityProfileSpec) -> SecurityProfile {
+        self.api()
+            .create(&PostParams::default(), &SecurityProfile::new(name, spec))
+            .await
+            .expect("create SecurityProfile")
+    }
+
+    pub async fn create_json(&self, value: Value) -> SecurityProfile {
+        let sp: SecurityProfile = serde_json::from_value(value).expect("a SecurityProfile");
+        self.api()
+            .create(&PostParams::default(), &sp)
+            .await
+            .expect("create SecurityProfile")
+    }
+
+    /// Merge-patches the spec (a user's `kubectl patch --type merge`).
+    pub async fn patch_spec(&self, name: &str, spec: Value) -> SecurityProfile {
+        self.api()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": spec })),
+            )
+            .await
+            .expect("patch spec")
+    }
+
+    pub async fn patch_meta(&self, name: &str, metadata: Value) -> SecurityProfile {
+        self.api()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "metadata": metadata })),
+            )
+            .await
+            .expect("patch metadata")
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.api()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
+    }
+
+    pub async fn get(&self, name: &str) -> Option<SecurityProfile> {
+        self.api().get_opt(name).await.expect("get")
+    }
+
+    /// Waits until the resource satisfies `pred`.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        pred: impl Fn(&SecurityProfile) -> bool,
+    ) -> SecurityProfile {
+        let api = self.api();
+        eventually(what, Duration::from_secs(30), || async {
+            api.get_opt(name).await.ok().flatten().filter(|sp| pred(sp))
+        })
+        .await
+    }
+
+    /// Waits until the current generation is reconciled and Ready=True.
+    pub async fn wait_ready(&self, name: &str) -> SecurityProfile {
+        self.wait_for(name, &format!("{name} Ready"), |sp| {
+            condition(sp, "Ready").is_some_and(|c| c.0 == "True")
+                && sp.status.as_ref().and_then(|s| s.observed_generation) == sp.metadata.generation
+                && condition(sp, "Synced").is_some_and(|c| c.0 == "True")
+        })
+        .await
+    }
+
+    /// Waits until `Synced=False` with `reason`.
+    pub async fn wait_synced_false(&self, name: &str, reason: &str) -> SecurityProfile {
+        self.wait_for(name, &format!("{name} Synced=False {reason}"), |sp| {
+            condition(sp, "Synced").is_some_and(|c| c.0 == "False" && c.1 == reason)
+        })
+        .await
+    }
+
+    pub async fn wait_gone(&self, name: &str) {
+        let api = self.api();
+        eventually(
+            &format!("{name} deleted"),
+            Duration::from_secs(30),
+            || async { matches!(api.get_opt(name).await, Ok(None)).then_some(()) },
+        )
+        .await
+    }
+
+    /// The emulator's profile of that name in the test region.
+    pub fn profile(&self, name: &str) -> Option<Profile> {
+        self.emulator
+            .admin()
+            .state()
+            .profiles
+            .into_iter()
+            .find(|p| p.name == name && p.region == REGION)
+    }
+
+    /// Calls of one operation with outcome `ok`.
+    pub fn ok_calls(&self, operation: &str) -> u64 {
+        self.calls(operation).get("ok").copied().unwrap_or(0)
+    }
+
+    /// Calls of one operation by outcome.
+    pub fn calls(&self, operation: &str) -> std::collections::BTreeMap<String, u64> {
+        self.emulator
+            .admin()
+            .calls()
+            .get(operation)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// All calls of one operation, whatever the outcome.
+    pub fn all_calls(&self, operation: &str) -> u64 {
+        self.calls(operation).values().sum()
+    }
+
+    /// Every write call that succeeded (any mutation of AWS).
+    pub fn writes(&self) -> u64 {
+        [
+            "CreateSecurityProfile",
+            "UpdateSecurityProfile",
+            "DeleteSecurityProfile",
+            "AttachSecurityProfile",
+            "DetachSecurityProfile",
+            "TagResource",
+            "UntagResource",
+        ]
+        .iter()
+        .map(|op| self.ok_calls(op))
+        .sum()
+    }
+
+    /// Events about a resource, as (type, reason, note).
+    pub async fn events(&self, name: &str) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        let core: Api<Event> = Api::namespaced(self.client.clone(), NS);
+        if let Ok(list) = core.list(&ListParams::default()).await {
+            for e in list.items {
+                if e.involved_object.name.as_deref() == Some(name) {
+                    out.push((
+                        e.type_.unwrap_or_default(),
+                        e.reason.unwrap_or_default(),
+                        e.message.unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        let new: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), NS);
+        if let Ok(list) = new.list(&ListParams::default()).await {
+            for e in list.items {
+                if e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name) {
+                    out.push((
+                        e.type_.unwrap_or_default(),
+                        e.reason.unwrap_or_default(),
+                        e.note.unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits for an event with this reason.
+    pub async fn wait_event(&self, name: &str, reason: &str) -> (String, String, String) {
+        eventually(
+            &format!("event {reason} on {name}"),
+            Duration::from_secs(30),
+            || async { self.events(name).await.into_iter().find(|e| e.1 == reason) },
+        )
+        .await
+    }
+}
+
+/// (status, reason, message) of a condition.
+pub fn condition(sp: &SecurityProfile, type_: &str) -> Option<(String, String, String)> {
+    sp.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Polls `f` until it returns `Some`, failing the test with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Lets time pass with the operator running, to show that something does NOT happen.
+pub async fn settle(d: Duration) {
+    tokio::time::sleep(d).await;
+}
+
+pub fn name_of(sp: &SecurityProfile) -> String {
+    sp.name_any()
+}
