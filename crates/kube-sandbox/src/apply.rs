@@ -129,6 +129,35 @@ fn render(p: &Path) -> String {
     p.iter().map(|s| format!(".{s}")).collect()
 }
 
+/// A write that is not an apply takes over the fields it changes: they leave every applier's
+/// set (so an applier never keeps owning a field someone else removed or rewrote).
+/// `managedFields` stay server-owned: the body's copy is replaced by the adjusted stored one.
+pub fn transfer_on_update(old: &Value, new: &mut Value) {
+    let entries: Vec<Value> = old["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut kept = Vec::new();
+    for mut e in entries {
+        if e["operation"] == "Apply" {
+            let mut paths = owned_by(&e);
+            paths.retain(|p| get(old, p) == get(new, p));
+            if paths.is_empty() {
+                continue;
+            }
+            e["fieldsV1"] = to_fields_v1(&paths);
+        }
+        kept.push(e);
+    }
+    if let Some(m) = new["metadata"].as_object_mut() {
+        if kept.is_empty() {
+            m.remove("managedFields");
+        } else {
+            m.insert("managedFields".into(), Value::Array(kept));
+        }
+    }
+}
+
 /// Applies `config` for `manager`; returns the stored object and whether it was created.
 #[allow(clippy::too_many_arguments)]
 pub fn apply(
@@ -173,7 +202,17 @@ pub fn apply(
             let mut obj = config.clone();
             obj["metadata"]["name"] = json!(name);
             obj["metadata"]["managedFields"] = json!([entry_for(&applied_paths)]);
-            return state.create(rt, ns, obj, opts).map(|o| (o, true));
+            return state
+                .create(
+                    rt,
+                    ns,
+                    obj,
+                    Write {
+                        apply: true,
+                        ..opts
+                    },
+                )
+                .map(|o| (o, true));
         }
         Err(e) => return Err(e),
     };
@@ -268,7 +307,17 @@ pub fn apply(
         result["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
     }
     state
-        .update(rt, ns, name, result, sub, opts)
+        .update(
+            rt,
+            ns,
+            name,
+            result,
+            sub,
+            Write {
+                apply: true,
+                ..opts
+            },
+        )
         .map(|o| (o, false))
 }
 

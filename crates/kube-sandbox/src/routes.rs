@@ -231,6 +231,7 @@ fn write_opts(q: &Query) -> Write {
     Write {
         dry_run: dry_run(q),
         strict: q.get("fieldValidation").is_some_and(|v| v == "Strict"),
+        apply: false,
     }
 }
 

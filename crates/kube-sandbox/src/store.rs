@@ -54,6 +54,8 @@ pub struct Write {
     pub dry_run: bool,
     /// `fieldValidation=Strict`: unknown fields of custom resources are an error.
     pub strict: bool,
+    /// Server-side apply (it maintains `managedFields` itself).
+    pub apply: bool,
 }
 
 /// Which endpoint a write came through.
@@ -710,6 +712,9 @@ impl State {
             name,
             opts.strict && sub == Sub::Main,
         )?;
+        if !opts.apply {
+            crate::apply::transfer_on_update(&old, &mut result);
+        }
         if rt.generation
             && sub == Sub::Main
             && content(&result, rt.status) != content(&old, rt.status)

@@ -351,3 +351,64 @@ async fn parallel_writers_see_conflicts_and_lose_nothing() {
         "each round loses WRITERS-1 races"
     );
 }
+
+/// Leader election (kube-lease-manager) relies on server-side apply conflicts: a second
+/// applier cannot take fields another owns, but can once the owner removed them.
+#[tokio::test]
+async fn lease_handover_through_apply_conflicts() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let (_sb, client) = start().await;
+    let leases: Api<Lease> = Api::namespaced(client, "default");
+    leases
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "leader"}, "spec": {}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let lock = |holder: &str| {
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+               "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15}})
+    };
+    leases
+        .patch("leader", &PatchParams::apply("a"), &Patch::Apply(lock("a")))
+        .await
+        .unwrap();
+    let err = leases
+        .patch("leader", &PatchParams::apply("b"), &Patch::Apply(lock("b")))
+        .await
+        .unwrap_err();
+    assert_eq!(api_status(&err), (409, "Conflict".into()));
+    // "a" renews with a strategic patch, then releases by clearing its fields.
+    leases
+        .patch(
+            "leader",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"leaseDurationSeconds": 20}})),
+        )
+        .await
+        .unwrap();
+    leases
+        .patch(
+            "leader",
+            &PatchParams::default(),
+            &Patch::Strategic(
+                json!({"spec": {"holderIdentity": null, "leaseDurationSeconds": null}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let taken = leases
+        .patch("leader", &PatchParams::apply("b"), &Patch::Apply(lock("b")))
+        .await
+        .unwrap();
+    assert_eq!(taken.spec.unwrap().holder_identity.as_deref(), Some("b"));
+    let managers: Vec<String> = taken
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert_eq!(managers, ["b"], "a no longer owns anything");
+}

@@ -113,3 +113,49 @@ async fn controller_reconciles_into_status() {
         "the controller saw the spec change and wrote status"
     );
 }
+
+/// Two kube-lease-manager instances (the operator's leader election): one holds the Lease,
+/// the other gets it only after the holder releases it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_manager_elects_one_leader_and_hands_over() {
+    use kube_lease_manager::LeaseManagerBuilder;
+    let (_sb, client) = start().await;
+    let one = LeaseManagerBuilder::new(client.clone(), "leader")
+        .with_namespace("default")
+        .with_identity("one")
+        .with_duration(6)
+        .with_grace(1)
+        .build()
+        .await
+        .unwrap();
+    let two = LeaseManagerBuilder::new(client.clone(), "leader")
+        .with_namespace("default")
+        .with_identity("two")
+        .with_duration(6)
+        .with_grace(1)
+        .build()
+        .await
+        .unwrap();
+    assert!(
+        one.changed().await.unwrap(),
+        "the first manager takes the free lease"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), two.changed())
+            .await
+            .is_err(),
+        "the second manager cannot lock a held lease"
+    );
+    one.release().await.unwrap();
+    // The waiting manager retries when the lease it last saw would expire (client behaviour).
+    let got = tokio::time::timeout(Duration::from_secs(15), two.changed()).await;
+    assert!(
+        matches!(got, Ok(Ok(true))),
+        "the second manager takes over after release: {got:?}"
+    );
+    let lease: k8s_openapi::api::coordination::v1::Lease = Api::namespaced(client, "default")
+        .get("leader")
+        .await
+        .unwrap();
+    assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("two"));
+}
