@@ -259,10 +259,27 @@ async fn resource(
         .and_then(|v| v.to_str().ok())
         .is_some_and(table::wanted)
         .then(|| table::Include::parse(q.get("includeObject").map(String::as_str)));
+    let as_meta = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| {
+            a.split(',')
+                .next()
+                .is_some_and(|f| f.contains("as=PartialObjectMetadata"))
+        });
+    let out = |obj: &Value| -> Value {
+        let shown = present(&t.rt, obj);
+        if as_meta {
+            partial(&shown)
+        } else {
+            shown.into_owned()
+        }
+    };
     let method = req.method().clone();
     match (method, t.name.clone()) {
-        (Method::GET, None) if flag(q, "watch") => watch_response(app, &t, q, as_table),
-        (Method::GET, None) => list(app, &t, q, as_table),
+        (Method::GET, None) if flag(q, "watch") => watch_response(app, &t, q, as_table, as_meta),
+        (Method::GET, None) => list(app, &t, q, as_table, as_meta),
         (Method::GET, Some(name)) => {
             let obj = app.store.lock().get(&t.rt, &ns, &name)?;
             let shown = present(&t.rt, &obj);
@@ -277,7 +294,7 @@ async fn resource(
                         true,
                     ),
                 ),
-                None => json_response(200, &shown),
+                None => json_response(200, &out(&obj)),
             })
         }
         (Method::POST, None) => {
@@ -285,7 +302,7 @@ async fn resource(
             let body = body_bytes(req).await?;
             let obj = decode(&media, &body)?;
             let created = app.store.lock().create(&t.rt, &ns, obj, write_opts(q))?;
-            Ok(json_response(201, &present(&t.rt, &created)))
+            Ok(json_response(201, &out(&created)))
         }
         (Method::PUT, Some(name)) => {
             let media = media_type(&req);
@@ -295,7 +312,7 @@ async fn resource(
                 .store
                 .lock()
                 .update(&t.rt, &ns, &name, obj, t.sub, write_opts(q))?;
-            Ok(json_response(200, &present(&t.rt, &updated)))
+            Ok(json_response(200, &out(&updated)))
         }
         (Method::PATCH, Some(name)) => {
             let media = media_type(&req);
@@ -319,17 +336,14 @@ async fn resource(
                     t.sub,
                     write_opts(q),
                 )?;
-                return Ok(json_response(
-                    if created { 201 } else { 200 },
-                    &present(&t.rt, &obj),
-                ));
+                return Ok(json_response(if created { 201 } else { 200 }, &out(&obj)));
             }
             let mut state = app.store.lock();
             let current = state.get(&t.rt, &ns, &name)?;
             let mut doc = present(&t.rt, &current).into_owned();
             patch::apply(&media, t.rt.custom, &mut doc, &body)?;
             let updated = state.update(&t.rt, &ns, &name, doc, t.sub, write_opts(q))?;
-            Ok(json_response(200, &present(&t.rt, &updated)))
+            Ok(json_response(200, &out(&updated)))
         }
         (Method::DELETE, Some(name)) => {
             let media = media_type(&req);
@@ -455,11 +469,17 @@ fn list_body(
     out
 }
 
+/// `PartialObjectMetadata` of an object (kube-rs metadata APIs).
+pub fn partial(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
+}
+
 fn list(
     app: &Arc<App>,
     t: &Target,
     q: &Query,
     as_table: Option<table::Include>,
+    as_meta: bool,
 ) -> Result<Response<Body>, ApiError> {
     let labels = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))?;
     let fields = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))?;
@@ -492,6 +512,22 @@ fn list(
             &table::table(&t.rt, &refs, metadata, include, true),
         ));
     }
+    if as_meta {
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .map(|o| partial(&present(&t.rt, o)))
+            .collect();
+        let mut metadata = json!({"resourceVersion": page.rv.to_string()});
+        if let Some(c) = next {
+            metadata["continue"] = json!(c);
+        }
+        return Ok(json_response(
+            200,
+            &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                    "metadata": metadata, "items": items}),
+        ));
+    }
     Ok(full(
         200,
         "application/json",
@@ -504,6 +540,7 @@ fn watch_response(
     t: &Target,
     q: &Query,
     as_table: Option<table::Include>,
+    as_meta: bool,
 ) -> Result<Response<Body>, ApiError> {
     let labels = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))?;
     let fields = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))?;
@@ -530,6 +567,7 @@ fn watch_response(
             send_initial_events: flag(q, "sendInitialEvents"),
             timeout: Duration::from_secs(timeout),
             table: as_table,
+            meta_only: as_meta,
         },
     );
     let stream = futures::stream::unfold(rx, |mut rx| async move {

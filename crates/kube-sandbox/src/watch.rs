@@ -29,6 +29,8 @@ pub struct WatchParams {
     pub timeout: Duration,
     /// Send each object as a one-row Table (`kubectl get -w`).
     pub table: Option<Include>,
+    /// Send `PartialObjectMetadata` objects (kube-rs `metadata_watcher`).
+    pub meta_only: bool,
 }
 
 #[derive(Serialize)]
@@ -65,6 +67,7 @@ struct Filter {
     labels: LabelSelector,
     fields: FieldSelector,
     table: Option<Include>,
+    meta_only: bool,
     /// Column definitions go with the first table event only, as the real server does.
     headers_sent: bool,
 }
@@ -73,6 +76,7 @@ impl Filter {
     fn line(&mut self, kind: &str, obj: &Value) -> Bytes {
         let shown = present(&self.rt, obj);
         match self.table {
+            None if self.meta_only => line(kind, &crate::routes::partial(&shown)),
             None => line(kind, &shown),
             Some(include) => {
                 let t = table::table(
@@ -151,6 +155,7 @@ pub fn start(store: Arc<Store>, rt: Arc<ResourceType>, p: WatchParams) -> mpsc::
         labels: p.labels,
         fields: p.fields,
         table: p.table,
+        meta_only: p.meta_only,
         headers_sent: false,
     };
     let mut initial = Vec::new();

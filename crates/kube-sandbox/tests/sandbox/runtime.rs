@@ -159,3 +159,70 @@ async fn lease_manager_elects_one_leader_and_hands_over() {
         .unwrap();
     assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("two"));
 }
+
+/// Streaming lists (`sendInitialEvents`) and the metadata-only watcher.
+#[tokio::test]
+async fn streaming_list_and_metadata_watcher() {
+    let (_sb, client) = start().await;
+    install_widgets(&client).await;
+    let api: Api<Widget> = Api::namespaced(client, "default");
+    api.create(&PostParams::default(), &widget("s1", 1))
+        .await
+        .unwrap();
+
+    let mut stream =
+        watcher::watcher(api.clone(), watcher::Config::default().streaming_lists()).boxed();
+    let mut initial = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            Event::Init => {}
+            Event::InitApply(w) => initial.push(w.name_any()),
+            Event::InitDone => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(initial, ["s1"]);
+
+    let meta_api: Api<kube::core::PartialObjectMeta<Widget>> =
+        Api::namespaced(api.clone().into_client(), "default");
+    let mut meta = watcher::watcher(meta_api, watcher::Config::default()).boxed();
+    loop {
+        if let Event::InitDone = meta.next().await.unwrap().unwrap() {
+            break;
+        }
+    }
+    api.create(&PostParams::default(), &widget("s2", 2))
+        .await
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        Event::Apply(w) => assert_eq!(w.name_any(), "s2"),
+        other => panic!("unexpected {other:?}"),
+    }
+    match tokio::time::timeout(Duration::from_secs(10), meta.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        Event::Apply(m) => {
+            assert_eq!(m.name_any(), "s2");
+            assert_eq!(
+                m.types.as_ref().map(|t| t.kind.as_str()),
+                Some("PartialObjectMetadata")
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let m = api.get_metadata("s1").await.unwrap();
+    assert!(m.metadata.uid.is_some());
+}
