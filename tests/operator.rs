@@ -11,3 +11,7 @@ mod lifecycle;
 mod ownership;
 #[path = "operator/policies.rs"]
 mod policies;
+#[path = "operator/packaging.rs"]
+mod packaging;
+#[path = "operator/e2e.rs"]
+mod e2e;
