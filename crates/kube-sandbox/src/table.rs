@@ -86,7 +86,122 @@ fn count(v: &Value) -> Value {
     json!(v.as_object().map(|m| m.len()).unwrap_or(0))
 }
 
+fn last_seen(o: &Value) -> Value {
+    let t = [
+        &o["series"]["lastObservedTime"],
+        &o["lastTimestamp"],
+        &o["eventTime"],
+        &o["firstTimestamp"],
+    ]
+    .into_iter()
+    .find(|v| v.is_string())
+    .cloned()
+    .unwrap_or(Value::Null);
+    age_of(&t)
+}
+
+fn event_object(o: &Value) -> Value {
+    let io = &o["involvedObject"];
+    json!(format!(
+        "{}/{}",
+        io["kind"].as_str().unwrap_or("").to_lowercase(),
+        io["name"].as_str().unwrap_or("")
+    ))
+}
+
+/// The real server's Event columns (stored events are in the core shape).
+fn event_columns() -> Vec<Column> {
+    let mut cols = vec![
+        col(
+            "Last Seen",
+            "string",
+            "Time when last event occurred",
+            Source::Builtin(last_seen),
+        ),
+        col(
+            "Type",
+            "string",
+            "Type of this event (Normal, Warning)",
+            Source::Builtin(|o| o["type"].clone()),
+        ),
+        col(
+            "Reason",
+            "string",
+            "Why the action was taken",
+            Source::Builtin(|o| o["reason"].clone()),
+        ),
+        col(
+            "Object",
+            "string",
+            "The object that this event is about",
+            Source::Builtin(event_object),
+        ),
+        col(
+            "Subobject",
+            "string",
+            "The subobject this event is about",
+            Source::Builtin(|o| o["involvedObject"]["fieldPath"].clone()),
+        ),
+        col(
+            "Source",
+            "string",
+            "The component reporting this event",
+            Source::Builtin(|o| {
+                let c = &o["source"]["component"];
+                if c.is_string() {
+                    c.clone()
+                } else {
+                    o["reportingComponent"].clone()
+                }
+            }),
+        ),
+        col(
+            "Message",
+            "string",
+            "A human-readable description of the status of this operation",
+            Source::Builtin(|o| o["message"].clone()),
+        ),
+        col(
+            "First Seen",
+            "string",
+            "Time when first event occurred",
+            Source::Builtin(|o| {
+                let f = &o["firstTimestamp"];
+                age_of(if f.is_string() { f } else { &o["eventTime"] })
+            }),
+        ),
+        col(
+            "Count",
+            "string",
+            "Number of times this event has occurred",
+            Source::Builtin(|o| {
+                let c = &o["series"]["count"];
+                if c.is_number() {
+                    c.clone()
+                } else if o["count"].is_number() {
+                    o["count"].clone()
+                } else {
+                    json!(1)
+                }
+            }),
+        ),
+        name_col(),
+    ];
+    for c in cols.iter_mut() {
+        if matches!(
+            c.name.as_str(),
+            "Subobject" | "Source" | "First Seen" | "Count" | "Name"
+        ) {
+            c.priority = 1;
+        }
+    }
+    cols
+}
+
 fn columns(rt: &ResourceType) -> Vec<Column> {
+    if rt.plural == "events" && (rt.group.is_empty() || rt.group == "events.k8s.io") {
+        return event_columns();
+    }
     let mut cols = vec![name_col()];
     if rt.custom {
         if rt.printer_columns.is_empty() {
@@ -258,8 +373,13 @@ fn cell(c: &Column, obj: &Value) -> Value {
     }
 }
 
-fn row(cols: &[Column], obj: &Value, include: Include) -> Value {
-    let cells: Vec<Value> = cols.iter().map(|c| cell(c, obj)).collect();
+fn row(rt: &ResourceType, cols: &[Column], obj: &Value, include: Include) -> Value {
+    let cells: Vec<Value> = if crate::events::is_events_v1(rt) {
+        let core = crate::events::to_core(obj);
+        cols.iter().map(|c| cell(c, &core)).collect()
+    } else {
+        cols.iter().map(|c| cell(c, obj)).collect()
+    };
     let mut r = json!({"cells": cells});
     match include {
         Include::None => {}
@@ -294,7 +414,7 @@ pub fn table(
     } else {
         vec![]
     };
-    let rows: Vec<Value> = objs.iter().map(|o| row(&cols, o, include)).collect();
+    let rows: Vec<Value> = objs.iter().map(|o| row(rt, &cols, o, include)).collect();
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",

@@ -429,4 +429,18 @@ async fn describe_shows_events_published_through_events_k8s_io() {
         "{described}"
     );
     assert!(events.contains("widget-controller"), "{described}");
+
+    let table = cli.kubectl(&["get", "events"]).await;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        columns(lines[0]),
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{table}"
+    );
+    assert!(
+        lines[1].contains("Normal")
+            && lines[1].contains("widget/w1")
+            && lines[1].contains("made the widget"),
+        "{table}"
+    );
 }
