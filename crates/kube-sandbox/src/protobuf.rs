@@ -1,6 +1,6 @@
 //! Decoding of Kubernetes protobuf request bodies (`k8s\0` + `runtime.Unknown` envelope) into
 //! JSON, for the built-in kinds that kubectl and helm send as protobuf (namespaces, secrets,
-//! configmaps, serviceaccounts, DeleteOptions). Answers stay JSON. Field numbers follow
+//! configmaps, serviceaccounts, services, DeleteOptions). Answers stay JSON. Field numbers follow
 //! `k8s.io/api` generated.proto.
 
 use base64::Engine;
@@ -14,7 +14,12 @@ enum Kind {
     Str,
     Bytes,
     I64,
+    /// A non-pointer Go int (always on the wire; JSON omits zero).
+    I64Omit0,
     Bool,
+    /// A non-pointer Go bool (always on the wire; JSON omits false).
+    BoolOmitFalse,
+    IntOrString,
     Time,
     Msg(&'static [Field]),
     RepStr,
@@ -49,7 +54,7 @@ const OBJECT_META: &[Field] = &[
     f(3, "namespace", Kind::Str),
     f(5, "uid", Kind::Str),
     f(6, "resourceVersion", Kind::Str),
-    f(7, "generation", Kind::I64),
+    f(7, "generation", Kind::I64Omit0),
     f(8, "creationTimestamp", Kind::Time),
     f(9, "deletionTimestamp", Kind::Time),
     f(10, "deletionGracePeriodSeconds", Kind::I64),
@@ -106,6 +111,40 @@ const DELETE_OPTIONS: &[Field] = &[
     f(3, "orphanDependents", Kind::Bool),
     f(4, "propagationPolicy", Kind::Str),
     f(5, "dryRun", Kind::RepStr),
+];
+
+const SERVICE_PORT: &[Field] = &[
+    f(1, "name", Kind::Str),
+    f(2, "protocol", Kind::Str),
+    f(3, "port", Kind::I64),
+    f(4, "targetPort", Kind::IntOrString),
+    f(5, "nodePort", Kind::I64Omit0),
+    f(6, "appProtocol", Kind::Str),
+];
+const SERVICE_SPEC: &[Field] = &[
+    f(1, "ports", Kind::RepMsg(SERVICE_PORT)),
+    f(2, "selector", Kind::MapStr),
+    f(3, "clusterIP", Kind::Str),
+    f(4, "type", Kind::Str),
+    f(5, "externalIPs", Kind::RepStr),
+    f(7, "sessionAffinity", Kind::Str),
+    f(8, "loadBalancerIP", Kind::Str),
+    f(9, "loadBalancerSourceRanges", Kind::RepStr),
+    f(10, "externalName", Kind::Str),
+    f(11, "externalTrafficPolicy", Kind::Str),
+    f(12, "healthCheckNodePort", Kind::I64Omit0),
+    f(13, "publishNotReadyAddresses", Kind::BoolOmitFalse),
+    f(17, "ipFamilyPolicy", Kind::Str),
+    f(18, "clusterIPs", Kind::RepStr),
+    f(19, "ipFamilies", Kind::RepStr),
+    f(20, "allocateLoadBalancerNodePorts", Kind::Bool),
+    f(21, "loadBalancerClass", Kind::Str),
+    f(22, "internalTrafficPolicy", Kind::Str),
+    f(23, "trafficDistribution", Kind::Str),
+];
+const SERVICE: &[Field] = &[
+    f(1, "metadata", Kind::Msg(OBJECT_META)),
+    f(2, "spec", Kind::Msg(SERVICE_SPEC)),
 ];
 
 const TYPE_META: &[Field] = &[f(1, "apiVersion", Kind::Str), f(2, "kind", Kind::Str)];
@@ -205,6 +244,25 @@ fn time(b: &[u8]) -> Result<Value, String> {
     Ok(json!(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
 }
 
+/// `intstr.IntOrString`: type (0 int, 1 string), intVal, strVal.
+fn int_or_string(b: &[u8]) -> Result<Value, String> {
+    let mut r = Reader { buf: b };
+    let (mut is_str, mut int_val, mut str_val) = (false, 0i64, String::new());
+    while let Some((tag, w)) = r.next()? {
+        match (tag, w) {
+            (1, Wire::Varint(v)) => is_str = v == 1,
+            (2, Wire::Varint(v)) => int_val = v as i64 as i32 as i64,
+            (3, Wire::Len(s)) => str_val = text(s)?,
+            _ => {}
+        }
+    }
+    Ok(if is_str {
+        json!(str_val)
+    } else {
+        json!(int_val)
+    })
+}
+
 fn message(b: &[u8], schema: &[Field]) -> Result<Map<String, Value>, String> {
     let mut out = Map::new();
     let mut r = Reader { buf: b };
@@ -229,8 +287,21 @@ fn message(b: &[u8], schema: &[Field]) -> Result<Map<String, Value>, String> {
             (Kind::I64, Wire::Varint(v)) => {
                 out.insert(name, json!(v as i64));
             }
+            (Kind::I64Omit0, Wire::Varint(v)) => {
+                if v != 0 {
+                    out.insert(name, json!(v as i64));
+                }
+            }
             (Kind::Bool, Wire::Varint(v)) => {
                 out.insert(name, json!(v != 0));
+            }
+            (Kind::BoolOmitFalse, Wire::Varint(v)) => {
+                if v != 0 {
+                    out.insert(name, json!(true));
+                }
+            }
+            (Kind::IntOrString, Wire::Len(s)) => {
+                out.insert(name, int_or_string(s)?);
             }
             (Kind::Time, Wire::Len(s)) => {
                 out.insert(name, time(s)?);
@@ -282,6 +353,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         ("v1", "ConfigMap") => CONFIG_MAP,
         ("v1", "Namespace") => NAMESPACE,
         ("v1", "ServiceAccount") => SERVICE_ACCOUNT,
+        ("v1", "Service") => SERVICE,
         (_, "DeleteOptions") => DELETE_OPTIONS,
         _ => {
             return Err(format!(

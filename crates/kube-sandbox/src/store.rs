@@ -377,6 +377,35 @@ impl State {
                     obj["type"] = json!("Opaque");
                 }
             }
+            ("", "services") => {
+                // What the service registry defaults and allocates (no proxying behind it).
+                if !obj["spec"].is_object() {
+                    obj["spec"] = json!({});
+                }
+                let spec = &mut obj["spec"];
+                if spec["type"].is_null() {
+                    spec["type"] = json!("ClusterIP");
+                }
+                if spec["clusterIP"].is_null() && spec["type"] != "ExternalName" {
+                    let n = self.rv + 1;
+                    let ip = format!("10.96.{}.{}", (n >> 8) & 0xff, (n & 0xff).max(1));
+                    spec["clusterIP"] = json!(ip);
+                    spec["clusterIPs"] = json!([ip]);
+                }
+                if spec["sessionAffinity"].is_null() {
+                    spec["sessionAffinity"] = json!("None");
+                }
+                if let Some(ports) = spec["ports"].as_array_mut() {
+                    for p in ports {
+                        if p["protocol"].is_null() {
+                            p["protocol"] = json!("TCP");
+                        }
+                        if p["targetPort"].is_null() {
+                            p["targetPort"] = p["port"].clone();
+                        }
+                    }
+                }
+            }
             ("", "namespaces") => {
                 if !obj["metadata"]["labels"].is_object() {
                     meta(obj).insert("labels".into(), json!({}));

@@ -252,16 +252,107 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
                 Source::Builtin(|o| count(&o["data"])),
             ));
         }
-        ("apps", "deployments") => cols.push(col(
-            "Ready",
+        ("apps", "deployments") => {
+            cols.push(col(
+                "Ready",
+                "string",
+                "Number of the pod with ready state",
+                Source::Builtin(|o| {
+                    let ready = o["status"]["readyReplicas"].as_i64().unwrap_or(0);
+                    let want = o["spec"]["replicas"].as_i64().unwrap_or(1);
+                    json!(format!("{ready}/{want}"))
+                }),
+            ));
+            cols.push(col(
+                "Up-to-date",
+                "integer",
+                "Total number of non-terminated pods targeted by this deployment that have the desired template spec",
+                Source::Builtin(|o| json!(o["status"]["updatedReplicas"].as_i64().unwrap_or(0))),
+            ));
+            cols.push(col(
+                "Available",
+                "integer",
+                "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment",
+                Source::Builtin(|o| json!(o["status"]["availableReplicas"].as_i64().unwrap_or(0))),
+            ));
+        }
+        ("", "services") => {
+            cols.push(col(
+                "Type",
+                "string",
+                "The type of service",
+                Source::Builtin(|o| json!(o["spec"]["type"].as_str().unwrap_or("ClusterIP"))),
+            ));
+            cols.push(col(
+                "Cluster-IP",
+                "string",
+                "The cluster IP of the service",
+                Source::Builtin(|o| json!(o["spec"]["clusterIP"].as_str().unwrap_or("<none>"))),
+            ));
+            cols.push(col(
+                "External-IP",
+                "string",
+                "The external IP of the service",
+                Source::Builtin(|_| json!("<none>")),
+            ));
+            cols.push(col(
+                "Port(s)",
+                "string",
+                "The ports of the service",
+                Source::Builtin(|o| {
+                    let ports: Vec<String> = o["spec"]["ports"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| {
+                            format!(
+                                "{}/{}",
+                                p["port"].as_i64().unwrap_or(0),
+                                p["protocol"].as_str().unwrap_or("TCP")
+                            )
+                        })
+                        .collect();
+                    json!(if ports.is_empty() {
+                        "<none>".to_string()
+                    } else {
+                        ports.join(",")
+                    })
+                }),
+            ));
+        }
+        ("", "serviceaccounts") => cols.push(col(
+            "Secrets",
+            "integer",
+            "The number of secrets this service account references",
+            Source::Builtin(|o| json!(o["secrets"].as_array().map_or(0, |a| a.len()))),
+        )),
+        ("coordination.k8s.io", "leases") => cols.push(col(
+            "Holder",
             "string",
-            "Number of the pod with ready state",
+            "The holder of the lease",
+            Source::Builtin(|o| o["spec"]["holderIdentity"].clone()),
+        )),
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => cols.push(col(
+            "Role",
+            "string",
+            "The role the binding refers to",
             Source::Builtin(|o| {
-                let ready = o["status"]["readyReplicas"].as_i64().unwrap_or(0);
-                let want = o["spec"]["replicas"].as_i64().unwrap_or(1);
-                json!(format!("{ready}/{want}"))
+                json!(format!(
+                    "{}/{}",
+                    o["roleRef"]["kind"].as_str().unwrap_or(""),
+                    o["roleRef"]["name"].as_str().unwrap_or("")
+                ))
             }),
         )),
+        ("rbac.authorization.k8s.io", "roles" | "clusterroles") => {
+            cols.push(col(
+                "Created At",
+                "date",
+                "",
+                Source::Builtin(|o| o["metadata"]["creationTimestamp"].clone()),
+            ));
+            return cols;
+        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             cols.push(col(
                 "Created At",

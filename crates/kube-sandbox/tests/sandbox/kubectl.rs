@@ -335,6 +335,34 @@ async fn namespaces_configmaps_and_secrets_through_kubectl() {
         ])
         .await;
     assert_eq!(secret, "dg==");
+    cli.kubectl(&[
+        "-n",
+        "team",
+        "create",
+        "service",
+        "clusterip",
+        "web",
+        "--tcp=80:8080",
+    ])
+    .await;
+    let svc = cli.kubectl(&["-n", "team", "get", "service", "web"]).await;
+    let row = columns(svc.lines().nth(1).unwrap_or_default()).join(" ");
+    assert!(
+        row.starts_with("web ClusterIP 10.96.") && row.contains("<none> 80/TCP"),
+        "{svc}"
+    );
+    let target = cli
+        .kubectl(&[
+            "-n",
+            "team",
+            "get",
+            "service",
+            "web",
+            "-o",
+            "jsonpath={.spec.ports[0].targetPort}",
+        ])
+        .await;
+    assert_eq!(target, "8080");
     let ns = cli.kubectl(&["get", "ns"]).await;
     assert!(
         ns.lines().any(|l| columns(l)[..2] == ["team", "Active"]),
