@@ -197,9 +197,6 @@ pub async fn reconcile(sp: Arc<SecurityProfile>, ctx: Arc<Context>) -> Result<Ac
         Err(e) => e.reason().0.as_str(),
     };
     ctx.metrics.reconciled(label, start.elapsed().as_secs_f64());
-    if result.is_ok() {
-        ctx.failures().remove(&key(&sp));
-    }
     result
 }
 
@@ -282,6 +279,7 @@ async fn apply(
                 false,
             );
             write_status(api, sp, status).await?;
+            ctx.failures().remove(&key(sp));
             Ok(Action::requeue(jittered(ctx.resync)))
         }
         Plan::Observe => {
@@ -315,7 +313,18 @@ async fn apply(
                 observed.is_some(),
             );
             write_status(api, sp, status).await?;
-            Ok(Action::requeue(jittered(ctx.resync)))
+            if observed.is_some() {
+                ctx.failures().remove(&key(sp));
+                return Ok(Action::requeue(jittered(ctx.resync)));
+            }
+            // Waiting for the profile to appear: look again soon, then less and less often.
+            let misses = {
+                let mut failures = ctx.failures();
+                let n = failures.entry(key(sp)).or_insert(0);
+                *n += 1;
+                *n
+            };
+            Ok(Action::requeue(backoff(misses).min(ctx.resync)))
         }
         Plan::Converge { steps, adopt } => {
             let was_ready_at_this_generation = sp
@@ -378,6 +387,7 @@ async fn apply(
             write_status(api, sp, status).await?;
             ctx.metrics
                 .set_conditions(&key(sp), Some(("True".into(), "True".into())));
+            ctx.failures().remove(&key(sp));
             Ok(Action::requeue(jittered(ctx.resync)))
         }
         Plan::Finalize { .. } => Ok(Action::await_change()),
@@ -443,6 +453,7 @@ async fn cleanup(
         Farewell::NotOurs => publish(ctx, sp, EventType::Normal, "Retained", &format!("security profile {} is not owned by this resource and was left in AWS", desired.name)).await,
     }
     ctx.metrics.set_conditions(&key(sp), None);
+    ctx.failures().remove(&key(sp));
     Ok(Action::await_change())
 }
 

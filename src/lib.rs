@@ -9,6 +9,7 @@ pub mod iam;
 pub mod metrics;
 pub mod operator;
 pub mod reconcile;
+pub mod sandbox;
 pub mod server;
 pub mod telemetry;
 

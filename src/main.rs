@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use securityprofile_operator::config::ControllerArgs;
+use securityprofile_operator::sandbox::{self, SandboxArgs};
 use securityprofile_operator::{api, iam, operator, telemetry};
 
 #[derive(Parser)]
@@ -23,6 +24,8 @@ enum Command {
     Crd,
     /// Print the least-privilege IAM policy JSON.
     IamPolicy,
+    /// Start an embedded Kubernetes API, the IoT emulator and the controller: a local demo.
+    Sandbox(Box<SandboxArgs>),
 }
 
 #[tokio::main]
@@ -36,6 +39,11 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init(args.log_format);
             let client = kube_client(&args).await?;
             operator::run(client, &args, operator::shutdown_on_signal()).await?;
+        }
+        Command::Sandbox(args) => {
+            // The demo prints its own report; logs are for when something goes wrong.
+            telemetry::init_with_default(args.controller.log_format, "warn");
+            sandbox::run(*args, operator::shutdown_on_signal()).await?;
         }
     }
     Ok(())

@@ -3,9 +3,14 @@
 use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber; a second call (tests) is a no-op.
+/// Installs the global subscriber at `info`; a second call (tests) is a no-op.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default(format, "info")
+}
+
+/// Like [`init`], with another default level when RUST_LOG is unset.
+pub fn init_with_default(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -7,7 +7,7 @@ mod spec;
 mod status;
 
 pub use conditions::{ConditionStatus, Reason, condition, now_seconds, rfc3339};
-pub use crd::{crd, crd_yaml};
+pub use crd::{CrdError, crd, crd_yaml};
 pub use spec::*;
 pub use status::SecurityProfileStatus;
 

@@ -1,0 +1,378 @@
+//! The `sandbox` command: kube-sandbox + iot-emulator + the controller in one process, for a
+//! zero-install demo and for running the real `run` binary against both (`--no-controller`).
+
+use crate::api::{SecurityProfile, crd};
+use crate::config::ControllerArgs;
+use crate::operator::{self, Shutdown};
+use aws_sdk_iot::config::Credentials;
+use clap::Args;
+use iot_emulator::{Emulator, EmulatorConfig};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::discovery::{Discovery, Scope};
+use kube::{Client, ResourceExt};
+use kube_sandbox::{Sandbox, SandboxConfig};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Flags of `sandbox`: the controller's, plus where the two servers listen.
+#[derive(Args, Clone, Debug)]
+pub struct SandboxArgs {
+    #[command(flatten)]
+    pub controller: ControllerArgs,
+
+    /// Address of the Kubernetes API (HTTPS).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub api_addr: SocketAddr,
+
+    /// Address of the IoT emulator (HTTP).
+    #[arg(long, default_value = "127.0.0.1:4566")]
+    pub emulator_addr: SocketAddr,
+
+    /// Where to write the kubeconfig (default: a file in the system temp directory).
+    #[arg(long)]
+    pub kubeconfig_out: Option<PathBuf>,
+
+    /// Manifests to apply once the servers listen: files or folders of YAML (repeatable).
+    #[arg(long)]
+    pub apply: Vec<PathBuf>,
+
+    /// Exit once the applied resources converged (non-zero, with a report, if some did not).
+    #[arg(long)]
+    pub once: bool,
+
+    /// Serve only the API and the emulator (run the real `run` binary against them).
+    #[arg(long)]
+    pub no_controller: bool,
+
+    /// How long to wait for the applied resources to converge.
+    #[arg(long, default_value = "60s", value_parser = crate::config::parse_duration)]
+    pub converge_timeout: Duration,
+}
+
+/// Errors of the sandbox command.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("kube-sandbox: {0}")]
+    Api(#[from] kube_sandbox::Error),
+    #[error("iot-emulator: {0} (is another emulator running? try --emulator-addr 127.0.0.1:0)")]
+    Emulator(#[from] iot_emulator::Error),
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{path}: {message}")]
+    Manifest { path: String, message: String },
+    #[error("{0}")]
+    Crd(#[from] crate::api::CrdError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("operator: {0}")]
+    Operator(#[from] operator::RunError),
+    #[error("{0} resource(s) did not converge")]
+    NotConverged(usize),
+}
+
+/// Credentials the sandbox's controller presents to the emulator (it checks none).
+pub fn emulator_credentials() -> Credentials {
+    Credentials::new(
+        "AKIASANDBOX000000000",
+        "sandbox-secret",
+        None,
+        None,
+        "sandbox",
+    )
+}
+
+/// Runs the sandbox until `shutdown` (or, with `--once`, until convergence).
+pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxError> {
+    let emulator = Emulator::start(EmulatorConfig {
+        listen: args.emulator_addr,
+        ..Default::default()
+    })
+    .await?;
+    let sandbox = Sandbox::start(SandboxConfig {
+        addr: args.api_addr,
+    })
+    .await?;
+    let kubeconfig = match &args.kubeconfig_out {
+        Some(p) => p.clone(),
+        None => std::env::temp_dir().join(format!(
+            "securityprofile-sandbox-{}.kubeconfig",
+            std::process::id()
+        )),
+    };
+    sandbox.write_kubeconfig(&kubeconfig)?;
+    let client = sandbox.client().await?;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&PostParams::default(), &crd()?).await?;
+    println!("kubeconfig: {}", kubeconfig.display());
+    println!("emulator: {}", emulator.url());
+
+    let operator_task = if args.no_controller {
+        None
+    } else {
+        let mut controller = args.controller.clone();
+        controller.aws_endpoint_url = Some(emulator.url());
+        controller
+            .default_region
+            .get_or_insert_with(|| "us-east-1".to_string());
+        controller
+            .cluster_id
+            .get_or_insert_with(|| "sandbox".to_string());
+        let client = client.clone();
+        let stop = shutdown.clone();
+        Some(tokio::spawn(async move {
+            operator::run_with_credentials(client, &controller, Some(emulator_credentials()), stop)
+                .await
+        }))
+    };
+
+    let documents = load_manifests(&args.apply)?;
+    create_thing_groups(&emulator, &documents);
+    let applied = apply(&client, documents).await?;
+    println!("applied {} object(s)", applied.len());
+
+    let mut outcome = Ok(());
+    if !args.no_controller && !applied.is_empty() {
+        let not_ready = report_convergence(&client, &applied, args.converge_timeout).await?;
+        if not_ready > 0 {
+            outcome = Err(SandboxError::NotConverged(not_ready));
+        }
+    }
+    if args.once {
+        return outcome;
+    }
+    if let Err(e) = &outcome {
+        eprintln!("warning: {e}");
+    }
+    println!();
+    println!("Point kubectl at the sandbox:");
+    println!("  export KUBECONFIG={}", kubeconfig.display());
+    println!("  kubectl get securityprofiles -A");
+    println!("Serving until Ctrl-C.");
+    shutdown.await;
+    if let Some(task) = operator_task {
+        let _ = task.await;
+    }
+    drop(emulator);
+    Ok(())
+}
+
+/// A document of a manifest file, with where it came from.
+struct Document {
+    source: String,
+    object: DynamicObject,
+}
+
+fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, SandboxError> {
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .collect();
+        files.sort();
+        Ok(files)
+    } else {
+        Ok(vec![path.to_path_buf()])
+    }
+}
+
+fn load_manifests(paths: &[PathBuf]) -> Result<Vec<Document>, SandboxError> {
+    let mut documents = Vec::new();
+    for path in paths {
+        for file in manifest_files(path)? {
+            let source = file.display().to_string();
+            let text = std::fs::read_to_string(&file).map_err(|e| SandboxError::Manifest {
+                path: source.clone(),
+                message: e.to_string(),
+            })?;
+            for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+                let value =
+                    serde_json::Value::deserialize(doc).map_err(|e| SandboxError::Manifest {
+                        path: source.clone(),
+                        message: e.to_string(),
+                    })?;
+                if value.is_null() {
+                    continue;
+                }
+                let object: DynamicObject =
+                    serde_json::from_value(value).map_err(|e| SandboxError::Manifest {
+                        path: source.clone(),
+                        message: format!("not a Kubernetes object: {e}"),
+                    })?;
+                documents.push(Document {
+                    source: source.clone(),
+                    object,
+                });
+            }
+        }
+    }
+    Ok(documents)
+}
+
+/// The demo's convenience: thing groups that manifests target exist in the emulator.
+fn create_thing_groups(emulator: &Emulator, documents: &[Document]) {
+    for d in documents {
+        let targets = d.object.data["spec"]["targetArns"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for arn in targets.iter().filter_map(|t| t.as_str()) {
+            // arn:aws:iot:REGION:ACCOUNT:thinggroup/NAME
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            if let [_, _, _, region, _, resource] = parts.as_slice()
+                && let Some(name) = resource.strip_prefix("thinggroup/")
+            {
+                let _ = emulator.admin().create_thing_group(name, region);
+            }
+        }
+    }
+}
+
+/// Server-side applies every document (namespace `default` when none is given).
+async fn apply(
+    client: &Client,
+    documents: Vec<Document>,
+) -> Result<Vec<(String, String)>, SandboxError> {
+    let mut applied = Vec::new();
+    if documents.is_empty() {
+        return Ok(applied);
+    }
+    let discovery = Discovery::new(client.clone()).run().await?;
+    for d in documents {
+        let types = d
+            .object
+            .types
+            .clone()
+            .ok_or_else(|| SandboxError::Manifest {
+                path: d.source.clone(),
+                message: "apiVersion and kind are required".into(),
+            })?;
+        let (group, version) = match types.api_version.split_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (String::new(), types.api_version.clone()),
+        };
+        let gvk = kube::api::GroupVersionKind::gvk(&group, &version, &types.kind);
+        let (resource, caps) =
+            discovery
+                .resolve_gvk(&gvk)
+                .ok_or_else(|| SandboxError::Manifest {
+                    path: d.source.clone(),
+                    message: format!("the server does not serve {}", types.kind),
+                })?;
+        let name = d.object.name_any();
+        let namespace = d
+            .object
+            .namespace()
+            .unwrap_or_else(|| "default".to_string());
+        let api: Api<DynamicObject> = match caps.scope {
+            Scope::Namespaced => Api::namespaced_with(client.clone(), &namespace, &resource),
+            Scope::Cluster => Api::all_with(client.clone(), &resource),
+        };
+        api.patch(
+            &name,
+            &PatchParams::apply("securityprofile-sandbox").force(),
+            &Patch::Apply(&d.object),
+        )
+        .await?;
+        println!(
+            "{}/{} applied ({})",
+            types.kind.to_lowercase(),
+            name,
+            d.source
+        );
+        if types.kind == "SecurityProfile" {
+            applied.push((namespace, name));
+        }
+    }
+    Ok(applied)
+}
+
+fn condition(sp: &SecurityProfile, type_: &str) -> Option<(String, String, String)> {
+    sp.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Terminal: Ready at the current generation, or Synced=False for a reason that waits for the user.
+fn settled(sp: &SecurityProfile) -> bool {
+    let reconciled =
+        sp.status.as_ref().and_then(|s| s.observed_generation) == sp.metadata.generation;
+    let ready = condition(sp, "Ready").is_some_and(|c| c.0 == "True");
+    let blocked = condition(sp, "Synced").is_some_and(|c| {
+        c.0 == "False"
+            && matches!(
+                c.1.as_str(),
+                "InvalidSpec" | "AlreadyExists" | "OwnedByAnother" | "AccessDenied" | "Paused"
+            )
+    });
+    reconciled && (ready || blocked)
+}
+
+/// Waits for the applied SecurityProfiles, prints how each converged; returns how many are not Ready.
+async fn report_convergence(
+    client: &Client,
+    applied: &[(String, String)],
+    timeout: Duration,
+) -> Result<usize, SandboxError> {
+    let start = Instant::now();
+    let api: Api<SecurityProfile> = Api::all(client.clone());
+    let wanted = |sp: &SecurityProfile| {
+        applied
+            .iter()
+            .any(|(ns, n)| sp.namespace().as_deref() == Some(ns.as_str()) && sp.name_any() == *n)
+    };
+    let items = loop {
+        let items: Vec<SecurityProfile> = api
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|sp| wanted(sp))
+            .collect();
+        if items.iter().all(settled) || start.elapsed() > timeout {
+            break items;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!();
+    println!(
+        "{:<28} {:<24} {:<8} {:>7} {:>7}  ARN",
+        "NAMESPACE/NAME", "AWS NAME", "READY", "VERSION", "TARGETS"
+    );
+    let mut not_ready = 0;
+    for sp in &items {
+        let st = sp.status.clone().unwrap_or_default();
+        let ready = condition(sp, "Ready").unwrap_or_default();
+        let synced = condition(sp, "Synced").unwrap_or_default();
+        let is_ready = ready.0 == "True";
+        if !is_ready {
+            not_ready += 1;
+        }
+        println!(
+            "{:<28} {:<24} {:<8} {:>7} {:>7}  {}",
+            format!("{}/{}", sp.namespace().unwrap_or_default(), sp.name_any()),
+            st.security_profile_name.unwrap_or_default(),
+            if is_ready { "True" } else { "False" },
+            st.version.map(|v| v.to_string()).unwrap_or_default(),
+            st.target_count.unwrap_or(0),
+            st.security_profile_arn.unwrap_or_default(),
+        );
+        if !is_ready {
+            println!("    Synced={} {}: {}", synced.0, synced.1, synced.2);
+        }
+    }
+    let missing = applied.len().saturating_sub(items.len());
+    println!(
+        "{} of {} converged in {:.1}s",
+        items.len() - not_ready,
+        applied.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(not_ready + missing)
+}
