@@ -1,5 +1,5 @@
 //! PATCH bodies: JSON merge patch, JSON patch (RFC 6902, `test` included) and strategic merge
-//! patch for built-in kinds (map merge with `$patch` directives; lists replaced whole).
+//! patch for built-in kinds (merge keys of the common k8s.io/api lists, `$` directives).
 
 use crate::status::ApiError;
 use serde_json::{Map, Value};
@@ -59,8 +59,40 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
 }
 
-/// Strategic merge without schema knowledge of merge keys: maps merge, lists are replaced,
-/// `$patch: delete|replace` and bookkeeping directives are honoured or dropped.
+/// The merge key of a built-in list field (`patchMergeKey` in k8s.io/api), from its name and,
+/// where the name is shared, its items.
+fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+    let has = |k: &str| items.iter().any(|i| i.get(k).is_some());
+    Some(match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims" => "name",
+        "volumeMounts" => "mountPath",
+        "volumeDevices" => "devicePath",
+        "conditions" => "type",
+        "ownerReferences" => "uid",
+        "hostAliases" => "ip",
+        "topologySpreadConstraints" => "topologyKey",
+        "readinessGates" => "conditionType",
+        "ports" if has("containerPort") => "containerPort",
+        "ports" if has("port") => "port",
+        _ => return None,
+    })
+}
+
+/// Lists whose items merge as a set of primitives (`patchStrategy: merge` without a key).
+fn primitive_merge(field: &str) -> bool {
+    field == "finalizers"
+}
+
+/// Strategic merge patch for built-in kinds: maps merge, lists with a known merge key merge by
+/// it (`$patch: delete` items remove, `$setElementOrder` orders), `finalizers` merge as a set
+/// (`$deleteFromPrimitiveList`), `$retainKeys` prunes, `$patch: replace|delete` on maps; other
+/// lists are replaced.
 fn strategic(doc: &mut Value, patch: &Value) {
     let Value::Object(p) = patch else {
         *doc = patch.clone();
@@ -96,14 +128,79 @@ fn strategic(doc: &mut Value, patch: &Value) {
                 d.remove(k);
             }
         } else if let Value::Array(items) = v {
-            d.insert(
-                k.clone(),
-                Value::Array(items.iter().map(strip_value).collect()),
-            );
+            let live = d
+                .get(k)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let merged = if primitive_merge(k) {
+                let mut out = live;
+                for i in items {
+                    if !out.contains(i) {
+                        out.push(i.clone());
+                    }
+                }
+                out
+            } else if let Some(key) = merge_key(k, items) {
+                merge_list(live, items, key)
+            } else {
+                items.iter().map(strip_value).collect()
+            };
+            d.insert(k.clone(), Value::Array(merged));
         } else {
             d.insert(k.clone(), v.clone());
         }
     }
+    for (k, v) in p {
+        if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/")
+            && let (Some(Value::Array(live)), Some(gone)) = (d.get_mut(field), v.as_array())
+        {
+            live.retain(|i| !gone.contains(i));
+        }
+        if let Some(field) = k.strip_prefix("$setElementOrder/")
+            && let (Some(Value::Array(live)), Some(order)) = (d.get_mut(field), v.as_array())
+        {
+            reorder(live, order);
+        }
+    }
+    if let Some(Value::Array(keep)) = p.get("$retainKeys") {
+        d.retain(|k, _| keep.iter().any(|r| r == k));
+    }
+}
+
+fn merge_list(mut live: Vec<Value>, items: &[Value], key: &str) -> Vec<Value> {
+    for item in items {
+        let id = item.get(key);
+        let pos = id.and_then(|id| live.iter().position(|l| l.get(key) == Some(id)));
+        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+        match (pos, delete) {
+            (Some(i), true) => {
+                live.remove(i);
+            }
+            (None, true) => {}
+            (Some(i), false) => strategic(&mut live[i], item),
+            (None, false) => live.push(strip_value(item)),
+        }
+    }
+    live
+}
+
+/// Orders `live` as `order` lists it (by merge key or primitive value); others keep their place
+/// after the listed ones.
+fn reorder(live: &mut Vec<Value>, order: &[Value]) {
+    let rank = |item: &Value| {
+        order.iter().position(|o| match o {
+            Value::Object(m) => m.iter().all(|(k, v)| item.get(k) == Some(v)),
+            prim => prim == item,
+        })
+    };
+    let mut ranked: Vec<(usize, usize, Value)> = live
+        .drain(..)
+        .enumerate()
+        .map(|(i, v)| (rank(&v).unwrap_or(usize::MAX), i, v))
+        .collect();
+    ranked.sort_by_key(|(r, i, _)| (*r, *i));
+    live.extend(ranked.into_iter().map(|(_, _, v)| v));
 }
 
 fn strip(m: &Map<String, Value>) -> Map<String, Value> {
@@ -152,6 +249,23 @@ mod tests {
     fn strategic_is_refused_for_custom_resources() {
         let mut d = json!({});
         assert_eq!(apply(STRATEGIC, true, &mut d, b"{}").unwrap_err().code, 415);
+    }
+
+    #[test]
+    fn strategic_merges_lists_by_key() {
+        let mut d = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "image": "a:1", "args": ["--x"]},
+            {"name": "side", "image": "s:1"}
+        ]}}}, "metadata": {"finalizers": ["a"]}});
+        let p = br#"{"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"side"},{"name":"app"}],
+            "containers":[{"name":"app","image":"a:2"},{"name":"side","$patch":"delete"},{"name":"new","image":"n:1"}]}}},
+            "metadata":{"finalizers":["b"],"$deleteFromPrimitiveList/finalizers":["a"]}}"#;
+        apply(STRATEGIC, false, &mut d, p).unwrap();
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "app", "image": "a:2", "args": ["--x"]}, {"name": "new", "image": "n:1"}])
+        );
+        assert_eq!(d["metadata"]["finalizers"], json!(["b"]));
     }
 
     #[test]

@@ -472,3 +472,86 @@ async fn describe_shows_events_published_through_events_k8s_io() {
         "{table}"
     );
 }
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: app
+          image: example.invalid/app:1
+          args: [--port=8080]
+          env:
+            - {name: A, value: a}
+        - name: side
+          image: example.invalid/side:1
+";
+
+/// Client-side apply and `set image` send strategic merge patches: lists merge by key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strategic_merge_patches_keep_list_items() {
+    let (sb, _client) = start().await;
+    let cli = Cli::new(&sb);
+    let d = cli.write("d.yaml", DEPLOYMENT);
+    cli.kubectl(&["apply", "-f", &d]).await;
+    cli.kubectl(&[
+        "set",
+        "image",
+        "deployment/web",
+        "side=example.invalid/side:2",
+    ])
+    .await;
+    let images = cli
+        .kubectl(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[*].image}",
+        ])
+        .await;
+    assert_eq!(images, "example.invalid/app:1 example.invalid/side:2");
+
+    // Change one env value and drop the sidecar: kubectl computes a patch with merge keys.
+    let changed = DEPLOYMENT
+        .replace("{name: A, value: a}", "{name: A, value: b}")
+        .replace(
+            "        - name: side\n          image: example.invalid/side:1\n",
+            "",
+        );
+    let d2 = cli.write("d2.yaml", &changed);
+    assert!(
+        cli.kubectl(&["apply", "-f", &d2])
+            .await
+            .contains("deployment.apps/web configured")
+    );
+    let containers = cli
+        .kubectl(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers}",
+        ])
+        .await;
+    let containers: serde_json::Value = serde_json::from_str(&containers).unwrap();
+    assert_eq!(
+        containers,
+        serde_json::json!([{"name": "app", "image": "example.invalid/app:1", "args": ["--port=8080"],
+                            "env": [{"name": "A", "value": "b"}]}])
+    );
+    let table = cli.kubectl(&["get", "deploy"]).await;
+    assert_eq!(
+        columns(table.lines().next().unwrap()),
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    );
+}
