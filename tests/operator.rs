@@ -3,15 +3,15 @@
 #[path = "operator/harness.rs"]
 mod harness;
 
+#[path = "operator/e2e.rs"]
+mod e2e;
 #[path = "operator/faults.rs"]
 mod faults;
 #[path = "operator/lifecycle.rs"]
 mod lifecycle;
 #[path = "operator/ownership.rs"]
 mod ownership;
-#[path = "operator/policies.rs"]
-mod policies;
 #[path = "operator/packaging.rs"]
 mod packaging;
-#[path = "operator/e2e.rs"]
-mod e2e;
+#[path = "operator/policies.rs"]
+mod policies;

@@ -31,21 +31,20 @@ struct Flags {
 
 /// Controller flags for tests: the emulator, a fixed cluster id, ephemeral probe ports.
 pub fn args(emulator_url: &str, extra: &[&str]) -> ControllerArgs {
-    let mut argv = vec![
-        "test",
-        "--aws-endpoint-url",
-        emulator_url,
-        "--cluster-id",
-        CLUSTER,
-        "--default-region",
-        REGION,
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--health-addr",
-        "127.0.0.1:0",
-        "--aws-attempt-timeout",
-        "2s",
+    let defaults = [
+        ("--aws-endpoint-url", emulator_url),
+        ("--cluster-id", CLUSTER),
+        ("--default-region", REGION),
+        ("--metrics-addr", "127.0.0.1:0"),
+        ("--health-addr", "127.0.0.1:0"),
+        ("--aws-attempt-timeout", "2s"),
     ];
+    let mut argv = vec!["test"];
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            argv.extend([flag, value]);
+        }
+    }
     argv.extend_from_slice(extra);
     Flags::parse_from(argv).args
 }

@@ -180,3 +180,142 @@ async fn drift_is_corrected_on_resync() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_name_and_region_cannot_change_once_in_use() {
+    let env = Env::start().await;
+    env.create("named", Default::default()).await;
+    env.wait_ready("named").await;
+    // CEL allows adding the field (it was unset), but it names another profile than the one in use.
+    env.patch_spec("named", json!({"securityProfileName": "renamed"}))
+        .await;
+    let sp = env.wait_synced_false("named", "InvalidSpec").await;
+    let msg = condition(&sp, "Synced").unwrap().2;
+    assert!(msg.contains("named") && msg.contains("renamed"), "{msg}");
+    assert!(env.profile("renamed").is_none(), "no second profile");
+    assert!(env.profile("named").is_some(), "no orphan");
+    // Naming the profile in use explicitly is fine.
+    let err = env
+        .api()
+        .patch(
+            "named",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"securityProfileName": "named"}})),
+        )
+        .await
+        .expect_err("CEL: immutable once set");
+    assert!(err.to_string().contains("immutable"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_namespaces_limits_what_the_operator_sees() {
+    let env = Env::without_operator().await;
+    let namespaces: Api<Namespace> = Api::all(env.client.clone());
+    namespaces
+        .create(
+            &Default::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "elsewhere"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let _op = start_operator(
+        env.client.clone(),
+        args(&env.emulator.url(), &["--watch-namespaces", NS]),
+    );
+    let other: Api<securityprofile_operator::api::SecurityProfile> =
+        Api::namespaced(env.client.clone(), "elsewhere");
+    other
+        .create(
+            &Default::default(),
+            &securityprofile_operator::api::SecurityProfile::new("ignored", Default::default()),
+        )
+        .await
+        .unwrap();
+    env.create("watched-ns", Default::default()).await;
+    env.wait_ready("watched-ns").await;
+    let ignored = other.get("ignored").await.unwrap();
+    assert!(
+        ignored.status.is_none(),
+        "a resource outside --watch-namespaces is not reconciled"
+    );
+    assert!(ignored.metadata.finalizers.is_none());
+    assert!(env.profile("ignored").is_none());
+}
+
+/// A free loopback port (bound, then released for the operator to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn http_get(port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_and_metrics_are_served() {
+    let env = Env::without_operator().await;
+    let (health, metrics) = (free_port(), free_port());
+    let (h, m) = (
+        format!("127.0.0.1:{health}"),
+        format!("127.0.0.1:{metrics}"),
+    );
+    let _op = start_operator(
+        env.client.clone(),
+        args(
+            &env.emulator.url(),
+            &[
+                "--health-addr",
+                &h,
+                "--metrics-addr",
+                &m,
+                "--resync-period",
+                "1s",
+            ],
+        ),
+    );
+    env.create("metered", Default::default()).await;
+    env.wait_ready("metered").await;
+    eventually("/readyz ok", Duration::from_secs(10), || async {
+        (http_get(health, "/readyz").await.0 == 200).then_some(())
+    })
+    .await;
+    assert_eq!(http_get(health, "/healthz").await.0, 200);
+    env.emulator
+        .admin()
+        .put_profile(
+            json!({"securityProfileName": "metered", "securityProfileDescription": "drifted"}),
+        )
+        .unwrap();
+    env.wait_event("metered", "DriftCorrected").await;
+    let (code, body) = http_get(metrics, "/metrics").await;
+    assert_eq!(code, 200);
+    for needle in [
+        "securityprofile_operator_reconciles_total{result=\"success\"}",
+        "securityprofile_operator_reconcile_duration_seconds_bucket",
+        "securityprofile_operator_aws_calls_total{operation=\"CreateSecurityProfile\",outcome=\"ok\"} 1",
+        "securityprofile_operator_resources{condition=\"Ready\",status=\"True\"} 1",
+        "securityprofile_operator_drift_corrections_total 1",
+    ] {
+        assert!(body.contains(needle), "missing {needle} in\n{body}");
+    }
+}
