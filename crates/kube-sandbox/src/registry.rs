@@ -128,6 +128,8 @@ const BUILTINS: &[Builtin] = &[
     ),
     b("", "v1", "services", "Service", true, &["svc"], true, false),
     b("", "v1", "events", "Event", true, &["ev"], false, false),
+    b("", "v1", "pods", "Pod", true, &["po"], true, false),
+    b("", "v1", "nodes", "Node", false, &["no"], true, false),
     b(
         "apps",
         "v1",
@@ -247,7 +249,7 @@ impl Registry {
     pub fn with_builtins() -> Self {
         let mut r = Registry::default();
         for bi in BUILTINS {
-            let categories = if bi.plural == "services" || bi.plural == "deployments" {
+            let categories = if matches!(bi.plural, "services" | "deployments" | "pods") {
                 vec!["all".to_string()]
             } else {
                 vec![]

@@ -320,6 +320,32 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
                 }),
             ));
         }
+        ("", "pods") => {
+            cols.push(col(
+                "Ready",
+                "string",
+                "The aggregate readiness state of this pod for accepting traffic.",
+                Source::Builtin(|o| {
+                    let total = o["spec"]["containers"].as_array().map_or(0, |c| c.len());
+                    let ready = o["status"]["containerStatuses"]
+                        .as_array()
+                        .map_or(0, |c| c.iter().filter(|s| s["ready"] == true).count());
+                    json!(format!("{ready}/{total}"))
+                }),
+            ));
+            cols.push(col(
+                "Status",
+                "string",
+                "The aggregate status of the containers in this pod.",
+                Source::Builtin(|o| json!(o["status"]["phase"].as_str().unwrap_or("Pending"))),
+            ));
+            cols.push(col(
+                "Restarts",
+                "string",
+                "The number of times the containers in this pod have been restarted.",
+                Source::Builtin(|_| json!("0")),
+            ));
+        }
         ("", "serviceaccounts") => cols.push(col(
             "Secrets",
             "integer",

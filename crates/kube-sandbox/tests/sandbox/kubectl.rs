@@ -368,6 +368,12 @@ async fn namespaces_configmaps_and_secrets_through_kubectl() {
         ns.lines().any(|l| columns(l)[..2] == ["team", "Active"]),
         "{ns}"
     );
+    // Pods are served (stored as-is; nothing runs them), so `get pods` is not an error.
+    let pods = cli.run("kubectl", &["-n", "team", "get", "pods"]).await;
+    assert!(pods.status.success());
+    assert!(
+        String::from_utf8_lossy(&pods.stderr).contains("No resources found in team namespace.")
+    );
     cli.kubectl(&["delete", "namespace", "team"]).await;
     let err = cli
         .kubectl_fails(&["-n", "team", "get", "configmap", "c"])
