@@ -15,8 +15,8 @@ pub enum LogFormat {
 /// Flags of the controller.
 #[derive(Args, Clone, Debug)]
 pub struct ControllerArgs {
-    /// Kubeconfig to use (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config).
-    #[arg(long, env = "KUBECONFIG")]
+    /// Kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster config).
+    #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
 
     /// Namespaces to watch, comma-separated (default: all).
