@@ -424,7 +424,8 @@ fn encode_continue(ns: &str, name: &str, rv: u64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([ns, name, rv]).to_string())
 }
 
-fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
+/// The start key and the resourceVersion of the first page.
+fn decode_continue(token: &str) -> Result<((String, String), u64), ApiError> {
     let bad = || {
         ApiError::bad_request(
             "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
@@ -434,8 +435,8 @@ fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
         .decode(token)
         .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    match (v[0].as_str(), v[1].as_str()) {
-        (Some(ns), Some(name)) => Ok((ns.to_string(), name.to_string())),
+    match (v[0].as_str(), v[1].as_str(), v[2].as_u64()) {
+        (Some(ns), Some(name), Some(rv)) => Ok(((ns.to_string(), name.to_string()), rv)),
         _ => Err(bad()),
     }
 }
@@ -484,17 +485,35 @@ fn list(
     let labels = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))?;
     let fields = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))?;
     let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
-    let start = match q.get("continue").filter(|c| !c.is_empty()) {
-        Some(c) => Some(decode_continue(c)?),
-        None => None,
+    let (start, first_rv) = match q.get("continue").filter(|c| !c.is_empty()) {
+        Some(c) => {
+            let (key, rv) = decode_continue(c)?;
+            (Some(key), Some(rv))
+        }
+        None => (None, None),
     };
-    let page = app.store.lock().list(
-        &t.rt,
-        t.ns.as_deref(),
-        &|o| labels.matches(o) && fields.matches(o),
-        limit,
-        start,
-    );
+    let mut page = {
+        let state = app.store.lock();
+        // Later pages report the first page's version, so that a watch from it replays every
+        // change made while the pages were read (pages themselves show the current state).
+        if let Some(rv) = first_rv
+            && rv < state.history_floor
+        {
+            return Err(ApiError::expired(
+                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+            ));
+        }
+        state.list(
+            &t.rt,
+            t.ns.as_deref(),
+            &|o| labels.matches(o) && fields.matches(o),
+            limit,
+            start,
+        )
+    };
+    if let Some(rv) = first_rv {
+        page.rv = rv;
+    }
     let next = page
         .next
         .as_ref()

@@ -195,6 +195,24 @@ async fn selectors_paging_and_deletecollection() {
             .iter()
             .all(|c| !first.items.iter().any(|f| f.name_any() == c.name_any()))
     );
+    // Later pages carry the first page's resourceVersion, even after writes in between.
+    api.create(&PostParams::default(), &cm("zz", &[]))
+        .await
+        .unwrap();
+    let third = api
+        .list(
+            &ListParams::default()
+                .limit(3)
+                .continue_token(second.metadata.continue_.as_deref().unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        third.metadata.resource_version,
+        first.metadata.resource_version
+    );
+    assert_eq!(third.items.len(), 2, "c6 and the new zz");
+    api.delete("zz", &DeleteParams::default()).await.unwrap();
 
     // Other namespaces are not listed.
     let cms_kube_system: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
