@@ -327,14 +327,9 @@ async fn apply(
             Ok(Action::requeue(backoff(misses).min(ctx.resync)))
         }
         Plan::Converge { steps, adopt } => {
-            let was_ready_at_this_generation = sp
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
-                .is_some_and(|c| {
-                    c.status == "True" && c.observed_generation == sp.metadata.generation
-                });
+            let was_ready_at_this_generation = sp.condition("Ready").is_some_and(|c| {
+                c.status == "True" && c.observed_generation == sp.metadata.generation
+            });
             let drift = (!steps.is_empty() && !adopt && was_ready_at_this_generation)
                 .then(|| drift_fields(&desired, observed.as_ref()));
             let after = execute(ctx, sp, &region, &desired, observed.as_ref(), &steps).await?;
@@ -678,11 +673,7 @@ async fn report_error(
     let (reason, message) = err.reason();
     warn!(reason = reason.as_str(), error = %message, "reconcile failed");
     publish(ctx, sp, EventType::Warning, reason.as_str(), &message).await;
-    let previous_ready = sp
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
+    let previous_ready = sp.condition("Ready");
     let ready = match previous_ready {
         Some(c) if c.status == "True" => {
             (ConditionStatus::True, Reason::Available, c.message.clone())

@@ -289,25 +289,15 @@ async fn apply(
     Ok(applied)
 }
 
-fn condition(sp: &SecurityProfile, type_: &str) -> Option<(String, String, String)> {
-    sp.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-}
-
 /// Terminal: Ready at the current generation, or Synced=False for a reason that waits for the user.
 fn settled(sp: &SecurityProfile) -> bool {
     let reconciled =
         sp.status.as_ref().and_then(|s| s.observed_generation) == sp.metadata.generation;
-    let ready = condition(sp, "Ready").is_some_and(|c| c.0 == "True");
-    let blocked = condition(sp, "Synced").is_some_and(|c| {
-        c.0 == "False"
+    let ready = sp.is_true("Ready");
+    let blocked = sp.condition("Synced").is_some_and(|c| {
+        c.status == "False"
             && matches!(
-                c.1.as_str(),
+                c.reason.as_str(),
                 "InvalidSpec" | "AlreadyExists" | "OwnedByAnother" | "AccessDenied" | "Paused"
             )
     });
@@ -348,9 +338,7 @@ async fn report_convergence(
     let mut not_ready = 0;
     for sp in &items {
         let st = sp.status.clone().unwrap_or_default();
-        let ready = condition(sp, "Ready").unwrap_or_default();
-        let synced = condition(sp, "Synced").unwrap_or_default();
-        let is_ready = ready.0 == "True";
+        let is_ready = sp.is_true("Ready");
         if !is_ready {
             not_ready += 1;
         }
@@ -364,7 +352,9 @@ async fn report_convergence(
             st.security_profile_arn.unwrap_or_default(),
         );
         if !is_ready {
-            println!("    Synced={} {}: {}", synced.0, synced.1, synced.2);
+            if let Some(c) = sp.condition("Synced") {
+                println!("    Synced={} {}: {}", c.status, c.reason, c.message);
+            }
         }
     }
     let missing = applied.len().saturating_sub(items.len());

@@ -72,6 +72,28 @@ pub struct Described {
     pub last_modified_date: Option<String>,
 }
 
+/// A [`Described`] from a Describe or Update response: both carry the same members.
+macro_rules! described {
+    ($out:expr) => {{
+        let out = $out;
+        Described {
+            arn: out.security_profile_arn.unwrap_or_default(),
+            version: out.version,
+            attributes: attributes_from(
+                out.security_profile_description,
+                out.behaviors.as_deref(),
+                out.alert_targets.as_ref(),
+                out.additional_metrics_to_retain_v2.as_deref(),
+                out.metrics_export_config.as_ref(),
+            )?,
+            creation_date: out.creation_date.and_then(|d| d.fmt(Format::DateTime).ok()),
+            last_modified_date: out
+                .last_modified_date
+                .and_then(|d| d.fmt(Format::DateTime).ok()),
+        }
+    }};
+}
+
 /// AWS IoT, as the operator uses it.
 pub struct Iot {
     base: SdkConfig,
@@ -179,21 +201,7 @@ impl Iot {
             Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        Ok(Some(Described {
-            arn: out.security_profile_arn.unwrap_or_default(),
-            version: out.version,
-            attributes: attributes_from(
-                out.security_profile_description,
-                out.behaviors.as_deref(),
-                out.alert_targets.as_ref(),
-                out.additional_metrics_to_retain_v2.as_deref(),
-                out.metrics_export_config.as_ref(),
-            )?,
-            creation_date: out.creation_date.and_then(|d| d.fmt(Format::DateTime).ok()),
-            last_modified_date: out
-                .last_modified_date
-                .and_then(|d| d.fmt(Format::DateTime).ok()),
-        }))
+        Ok(Some(described!(out)))
     }
 
     /// `ListTargetsForSecurityProfile`, all pages.
@@ -384,21 +392,7 @@ impl Iot {
             Some(Field::Clear) => req.delete_metrics_export_config(true),
         };
         let out = self.record("UpdateSecurityProfile", req.send().await)?;
-        Ok(Described {
-            arn: out.security_profile_arn.unwrap_or_default(),
-            version: out.version,
-            attributes: attributes_from(
-                out.security_profile_description,
-                out.behaviors.as_deref(),
-                out.alert_targets.as_ref(),
-                out.additional_metrics_to_retain_v2.as_deref(),
-                out.metrics_export_config.as_ref(),
-            )?,
-            creation_date: out.creation_date.and_then(|d| d.fmt(Format::DateTime).ok()),
-            last_modified_date: out
-                .last_modified_date
-                .and_then(|d| d.fmt(Format::DateTime).ok()),
-        })
+        Ok(described!(out))
     }
 
     /// `DeleteSecurityProfile` with `expectedVersion`; a profile already gone counts as deleted.

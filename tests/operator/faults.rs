@@ -167,13 +167,16 @@ async fn two_replicas_with_leader_election_one_acts_and_the_other_takes_over() {
     // Let the first replica take the lease before the second starts.
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
         kube::Api::namespaced(env.client.clone(), NS);
-    let holder = eventually("a lease holder", Duration::from_secs(20), || async {
+    let holder_of = |leases: kube::Api<k8s_openapi::api::coordination::v1::Lease>| async move {
         leases
             .get_opt(securityprofile_operator::operator::LEASE_NAME)
             .await
             .ok()
             .flatten()
             .and_then(|l| l.spec?.holder_identity)
+    };
+    let holder = eventually("a lease holder", Duration::from_secs(20), || {
+        holder_of(leases.clone())
     })
     .await;
     let b = start_operator(
@@ -199,13 +202,7 @@ async fn two_replicas_with_leader_election_one_acts_and_the_other_takes_over() {
     // Kill the leader: the follower takes over within the lease duration and keeps reconciling.
     a.kill();
     let new_holder = eventually("a new lease holder", Duration::from_secs(20), || async {
-        leases
-            .get_opt(securityprofile_operator::operator::LEASE_NAME)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|l| l.spec?.holder_identity)
-            .filter(|h| *h != holder)
+        holder_of(leases.clone()).await.filter(|h| *h != holder)
     })
     .await;
     assert_ne!(new_holder, holder);

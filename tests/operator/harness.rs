@@ -353,12 +353,7 @@ impl Env {
 
 /// (status, reason, message) of a condition.
 pub fn condition(sp: &SecurityProfile, type_: &str) -> Option<(String, String, String)> {
-    sp.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)
+    sp.condition(type_)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
