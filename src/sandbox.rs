@@ -351,10 +351,8 @@ async fn report_convergence(
             st.target_count.unwrap_or(0),
             st.security_profile_arn.unwrap_or_default(),
         );
-        if !is_ready {
-            if let Some(c) = sp.condition("Synced") {
-                println!("    Synced={} {}: {}", c.status, c.reason, c.message);
-            }
+        if !is_ready && let Some(c) = sp.condition("Synced") {
+            println!("    Synced={} {}: {}", c.status, c.reason, c.message);
         }
     }
     let missing = applied.len().saturating_sub(items.len());
