@@ -5,7 +5,7 @@
 use crate::registry::ResourceType;
 use crate::status::ApiError;
 use crate::store::{Obj, State, Sub, Write};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
 type Path = Vec<String>;
@@ -51,17 +51,21 @@ fn leaves(v: &Value, prefix: &mut Path, out: &mut BTreeSet<Path>) {
 }
 
 fn to_fields_v1(paths: &BTreeSet<Path>) -> Value {
-    let mut root = json!({});
-    for p in paths {
-        let mut cur = &mut root;
-        for seg in p {
-            cur = cur
-                .as_object_mut()
-                .map(|m| m.entry(format!("f:{seg}")).or_insert_with(|| json!({})))
-                .unwrap_or_else(|| unreachable!("fieldsV1 nodes are objects"));
+    fn insert(node: &mut Map<String, Value>, path: &[String]) {
+        if let Some((first, rest)) = path.split_first() {
+            let child = node
+                .entry(format!("f:{first}"))
+                .or_insert_with(|| json!({}));
+            if let Value::Object(m) = child {
+                insert(m, rest);
+            }
         }
     }
-    root
+    let mut root = Map::new();
+    for p in paths {
+        insert(&mut root, p);
+    }
+    Value::Object(root)
 }
 
 fn from_fields_v1(v: &Value, prefix: &mut Path, out: &mut BTreeSet<Path>) {
@@ -171,9 +175,9 @@ pub fn apply(
     sub: Sub,
     opts: Write,
 ) -> Result<(Obj, bool), ApiError> {
-    if !config.is_object() {
+    if !config.is_object() || !(config["metadata"].is_object() || config["metadata"].is_null()) {
         return Err(ApiError::bad_request(
-            "apply configurations must be objects",
+            "apply configurations must be objects (with an object metadata)",
         ));
     }
     if let Some(n) = config["metadata"]["name"].as_str()
@@ -200,8 +204,12 @@ pub fn apply(
         Ok(o) => o,
         Err(e) if e.code == 404 && sub == Sub::Main => {
             let mut obj = config.clone();
-            obj["metadata"]["name"] = json!(name);
-            obj["metadata"]["managedFields"] = json!([entry_for(&applied_paths)]);
+            crate::store::set_meta(&mut obj, "name", json!(name));
+            crate::store::set_meta(
+                &mut obj,
+                "managedFields",
+                json!([entry_for(&applied_paths)]),
+            );
             return state
                 .create(
                     rt,

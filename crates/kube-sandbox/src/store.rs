@@ -100,13 +100,20 @@ pub fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn meta(obj: &mut Value) -> &mut Map<String, Value> {
-    if !obj["metadata"].is_object() {
-        obj["metadata"] = json!({});
+/// `metadata` as a map (created when missing); None only when `obj` is not an object, which
+/// the write paths rule out before they get here.
+fn meta(obj: &mut Value) -> Option<&mut Map<String, Value>> {
+    let root = obj.as_object_mut()?;
+    let m = root.entry("metadata").or_insert_with(|| json!({}));
+    if !m.is_object() {
+        *m = json!({});
     }
-    match obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        Some(m) => m,
-        None => unreachable!("metadata was just made an object"),
+    m.as_object_mut()
+}
+
+pub fn set_meta(obj: &mut Value, key: &str, value: Value) {
+    if let Some(m) = meta(obj) {
+        m.insert(key.to_string(), value);
     }
 }
 
@@ -396,19 +403,19 @@ impl State {
                     spec["sessionAffinity"] = json!("None");
                 }
                 if let Some(ports) = spec["ports"].as_array_mut() {
-                    for p in ports {
-                        if p["protocol"].is_null() {
-                            p["protocol"] = json!("TCP");
-                        }
-                        if p["targetPort"].is_null() {
-                            p["targetPort"] = p["port"].clone();
+                    for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                        p.entry("protocol").or_insert_with(|| json!("TCP"));
+                        if !p.contains_key("targetPort")
+                            && let Some(port) = p.get("port").cloned()
+                        {
+                            p.insert("targetPort".into(), port);
                         }
                     }
                 }
             }
             ("", "namespaces") => {
                 if !obj["metadata"]["labels"].is_object() {
-                    meta(obj).insert("labels".into(), json!({}));
+                    set_meta(obj, "labels", json!({}));
                 }
                 obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
                 if obj["spec"]["finalizers"].is_null() {
@@ -528,9 +535,9 @@ impl State {
         mut obj: Value,
         opts: Write,
     ) -> Result<Obj, ApiError> {
-        if !obj.is_object() {
+        if !obj.is_object() || !(obj["metadata"].is_object() || obj["metadata"].is_null()) {
             return Err(ApiError::bad_request(
-                "the body of the request must be a JSON object",
+                "the body of the request must be a JSON object (with an object metadata)",
             ));
         }
         if crate::events::is_events_v1(rt) {
@@ -582,8 +589,7 @@ impl State {
                 &name,
             ));
         }
-        {
-            let m = meta(&mut obj);
+        if let Some(m) = meta(&mut obj) {
             m.insert("name".into(), json!(name));
             if rt.namespaced {
                 m.insert("namespace".into(), json!(ns));
@@ -613,7 +619,7 @@ impl State {
             return Ok(Arc::new(obj));
         }
         self.rv += 1;
-        meta(&mut obj).insert("resourceVersion".into(), json!(self.rv.to_string()));
+        set_meta(&mut obj, "resourceVersion", json!(self.rv.to_string()));
         let obj = Arc::new(obj);
         self.objects
             .entry(key.clone())
@@ -637,9 +643,9 @@ impl State {
         opts: Write,
     ) -> Result<Obj, ApiError> {
         let old = self.get(rt, ns, name)?;
-        if !new.is_object() {
+        if !new.is_object() || !(new["metadata"].is_object() || new["metadata"].is_null()) {
             return Err(ApiError::bad_request(
-                "the body of the request must be a JSON object",
+                "the body of the request must be a JSON object (with an object metadata)",
             ));
         }
         let new = if crate::events::is_events_v1(rt) {
@@ -690,20 +696,21 @@ impl State {
                         }
                     }
                 }
-                let m = meta(&mut r);
-                for f in [
-                    "name",
-                    "namespace",
-                    "uid",
-                    "creationTimestamp",
-                    "deletionTimestamp",
-                    "deletionGracePeriodSeconds",
-                    "generation",
-                ] {
-                    match old["metadata"].get(f) {
-                        Some(v) => m.insert(f.into(), v.clone()),
-                        None => m.remove(f),
-                    };
+                if let Some(m) = meta(&mut r) {
+                    for f in [
+                        "name",
+                        "namespace",
+                        "uid",
+                        "creationTimestamp",
+                        "deletionTimestamp",
+                        "deletionGracePeriodSeconds",
+                        "generation",
+                    ] {
+                        match old["metadata"].get(f) {
+                            Some(v) => m.insert(f.into(), v.clone()),
+                            None => m.remove(f),
+                        };
+                    }
                 }
                 r
             }
@@ -749,10 +756,10 @@ impl State {
             && content(&result, rt.status) != content(&old, rt.status)
         {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
-            meta(&mut result).insert("generation".into(), json!(g));
+            set_meta(&mut result, "generation", json!(g));
         }
         if let Some(rv) = old["metadata"].get("resourceVersion") {
-            meta(&mut result).insert("resourceVersion".into(), rv.clone());
+            set_meta(&mut result, "resourceVersion", rv.clone());
         }
         if result == *old {
             return Ok(old);
@@ -769,7 +776,7 @@ impl State {
             return Ok(self.remove(&key, &sns, name, result));
         }
         self.rv += 1;
-        meta(&mut result).insert("resourceVersion".into(), json!(self.rv.to_string()));
+        set_meta(&mut result, "resourceVersion", json!(self.rv.to_string()));
         let obj = Arc::new(result);
         self.objects
             .entry(key.clone())
@@ -790,7 +797,7 @@ impl State {
     /// Removes an object for good (rv bump, DELETED event, CRD and namespace follow-ups).
     fn remove(&mut self, key: &TypeKey, ns: &str, name: &str, mut last: Value) -> Obj {
         self.rv += 1;
-        meta(&mut last).insert("resourceVersion".into(), json!(self.rv.to_string()));
+        set_meta(&mut last, "resourceVersion", json!(self.rv.to_string()));
         let last = Arc::new(last);
         let prev = self
             .objects
@@ -889,13 +896,13 @@ impl State {
         let mut current = old.clone();
         if mstr(&old, "deletionTimestamp").is_none() {
             let mut marked = (*old).clone();
-            meta(&mut marked).insert("deletionTimestamp".into(), json!(now()));
-            meta(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
+            set_meta(&mut marked, "deletionTimestamp", json!(now()));
+            set_meta(&mut marked, "deletionGracePeriodSeconds", json!(0));
             if is_ns {
                 marked["status"] = json!({"phase": "Terminating"});
             }
             self.rv += 1;
-            meta(&mut marked).insert("resourceVersion".into(), json!(self.rv.to_string()));
+            set_meta(&mut marked, "resourceVersion", json!(self.rv.to_string()));
             current = Arc::new(marked);
             self.objects
                 .entry(key.clone())

@@ -430,3 +430,30 @@ async fn lease_handover_through_apply_conflicts() {
         .collect();
     assert_eq!(managers, ["b"], "a no longer owns anything");
 }
+
+/// Malformed bodies are answered with 400 and leave the server serving.
+#[tokio::test]
+async fn malformed_bodies_are_bad_requests() {
+    let (_sb, client) = start().await;
+    let post = |path: &str, body: &str| {
+        http::Request::post(path)
+            .header("content-type", "application/json")
+            .body(body.as_bytes().to_vec())
+            .unwrap()
+    };
+    for body in [r#"{"metadata": "x"}"#, "[1, 2]", "not json"] {
+        let err = client
+            .request_text(post("/api/v1/namespaces/default/configmaps", body))
+            .await
+            .unwrap_err();
+        assert_eq!(api_status(&err).0, 400, "{body}");
+    }
+    let odd_ports = r#"{"metadata": {"name": "odd"}, "spec": {"ports": [1, {"port": 80}]}}"#;
+    let created = client
+        .request_text(post("/api/v1/namespaces/default/services", odd_ports))
+        .await
+        .unwrap();
+    assert!(created.contains(r#""targetPort":80"#), "{created}");
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    api.list(&ListParams::default()).await.unwrap();
+}
