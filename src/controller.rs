@@ -672,22 +672,28 @@ async fn report_error(
 ) {
     let (reason, message) = err.reason();
     warn!(reason = reason.as_str(), error = %message, "reconcile failed");
-    publish(ctx, sp, EventType::Warning, reason.as_str(), &message).await;
-    let previous_ready = sp.condition("Ready");
-    let ready = match previous_ready {
-        Some(c) if c.status == "True" => {
-            (ConditionStatus::True, Reason::Available, c.message.clone())
-        }
-        _ => (
-            ConditionStatus::False,
-            if reason == Reason::Paused {
-                Reason::Paused
-            } else {
-                Reason::Unavailable
-            },
-            message.clone(),
-        ),
+    // Pausing is the user's choice, not a failure.
+    let event_type = if reason == Reason::Paused {
+        EventType::Normal
+    } else {
+        EventType::Warning
     };
+    publish(ctx, sp, event_type, reason.as_str(), &message).await;
+    // Ready stays True only while it speaks of this generation (say, a throttled resync of an
+    // unchanged spec); after a spec change that could not be applied, AWS no longer matches.
+    let still_ready = sp
+        .condition("Ready")
+        .filter(|c| c.status == "True" && c.observed_generation == sp.metadata.generation)
+        .cloned();
+    let ready = (
+        ConditionStatus::False,
+        if reason == Reason::Paused {
+            Reason::Paused
+        } else {
+            Reason::Unavailable
+        },
+        message.clone(),
+    );
     let name = sp
         .status
         .as_ref()
@@ -715,14 +721,18 @@ async fn report_error(
     if region.is_empty() {
         status.region = None;
     }
-    if let Err(e) = write_status(api, sp, status).await {
-        warn!(error = %e, "could not write status");
-    }
-    let ready_status = if previous_ready.is_some_and(|c| c.status == "True") {
+    let ready_status = if still_ready.is_some() {
         "True"
     } else {
         "False"
     };
+    if let (Some(ready), Some(conditions)) = (still_ready, status.conditions.as_mut()) {
+        conditions.retain(|c| c.type_ != "Ready");
+        conditions.insert(0, ready);
+    }
+    if let Err(e) = write_status(api, sp, status).await {
+        warn!(error = %e, "could not write status");
+    }
     ctx.metrics
         .set_conditions(&key(sp), Some((ready_status.into(), "False".into())));
 }

@@ -22,7 +22,11 @@ impl ErrorClass {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorClass::Throttled | ErrorClass::Transient | ErrorClass::VersionConflict
+            ErrorClass::Throttled
+                | ErrorClass::Transient
+                | ErrorClass::VersionConflict
+                // Someone created the name between our read and our create: read again.
+                | ErrorClass::AlreadyExists
         )
     }
 }

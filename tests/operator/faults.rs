@@ -210,3 +210,46 @@ async fn two_replicas_with_leader_election_one_acts_and_the_other_takes_over() {
     env.wait_ready("after").await;
     env.operator = Some(b);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spec_change_that_cannot_be_applied_is_not_ready_and_is_no_drift() {
+    let env = Env::start_with(&["--aws-max-attempts", "1"]).await;
+    env.create("slow", Default::default()).await;
+    env.wait_ready("slow").await;
+    env.emulator
+        .admin()
+        .inject_fault(Fault {
+            operation: "UpdateSecurityProfile".into(),
+            error: Some(FaultError::ThrottlingException),
+            delay_ms: None,
+            count: None,
+            probability: None,
+        })
+        .unwrap();
+    env.patch_spec("slow", json!({"securityProfileDescription": "new"}))
+        .await;
+    let sp = env.wait_synced_false("slow", "Throttled").await;
+    assert!(
+        condition(&sp, "Synced")
+            .unwrap()
+            .2
+            .contains("ThrottlingException")
+    );
+    let ready = condition(&sp, "Ready").unwrap();
+    assert_eq!(
+        ready.0, "False",
+        "AWS does not match the new spec yet: {ready:?}"
+    );
+    env.emulator.admin().clear_faults();
+    env.wait_ready("slow").await;
+    assert_eq!(
+        env.profile("slow").unwrap().description.as_deref(),
+        Some("new")
+    );
+    let events = env.events("slow").await;
+    assert!(events.iter().any(|e| e.1 == "Updated"), "{events:?}");
+    assert!(
+        !events.iter().any(|e| e.1 == "DriftCorrected"),
+        "a user's change is no drift: {events:?}"
+    );
+}
