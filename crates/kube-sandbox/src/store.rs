@@ -17,6 +17,8 @@ pub type TypeKey = (String, String);
 
 const NAMESPACES: (&str, &str) = ("", "namespaces");
 const CRDS: (&str, &str) = ("apiextensions.k8s.io", "customresourcedefinitions");
+/// The finalizer kube-apiserver puts on every CRD: its custom resources go first.
+const CRD_CLEANUP: &str = "customresourcecleanup.apiextensions.k8s.io";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -613,7 +615,19 @@ impl State {
         {
             m.remove("status");
         }
+        if self.crd_terminating(rt) {
+            return Err(ApiError::method_not_allowed(
+                "create not allowed while custom resource definition is terminating",
+            ));
+        }
         self.prepare(rt, &mut obj, &name)?;
+        if is(&key, CRDS) {
+            let mut f = finalizers(&obj);
+            if !f.iter().any(|x| x == CRD_CLEANUP) {
+                f.push(CRD_CLEANUP.to_string());
+            }
+            set_meta(&mut obj, "finalizers", json!(f));
+        }
         self.admit(rt, &mut obj, None, &name, opts.strict)?;
         if opts.dry_run {
             return Ok(Arc::new(obj));
@@ -829,7 +843,61 @@ impl State {
         if !ns.is_empty() {
             self.maybe_finish_namespace(ns);
         }
+        if !key.0.is_empty() && !is(key, CRDS) {
+            self.maybe_finish_crd(&format!("{}.{}", key.1, key.0));
+        }
         last
+    }
+
+    fn crd_key() -> TypeKey {
+        (CRDS.0.to_string(), CRDS.1.to_string())
+    }
+
+    /// The terminating CRD that defines `rt`, if any (no new objects then).
+    fn crd_terminating(&self, rt: &ResourceType) -> bool {
+        rt.custom
+            && self
+                .lookup(&Self::crd_key(), "", &rt.qualified())
+                .is_some_and(|o| mstr(&o, "deletionTimestamp").is_some())
+    }
+
+    /// Once a terminating CRD has no custom resources left, its cleanup finalizer goes (and the
+    /// CRD with it when no other finalizer remains).
+    fn maybe_finish_crd(&mut self, name: &str) {
+        let key = Self::crd_key();
+        let Some(crd) = self.lookup(&key, "", name) else {
+            return;
+        };
+        if mstr(&crd, "deletionTimestamp").is_none()
+            || !finalizers(&crd).iter().any(|f| f == CRD_CLEANUP)
+        {
+            return;
+        }
+        let Some((plural, group)) = name.split_once('.') else {
+            return;
+        };
+        let crkey = (group.to_string(), plural.to_string());
+        if self.objects.get(&crkey).is_some_and(|m| !m.is_empty()) {
+            return;
+        }
+        let mut next = (*crd).clone();
+        let left: Vec<String> = finalizers(&crd)
+            .into_iter()
+            .filter(|f| f != CRD_CLEANUP)
+            .collect();
+        if left.is_empty() {
+            self.remove(&key, "", name, next);
+            return;
+        }
+        set_meta(&mut next, "finalizers", json!(left));
+        self.rv += 1;
+        set_meta(&mut next, "resourceVersion", json!(self.rv.to_string()));
+        let next = Arc::new(next);
+        self.objects
+            .entry(key.clone())
+            .or_default()
+            .insert((String::new(), name.to_string()), next.clone());
+        self.emit(key, String::new(), EventType::Modified, next, Some(crd));
     }
 
     fn maybe_finish_namespace(&mut self, ns: &str) {
@@ -943,6 +1011,24 @@ impl State {
                 current = o;
             } else {
                 return Deleted::Gone(current);
+            }
+        }
+        if is(key, CRDS)
+            && let Some((plural, group)) = name.split_once('.')
+        {
+            let crkey = (group.to_string(), plural.to_string());
+            let names: Vec<(String, String)> = self
+                .objects
+                .get(&crkey)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            for (cns, cname) in names {
+                self.delete_key(&crkey, &cns, &cname);
+            }
+            self.maybe_finish_crd(name);
+            match self.lookup(key, ns, name) {
+                Some(o) => current = o,
+                None => return Deleted::Gone(current),
             }
         }
         Deleted::Pending(current)

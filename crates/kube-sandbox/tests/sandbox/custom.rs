@@ -21,7 +21,7 @@ async fn crd_install_serves_kind_and_removal_drops_it() {
     install_widgets(&client).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd = crds.get("widgets.test.sandbox.io").await.unwrap();
-    let conds = crd.status.unwrap().conditions.unwrap();
+    let conds = crd.status.clone().unwrap().conditions.unwrap();
     assert!(
         conds
             .iter()
@@ -44,13 +44,60 @@ async fn crd_install_serves_kind_and_removal_drops_it() {
     );
 
     let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    let mut held = widget("w1", 1);
+    held.metadata.finalizers = Some(vec!["test.sandbox.io/hold".into()]);
+    widgets.create(&PostParams::default(), &held).await.unwrap();
     widgets
-        .create(&PostParams::default(), &widget("w1", 1))
+        .create(&PostParams::default(), &widget("w0", 1))
         .await
         .unwrap();
-    crds.delete("widgets.test.sandbox.io", &DeleteParams::default())
+    assert!(crd.metadata.finalizers.as_ref().is_some_and(|f| {
+        f.iter()
+            .any(|f| f == "customresourcecleanup.apiextensions.k8s.io")
+    }));
+
+    // The CRD waits for its custom resources, which wait for their finalizers.
+    let pending = crds
+        .delete("widgets.test.sandbox.io", &DeleteParams::default())
         .await
         .unwrap();
+    assert!(pending.is_left(), "the CRD is terminating, not gone");
+    assert_eq!(api_status(&widgets.get("w0").await.unwrap_err()).0, 404);
+    assert!(
+        widgets
+            .get("w1")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    assert!(
+        crds.get("widgets.test.sandbox.io")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    let refused = widgets
+        .create(&PostParams::default(), &widget("w2", 1))
+        .await
+        .unwrap_err();
+    assert_eq!(api_status(&refused), (405, "MethodNotAllowed".into()));
+
+    widgets
+        .patch(
+            "w1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        api_status(&crds.get("widgets.test.sandbox.io").await.unwrap_err()).0,
+        404
+    );
     for _ in 0..50 {
         if !kube::Discovery::new(client.clone())
             .run()
