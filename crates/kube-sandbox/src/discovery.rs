@@ -77,7 +77,7 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
             "singularName": t.singular,
             "namespaced": t.namespaced,
             "kind": t.kind,
-            "verbs": VERBS,
+            "verbs": if t.review { &["create"][..] } else { VERBS },
         });
         if !t.short_names.is_empty() {
             r["shortNames"] = json!(t.short_names);

@@ -22,6 +22,8 @@ pub struct ResourceType {
     pub generation: bool,
     /// Defined by a CRD (admission, no strategic merge patch).
     pub custom: bool,
+    /// A create-only review (SelfSubjectAccessReview, SelfSubjectReview): answered, not stored.
+    pub review: bool,
     /// The CRD version's `openAPIV3Schema`.
     pub schema: Option<Value>,
     pub printer_columns: Vec<Value>,
@@ -211,6 +213,36 @@ const BUILTINS: &[Builtin] = &[
         true,
     ),
     b(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "SelfSubjectRulesReview",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "SelfSubjectReview",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    b(
         "apiextensions.k8s.io",
         "v1",
         "customresourcedefinitions",
@@ -266,6 +298,8 @@ impl Registry {
                 status: bi.status,
                 generation: bi.generation,
                 custom: false,
+                review: bi.group.starts_with("authorization.")
+                    || bi.group.starts_with("authentication."),
                 schema: None,
                 printer_columns: vec![],
             });
@@ -409,6 +443,7 @@ pub fn types_from_crd(crd: &Value) -> Result<(String, String, Vec<ResourceType>)
             status: v["subresources"]["status"].is_object(),
             generation: true,
             custom: true,
+            review: false,
             schema: v["schema"]["openAPIV3Schema"]
                 .as_object()
                 .map(|_| v["schema"]["openAPIV3Schema"].clone()),

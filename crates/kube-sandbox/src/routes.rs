@@ -277,6 +277,22 @@ async fn resource(
         }
     };
     let method = req.method().clone();
+    if t.rt.review {
+        if method != Method::POST || t.name.is_some() {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+        let media = media_type(&req);
+        let body = body_bytes(req).await?;
+        // The answer does not depend on the question, so a protobuf spec need not be decoded.
+        let review = if media == protobuf::MEDIA_TYPE {
+            json!({"metadata": {}, "spec": {}})
+        } else {
+            decode(&media, &body)?
+        };
+        return Ok(json_response(201, &answer_review(&t.rt, review)));
+    }
     match (method, t.name.clone()) {
         (Method::GET, None) if flag(q, "watch") => watch_response(app, &t, q, as_table, as_meta),
         (Method::GET, None) => list(app, &t, q, as_table, as_meta),
@@ -468,6 +484,26 @@ fn list_body(
     }
     out.extend_from_slice(b"]}");
     out
+}
+
+/// Answers a self-review. The sandbox does not enforce RBAC: the token's user may do anything,
+/// which is what `kubectl auth can-i` and `kubectl auth whoami` then report.
+fn answer_review(rt: &ResourceType, mut review: Value) -> Value {
+    review["apiVersion"] = json!(rt.api_version());
+    review["kind"] = json!(rt.kind);
+    review["status"] = match rt.plural.as_str() {
+        "selfsubjectaccessreviews" => {
+            json!({"allowed": true, "reason": "kube-sandbox does not enforce RBAC"})
+        }
+        "selfsubjectrulesreviews" => json!({
+            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+            "incomplete": false,
+        }),
+        _ => json!({"userInfo": {"username": "sandbox-admin",
+                                 "groups": ["system:masters", "system:authenticated"]}}),
+    };
+    review
 }
 
 /// `PartialObjectMetadata` of an object (kube-rs metadata APIs).

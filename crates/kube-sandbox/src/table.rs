@@ -570,6 +570,7 @@ mod tests {
             status: true,
             generation: true,
             custom: true,
+            review: false,
             schema: None,
             printer_columns: vec![
                 json!({"name": "Size", "type": "integer", "jsonPath": ".spec.size"}),

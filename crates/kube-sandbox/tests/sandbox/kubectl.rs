@@ -374,6 +374,18 @@ async fn namespaces_configmaps_and_secrets_through_kubectl() {
     assert!(
         String::from_utf8_lossy(&pods.stderr).contains("No resources found in team namespace.")
     );
+    // RBAC is not enforced, and the reviews say so.
+    assert_eq!(
+        cli.kubectl(&["auth", "can-i", "create", "deployments", "-n", "team"])
+            .await
+            .trim(),
+        "yes"
+    );
+    assert!(
+        cli.kubectl(&["auth", "whoami"])
+            .await
+            .contains("sandbox-admin")
+    );
     cli.kubectl(&["delete", "namespace", "team"]).await;
     let err = cli
         .kubectl_fails(&["-n", "team", "get", "configmap", "c"])
