@@ -108,3 +108,77 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
         "resources": resources,
     }))
 }
+
+/// The aggregated discovery document (`apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`) for
+/// `/api` (core) or `/apis` (every group), which kubectl asks for first.
+pub fn aggregated(reg: &Registry, core: bool) -> Value {
+    let groups: Vec<(String, Vec<String>)> = if core {
+        vec![(String::new(), vec!["v1".to_string()])]
+    } else {
+        reg.groups()
+            .into_iter()
+            .map(|g| (g.name, g.versions))
+            .collect()
+    };
+    let items: Vec<Value> = groups
+        .into_iter()
+        .map(|(group, versions)| {
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = reg
+                        .resources_of(&group, v)
+                        .iter()
+                        .map(|t| {
+                            let kind =
+                                json!({"group": t.group, "version": t.version, "kind": t.kind});
+                            let mut r = json!({
+                                "resource": t.plural,
+                                "responseKind": kind,
+                                "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": t.singular,
+                                "verbs": if t.review { &["create"][..] } else { VERBS },
+                            });
+                            if !t.short_names.is_empty() {
+                                r["shortNames"] = json!(t.short_names);
+                            }
+                            if !t.categories.is_empty() {
+                                r["categories"] = json!(t.categories);
+                            }
+                            if t.status {
+                                r["subresources"] = json!([{
+                                    "subresource": "status",
+                                    "responseKind": kind,
+                                    "verbs": ["get", "patch", "update"],
+                                }]);
+                            }
+                            r
+                        })
+                        .collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            json!({"metadata": {"name": group}, "versions": versions})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    })
+}
+
+/// The media type of aggregated discovery v2, when `accept` asks for it.
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').any(|m| {
+        let m = m.replace(' ', "");
+        m.contains("as=APIGroupDiscoveryList")
+            && m.contains("g=apidiscovery.k8s.io")
+            && m.contains("v=v2")
+            && !m.contains("v=v2beta1")
+    })
+}
+
+pub const AGGREGATED_MEDIA: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";

@@ -95,9 +95,23 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         return Err(ApiError::unauthorized());
     }
     let get = req.method() == Method::GET;
+    let aggregated = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(discovery::wants_aggregated);
     match segs.as_slice() {
         ["version"] => Ok(json_response(200, &discovery::version())),
         ["healthz"] | ["livez"] | ["readyz"] => Ok(full(200, "text/plain", b"ok".to_vec())),
+        ["api"] | ["apis"] if get && aggregated => Ok(full(
+            200,
+            discovery::AGGREGATED_MEDIA,
+            serde_json::to_vec(&discovery::aggregated(
+                &app.store.lock().registry,
+                segs[0] == "api",
+            ))
+            .unwrap_or_default(),
+        )),
         ["api"] if get => Ok(json_response(200, &discovery::api_versions(&app.address))),
         ["apis"] if get => Ok(json_response(
             200,

@@ -321,3 +321,47 @@ async fn invalid_custom_resources_get_422_with_field_causes() {
         s.message
     );
 }
+
+/// Aggregated discovery (what kubectl asks for first) follows CRDs too.
+#[tokio::test]
+async fn aggregated_discovery_follows_crds() {
+    let (_sb, client) = start().await;
+    let fetch = |path: &'static str| {
+        let client = client.clone();
+        async move {
+            let req = http::Request::get(path)
+                .header(
+                    "accept",
+                    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+                )
+                .body(Vec::new())
+                .unwrap();
+            let text = client.request_text(req).await.unwrap();
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()
+        }
+    };
+    let core = fetch("/api").await;
+    assert_eq!(core["kind"], "APIGroupDiscoveryList");
+    let core_resources = &core["items"][0]["versions"][0]["resources"];
+    assert!(
+        core_resources
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resource"] == "configmaps" && r["scope"] == "Namespaced")
+    );
+
+    install_widgets(&client).await;
+    let groups = fetch("/apis").await;
+    let widgets = groups["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["metadata"]["name"] == "test.sandbox.io")
+        .expect("the CRD's group is listed");
+    let r = &widgets["versions"][0]["resources"][0];
+    assert_eq!(r["resource"], "widgets");
+    assert_eq!(r["responseKind"]["kind"], "Widget");
+    assert_eq!(r["shortNames"], json!(["wd"]));
+    assert_eq!(r["subresources"][0]["subresource"], "status");
+}
