@@ -1595,6 +1595,14 @@ fn dockerfile_builds_the_tested_binary_into_a_distroless_nonroot_image() {
         ]
     );
 
+    let build = &instructions[..runtime_start];
+    assert!(
+        build
+            .iter()
+            .any(|(op, a)| op == "ENV" && a == "CARGO_PROFILE_RELEASE_STRIP=symbols"),
+        "the release binary is stripped"
+    );
+
     // Only the binary is copied into the runtime image, and it is the entrypoint.
     let copies: Vec<&String> = runtime
         .iter()
