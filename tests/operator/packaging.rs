@@ -1632,16 +1632,10 @@ fn dockerfile_builds_the_tested_binary_into_a_distroless_nonroot_image() {
         65532
     );
 
-    // --locked: the lockfile satisfies the manifests (fails otherwise), and the --bin target exists.
+    // --locked: the lockfile satisfies the manifests (resolving fails otherwise; `--no-deps` would
+    // skip that check), and the --bin target exists.
     let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "metadata",
-            "--locked",
-            "--offline",
-            "--format-version",
-            "1",
-            "--no-deps",
-        ])
+        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
         .arg("--manifest-path")
         .arg(root().join("Cargo.toml"))
         .output()
