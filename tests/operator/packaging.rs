@@ -1632,19 +1632,39 @@ fn dockerfile_builds_the_tested_binary_into_a_distroless_nonroot_image() {
         65532
     );
 
-    // --locked: the lockfile satisfies the manifests (resolving fails otherwise; `--no-deps` would
-    // skip that check), and the --bin target exists.
-    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
-        .arg("--manifest-path")
-        .arg(root().join("Cargo.toml"))
+    // --locked: the lockfile satisfies the manifests (`cargo tree --locked` resolves the
+    // dependency graph and fails if Cargo.lock would change; scripts/test.sh also builds with
+    // --locked), and --bin securityprofile-operator is a target of the package.
+    let cargo = || std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
+    let manifest = root().join("Cargo.toml");
+    let out = cargo()
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-e",
+            "normal",
+            "--depth",
+            "0",
+        ])
+        .args(["-p", "securityprofile-operator", "--manifest-path"])
+        .arg(&manifest)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "cargo metadata --locked: {}",
-        text(&out)
-    );
+    assert!(out.status.success(), "cargo tree --locked: {}", text(&out));
+    let out = cargo()
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo metadata: {}", text(&out));
     let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
     let package = meta["packages"]
         .as_array()
