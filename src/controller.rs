@@ -176,7 +176,7 @@ pub async fn reconcile(sp: Arc<SecurityProfile>, ctx: Arc<Context>) -> Result<Ac
             async move {
                 let outcome = match &event {
                     Finalizer::Apply(sp) => apply(sp, &ctx, &api).await,
-                    Finalizer::Cleanup(sp) => cleanup(sp, &ctx, &api).await,
+                    Finalizer::Cleanup(sp) => cleanup(sp, &ctx).await,
                 };
                 if let Err(e) = &outcome {
                     let sp = match &event {
@@ -218,7 +218,12 @@ pub fn error_policy(sp: Arc<SecurityProfile>, err: &Error, ctx: Arc<Context>) ->
 /// The region of a resource: spec, then the region already in use (status), then the namespace
 /// annotation, then the operator default, then the SDK default chain.
 async fn region_of(sp: &SecurityProfile, ctx: &Context) -> Result<String, Error> {
-    let in_use = sp.status.as_ref().and_then(|s| s.region.clone());
+    // A region counts as in use once a profile was found or created there (status has its ARN).
+    let in_use = sp
+        .status
+        .as_ref()
+        .filter(|s| s.security_profile_arn.is_some())
+        .and_then(|s| s.region.clone());
     let from_namespace = if sp.spec.region.is_none() && in_use.is_none() {
         let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
         namespaces
@@ -410,12 +415,7 @@ fn drift_fields(desired: &Desired, observed: Option<&Observed>) -> Vec<&'static 
     fields
 }
 
-async fn cleanup(
-    sp: &SecurityProfile,
-    ctx: &Context,
-    api: &Api<SecurityProfile>,
-) -> Result<Action, Error> {
-    let _ = api;
+async fn cleanup(sp: &SecurityProfile, ctx: &Context) -> Result<Action, Error> {
     let retained = sp.spec.deletion_policy == DeletionPolicy::Retain
         || sp.spec.management_policy == ManagementPolicy::Observe;
     if is_paused(sp) && !retained {
