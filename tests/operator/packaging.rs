@@ -638,7 +638,8 @@ fn attributes(method: &str, path: &str, query: &str) -> Option<Attributes> {
     if rest[0] == "namespaces" && rest.len() > 1 {
         // GET /api/v1/namespaces/NAME is in namespace NAME, as the API server has it.
         namespace = Some(rest[1].to_string());
-        if rest.len() > 2 {
+        // …/namespaces/NAME/status and /finalize are subresources of the namespace itself.
+        if rest.len() > 2 && !matches!(rest[2], "status" | "finalize") {
             rest = &rest[2..];
         }
     }
@@ -950,6 +951,11 @@ fn request_attributes_follow_the_api_server() {
             Some("kube-system"),
             Some("kube-system")
         )
+    );
+    let x = a("PUT", "/api/v1/namespaces/team-a/finalize", "");
+    assert_eq!(
+        (x.verb.as_str(), x.resource.as_str(), x.name.as_deref()),
+        ("update", "namespaces/finalize", Some("team-a"))
     );
     let x = a("GET", "/api/v1/namespaces", "");
     assert_eq!((x.verb.as_str(), x.namespace), ("list", None));
