@@ -332,7 +332,7 @@ async fn report_convergence(
     };
     println!();
     println!(
-        "{:<28} {:<24} {:<8} {:>7} {:>7}  ARN",
+        "{:<28}  {:<24}  {:<6}  {:>7}  {:>7}  ARN",
         "NAMESPACE/NAME", "AWS NAME", "READY", "VERSION", "TARGETS"
     );
     let mut not_ready = 0;
@@ -343,7 +343,7 @@ async fn report_convergence(
             not_ready += 1;
         }
         println!(
-            "{:<28} {:<24} {:<8} {:>7} {:>7}  {}",
+            "{:<28}  {:<24}  {:<6}  {:>7}  {:>7}  {}",
             format!("{}/{}", sp.namespace().unwrap_or_default(), sp.name_any()),
             st.security_profile_name.unwrap_or_default(),
             if is_ready { "True" } else { "False" },

@@ -228,8 +228,20 @@ impl Env {
         what: &str,
         pred: impl Fn(&SecurityProfile) -> bool,
     ) -> SecurityProfile {
+        self.wait_for_within(name, what, Duration::from_secs(30), pred)
+            .await
+    }
+
+    /// [`Env::wait_for`] with a longer budget (storms, where backoff is the point).
+    pub async fn wait_for_within(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&SecurityProfile) -> bool,
+    ) -> SecurityProfile {
         let api = self.api();
-        eventually(what, Duration::from_secs(30), || async {
+        eventually(what, timeout, || async {
             api.get_opt(name).await.ok().flatten().filter(|sp| pred(sp))
         })
         .await
@@ -237,7 +249,11 @@ impl Env {
 
     /// Waits until the current generation is reconciled and Ready=True.
     pub async fn wait_ready(&self, name: &str) -> SecurityProfile {
-        self.wait_for(name, &format!("{name} Ready"), |sp| {
+        self.wait_ready_within(name, Duration::from_secs(30)).await
+    }
+
+    pub async fn wait_ready_within(&self, name: &str, timeout: Duration) -> SecurityProfile {
+        self.wait_for_within(name, &format!("{name} Ready"), timeout, |sp| {
             condition(sp, "Ready").is_some_and(|c| c.0 == "True")
                 && sp.status.as_ref().and_then(|s| s.observed_generation) == sp.metadata.generation
                 && condition(sp, "Synced").is_some_and(|c| c.0 == "True")
