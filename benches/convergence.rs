@@ -51,6 +51,9 @@ fn main() -> ExitCode {
 
 /// Runs every phase; Ok(false) when one of them failed.
 async fn run(args: BenchArgs) -> Result<bool> {
+    if !(args.tps > 0.0 && args.tps.is_finite()) || args.resources == 0 {
+        anyhow::bail!("--tps must be a positive number and --resources at least 1");
+    }
     let dir = args
         .json
         .parent()
