@@ -452,8 +452,42 @@ async fn cleanup(sp: &SecurityProfile, ctx: &Context) -> Result<Action, Error> {
     Ok(Action::await_change())
 }
 
-/// Runs the plan's steps in order, publishing an event for each AWS mutation, and returns the
-/// AWS state they leave.
+/// What one reconcile did to targets and tags: published as one event per kind, because the
+/// event recorder folds events of the same reason into one series and would keep only the
+/// first message ("attached to g1" ×2 instead of g1 and g2).
+#[derive(Default)]
+struct Changes {
+    attached: Vec<String>,
+    detached: Vec<String>,
+    tagged: Vec<String>,
+    untagged: Vec<String>,
+}
+
+impl Changes {
+    async fn publish(self, ctx: &Context, sp: &SecurityProfile) {
+        if !self.attached.is_empty() {
+            let note = format!("attached to {}", self.attached.join(", "));
+            publish(ctx, sp, EventType::Normal, "TargetAttached", &note).await;
+        }
+        if !self.detached.is_empty() {
+            let note = format!("detached from {}", self.detached.join(", "));
+            publish(ctx, sp, EventType::Normal, "TargetDetached", &note).await;
+        }
+        let mut tags = Vec::new();
+        if !self.tagged.is_empty() {
+            tags.push(format!("tagged {}", self.tagged.join(", ")));
+        }
+        if !self.untagged.is_empty() {
+            tags.push(format!("removed tags {}", self.untagged.join(", ")));
+        }
+        if !tags.is_empty() {
+            publish(ctx, sp, EventType::Normal, "TagsUpdated", &tags.join("; ")).await;
+        }
+    }
+}
+
+/// Runs the plan's steps in order and returns the AWS state they leave. Every AWS mutation is
+/// announced by an event, also when a later step fails.
 async fn execute(
     ctx: &Context,
     sp: &SecurityProfile,
@@ -461,6 +495,21 @@ async fn execute(
     desired: &Desired,
     observed: Option<&Observed>,
     steps: &[Step],
+) -> Result<Observed, Error> {
+    let mut changes = Changes::default();
+    let result = run_steps(ctx, sp, region, desired, observed, steps, &mut changes).await;
+    changes.publish(ctx, sp).await;
+    result
+}
+
+async fn run_steps(
+    ctx: &Context,
+    sp: &SecurityProfile,
+    region: &str,
+    desired: &Desired,
+    observed: Option<&Observed>,
+    steps: &[Step],
+    changes: &mut Changes,
 ) -> Result<Observed, Error> {
     let name = desired.name.as_str();
     let mut state = observed.cloned();
@@ -470,14 +519,8 @@ async fn execute(
             Step::Create { attributes, tags } => {
                 let arn = ctx.iot.create(region, name, attributes, tags).await?;
                 info!(%arn, "created security profile");
-                publish(
-                    ctx,
-                    sp,
-                    EventType::Normal,
-                    "Created",
-                    &format!("created security profile {name} ({arn})"),
-                )
-                .await;
+                let note = format!("created security profile {name} ({arn})");
+                publish(ctx, sp, EventType::Normal, "Created", &note).await;
                 state = simulate(None, std::slice::from_ref(step), &arn);
                 if let (Some(s), Some(d)) = (state.as_mut(), ctx.iot.describe(region, name).await?)
                 {
@@ -500,14 +543,8 @@ async fn execute(
                     .as_ref()
                     .map(|o| o.attributes.differing_fields(&d.attributes))
                     .unwrap_or_default();
-                publish(
-                    ctx,
-                    sp,
-                    EventType::Normal,
-                    "Updated",
-                    &format!("updated {} (version {})", fields.join(", "), d.version),
-                )
-                .await;
+                let note = format!("updated {} (version {})", fields.join(", "), d.version);
+                publish(ctx, sp, EventType::Normal, "Updated", &note).await;
                 if let Some(s) = state.as_mut() {
                     s.version = d.version;
                     s.attributes = d.attributes;
@@ -518,60 +555,24 @@ async fn execute(
             }
             Step::Tag(tags) => {
                 ctx.iot.tag(region, &arn, tags).await?;
-                let keys: Vec<_> = tags.keys().map(String::as_str).collect();
-                publish(
-                    ctx,
-                    sp,
-                    EventType::Normal,
-                    "TagsUpdated",
-                    &format!("tagged {}", keys.join(", ")),
-                )
-                .await;
+                changes.tagged.extend(tags.keys().cloned());
             }
             Step::Untag(keys) => {
                 ctx.iot.untag(region, &arn, keys).await?;
-                let keys: Vec<_> = keys.iter().map(String::as_str).collect();
-                publish(
-                    ctx,
-                    sp,
-                    EventType::Normal,
-                    "TagsUpdated",
-                    &format!("removed tags {}", keys.join(", ")),
-                )
-                .await;
+                changes.untagged.extend(keys.iter().cloned());
             }
             Step::Attach(target) => {
                 ctx.iot.attach(region, name, target).await?;
-                publish(
-                    ctx,
-                    sp,
-                    EventType::Normal,
-                    "TargetAttached",
-                    &format!("attached to {target}"),
-                )
-                .await;
+                changes.attached.push(target.clone());
             }
             Step::Detach(target) => {
                 ctx.iot.detach(region, name, target).await?;
-                publish(
-                    ctx,
-                    sp,
-                    EventType::Normal,
-                    "TargetDetached",
-                    &format!("detached from {target}"),
-                )
-                .await;
+                changes.detached.push(target.clone());
             }
             Step::Delete { expected_version } => {
                 ctx.iot.delete(region, name, *expected_version).await?;
-                publish(
-                    ctx,
-                    sp,
-                    EventType::Normal,
-                    "Deleted",
-                    &format!("deleted security profile {name}"),
-                )
-                .await;
+                let note = format!("deleted security profile {name}");
+                publish(ctx, sp, EventType::Normal, "Deleted", &note).await;
             }
         }
         state = simulate(state.as_ref(), std::slice::from_ref(step), &arn);

@@ -99,32 +99,32 @@ impl Metrics {
         self.reconcile_duration.observe(seconds);
     }
 
-    /// Records a resource's conditions (`None` when it is gone) and refreshes the gauges.
+    /// Records a resource's conditions (`None` when it is gone) and moves the gauges by the
+    /// difference, so the cost of a reconcile does not grow with the number of resources.
     pub fn set_conditions(&self, key: &str, ready_synced: Option<(String, String)>) {
         let Ok(mut map) = self.conditions.lock() else {
             return;
         };
-        match ready_synced {
-            Some(v) => {
-                map.insert(key.to_string(), v);
-            }
-            None => {
-                map.remove(key);
-            }
+        let previous = match &ready_synced {
+            Some(v) => map.insert(key.to_string(), v.clone()),
+            None => map.remove(key),
+        };
+        if previous == ready_synced {
+            return;
         }
-        let mut counts: HashMap<(&str, &str), i64> = HashMap::new();
-        for (ready, synced) in map.values() {
-            *counts.entry(("Ready", ready.as_str())).or_default() += 1;
-            *counts.entry(("Synced", synced.as_str())).or_default() += 1;
+        let gauge = |condition: &str, status: &str| {
+            self.resources.get_or_create(&ConditionLabels {
+                condition: condition.to_string(),
+                status: status.to_string(),
+            })
+        };
+        if let Some((ready, synced)) = previous {
+            gauge("Ready", &ready).dec();
+            gauge("Synced", &synced).dec();
         }
-        self.resources.clear();
-        for ((condition, status), n) in counts {
-            self.resources
-                .get_or_create(&ConditionLabels {
-                    condition: condition.to_string(),
-                    status: status.to_string(),
-                })
-                .set(n);
+        if let Some((ready, synced)) = ready_synced {
+            gauge("Ready", &ready).inc();
+            gauge("Synced", &synced).inc();
         }
     }
 
@@ -133,5 +133,40 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    #[test]
+    fn resource_gauges_follow_each_resources_latest_conditions() {
+        let m = Metrics::default();
+        let t = |r: &str, s: &str| Some((r.to_string(), s.to_string()));
+        m.set_conditions("a", t("True", "True"));
+        m.set_conditions("b", t("False", "False"));
+        m.set_conditions("b", t("True", "True"));
+        m.set_conditions("c", t("False", "False"));
+        m.set_conditions("c", None);
+        let text = m.encode();
+        assert!(
+            text.contains(
+                "securityprofile_operator_resources{condition=\"Ready\",status=\"True\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "securityprofile_operator_resources{condition=\"Ready\",status=\"False\"} 0"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "securityprofile_operator_resources{condition=\"Synced\",status=\"True\"} 2"
+            ),
+            "{text}"
+        );
     }
 }

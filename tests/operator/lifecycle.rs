@@ -134,7 +134,11 @@ async fn create_with_every_field_then_update_and_clear_each_field() {
     assert_eq!(condition(&sp, "Ready").unwrap().1, "Available");
     assert_eq!(condition(&sp, "Synced").unwrap().1, "ReconcileSuccess");
     env.wait_event("fleet", "Created").await;
-    env.wait_event("fleet", "TargetAttached").await;
+    let (_, _, note) = env.wait_event("fleet", "TargetAttached").await;
+    assert!(
+        groups.iter().all(|g| note.contains(g.as_str())),
+        "one event names every attached target: {note}"
+    );
 
     // Update each attribute: one UpdateSecurityProfile per change, version goes up.
     let updates = [
