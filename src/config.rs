@@ -51,6 +51,12 @@ pub struct ControllerArgs {
     #[arg(long, env = "AWS_ATTEMPT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub aws_attempt_timeout: Duration,
 
+    /// Client-side rate limit per AWS operation and region, as OPERATION=N or *=N calls per
+    /// second (repeatable or comma-separated). Set it to the account's quotas so that the
+    /// operator paces itself instead of being throttled.
+    #[arg(long, env = "AWS_TPS", value_delimiter = ',', value_parser = crate::aws::parse_rate)]
+    pub aws_tps: Vec<(String, f64)>,
+
     /// Elect a leader on a coordination.k8s.io Lease before reconciling.
     #[arg(long, env = "LEADER_ELECT", default_value_t = false)]
     pub leader_elect: bool,

@@ -317,7 +317,7 @@ async fn apply(
                 synced,
                 observed.is_some(),
             );
-            write_status(api, sp, status).await?;
+            write_status_if_changed(api, sp, status).await?;
             if observed.is_some() {
                 ctx.failures().remove(&key(sp));
                 return Ok(Action::requeue(jittered(ctx.resync)));
@@ -384,7 +384,7 @@ async fn apply(
                 synced,
                 true,
             );
-            write_status(api, sp, status).await?;
+            write_status_if_changed(api, sp, status).await?;
             ctx.metrics
                 .set_conditions(&key(sp), Some(("True".into(), "True".into())));
             ctx.failures().remove(&key(sp));
@@ -649,6 +649,26 @@ fn status_of(
     }
 }
 
+/// Writes the status, unless it would change nothing but `lastSyncTime`: a resync that finds
+/// AWS as it was costs no Kubernetes write (`lastSyncTime` then says when AWS was last found
+/// to match after a change, and the status is known current at `observedGeneration`).
+async fn write_status_if_changed(
+    api: &Api<SecurityProfile>,
+    sp: &SecurityProfile,
+    status: SecurityProfileStatus,
+) -> Result<(), Error> {
+    if let Some(previous) = &sp.status {
+        let unchanged = SecurityProfileStatus {
+            last_sync_time: previous.last_sync_time.clone(),
+            ..status.clone()
+        };
+        if &unchanged == previous && previous.last_sync_time.is_some() {
+            return Ok(());
+        }
+    }
+    write_status(api, sp, status).await
+}
+
 async fn write_status(
     api: &Api<SecurityProfile>,
     sp: &SecurityProfile,
@@ -786,6 +806,13 @@ pub async fn run_controllers(
         readers.push(reader.clone());
         let stream = watcher(api, WatcherConfig::default().any_semantic())
             .default_backoff()
+            // The cache keeps what reconciles read: not managedFields, nor kubectl's copy of
+            // the whole last applied manifest (a large share of memory at 10,000 resources).
+            .modify(|sp: &mut SecurityProfile| {
+                sp.managed_fields_mut().clear();
+                sp.annotations_mut()
+                    .remove("kubectl.kubernetes.io/last-applied-configuration");
+            })
             .reflect(writer)
             .applied_objects()
             .predicate_filter(reconcile_trigger, Default::default());

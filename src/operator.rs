@@ -108,6 +108,7 @@ pub async fn run_with_credentials(
             max_attempts: args.aws_max_attempts,
             attempt_timeout: args.aws_attempt_timeout,
             region: args.default_region.clone(),
+            tps: args.aws_tps.clone(),
         },
         credentials,
         metrics.clone(),

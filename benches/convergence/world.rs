@@ -97,6 +97,9 @@ impl World {
             .arg(format!("{}ms", args.resync.as_millis()))
             .arg("--concurrency")
             .arg(args.concurrency.to_string())
+            // The operator paces itself at the quota the emulator enforces.
+            .arg("--aws-tps")
+            .arg(format!("*={}", args.tps))
             .env("AWS_ACCESS_KEY_ID", "AKIDBENCHBENCHBENCH")
             .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
             .env("AWS_REGION", REGION)

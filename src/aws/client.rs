@@ -3,6 +3,7 @@
 
 use super::convert::{self, ConvertError};
 use super::error::{AwsError, ErrorClass};
+use super::pacer::Pacer;
 use crate::metrics::Metrics;
 use crate::reconcile::{AttributeUpdate, Attributes, Field, Observed};
 use aws_config::retry::RetryConfig;
@@ -27,6 +28,8 @@ pub struct AwsOptions {
     pub attempt_timeout: Duration,
     /// The operator's default region; when set, the SDK's region chain (IMDS…) is not consulted.
     pub region: Option<String>,
+    /// Client-side rate limits, calls per second by operation (`*` for all).
+    pub tps: Vec<(String, f64)>,
 }
 
 impl Default for AwsOptions {
@@ -36,6 +39,7 @@ impl Default for AwsOptions {
             max_attempts: 3,
             attempt_timeout: Duration::from_secs(10),
             region: None,
+            tps: Vec::new(),
         }
     }
 }
@@ -99,6 +103,7 @@ pub struct Iot {
     base: SdkConfig,
     options: AwsOptions,
     clients: Mutex<HashMap<String, Client>>,
+    pacer: Pacer,
     metrics: Arc<Metrics>,
 }
 
@@ -133,6 +138,7 @@ impl Iot {
     pub fn new(base: SdkConfig, options: AwsOptions, metrics: Arc<Metrics>) -> Iot {
         Iot {
             base,
+            pacer: Pacer::new(&options.tps),
             options,
             clients: Mutex::new(HashMap::new()),
             metrics,
@@ -190,6 +196,7 @@ impl Iot {
 
     /// `DescribeSecurityProfile`; `None` when there is no such profile.
     pub async fn describe(&self, region: &str, name: &str) -> Result<Option<Described>, IotError> {
+        self.pacer.wait(region, "DescribeSecurityProfile").await;
         let out = self
             .client(region)
             .describe_security_profile()
@@ -214,6 +221,9 @@ impl Iot {
         let mut targets = BTreeSet::new();
         let mut token = None;
         loop {
+            self.pacer
+                .wait(region, "ListTargetsForSecurityProfile")
+                .await;
             let out = client
                 .list_targets_for_security_profile()
                 .security_profile_name(name)
@@ -244,6 +254,7 @@ impl Iot {
         let mut tags = BTreeMap::new();
         let mut token = None;
         loop {
+            self.pacer.wait(region, "ListTagsForResource").await;
             let out = client
                 .list_tags_for_resource()
                 .resource_arn(arn)
@@ -321,6 +332,7 @@ impl Iot {
             .iter()
             .map(convert::metric_to_sdk)
             .collect::<Result<Vec<_>, _>>()?;
+        self.pacer.wait(region, "CreateSecurityProfile").await;
         let out = self
             .client(region)
             .create_security_profile()
@@ -357,6 +369,7 @@ impl Iot {
         expected_version: i64,
         update: &AttributeUpdate,
     ) -> Result<Described, IotError> {
+        self.pacer.wait(region, "UpdateSecurityProfile").await;
         let mut req = self
             .client(region)
             .update_security_profile()
@@ -402,6 +415,7 @@ impl Iot {
         name: &str,
         expected_version: i64,
     ) -> Result<(), IotError> {
+        self.pacer.wait(region, "DeleteSecurityProfile").await;
         let out = self
             .client(region)
             .delete_security_profile()
@@ -418,6 +432,7 @@ impl Iot {
 
     /// `AttachSecurityProfile`.
     pub async fn attach(&self, region: &str, name: &str, target: &str) -> Result<(), IotError> {
+        self.pacer.wait(region, "AttachSecurityProfile").await;
         let out = self
             .client(region)
             .attach_security_profile()
@@ -431,6 +446,7 @@ impl Iot {
 
     /// `DetachSecurityProfile`; a target already detached counts as detached.
     pub async fn detach(&self, region: &str, name: &str, target: &str) -> Result<(), IotError> {
+        self.pacer.wait(region, "DetachSecurityProfile").await;
         let out = self
             .client(region)
             .detach_security_profile()
@@ -452,6 +468,7 @@ impl Iot {
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), IotError> {
+        self.pacer.wait(region, "TagResource").await;
         let out = self
             .client(region)
             .tag_resource()
@@ -470,6 +487,7 @@ impl Iot {
         arn: &str,
         keys: &BTreeSet<String>,
     ) -> Result<(), IotError> {
+        self.pacer.wait(region, "UntagResource").await;
         let out = self
             .client(region)
             .untag_resource()

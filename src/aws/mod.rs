@@ -3,6 +3,8 @@
 mod client;
 pub mod convert;
 mod error;
+mod pacer;
 
 pub use client::{AwsOptions, Described, Iot, IotError};
 pub use error::{AwsError, ErrorClass};
+pub use pacer::{Pacer, parse_rate};

@@ -256,3 +256,34 @@ async fn a_spec_change_that_cannot_be_applied_is_not_ready_and_is_no_drift() {
         "a user's change is no drift: {events:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_at_the_quota_the_operator_is_never_throttled() {
+    // Without --aws-tps this test fails: the burst of Describes exceeds the 10/s quota.
+    let env = Env::start_with(&["--aws-tps", "*=10"]).await;
+    env.emulator.admin().set_quota("*", 10.0).unwrap();
+    let groups = [env.thing_group("p1"), env.thing_group("p2")];
+    for i in 0..12 {
+        env.create_json(json!({
+            "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
+            "metadata": {"name": format!("paced-{i}")},
+            "spec": {"targetArns": groups, "tags": [{"key": "k", "value": "v"}]}
+        }))
+        .await;
+    }
+    for i in 0..12 {
+        env.wait_ready(&format!("paced-{i}")).await;
+    }
+    let throttled: u64 = env
+        .emulator
+        .admin()
+        .calls()
+        .values()
+        .map(|outcomes| outcomes.get("ThrottlingException").copied().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        throttled, 0,
+        "24 Describes and 24 Attaches at 10/s each, spaced by the operator"
+    );
+    assert_eq!(env.ok_calls("AttachSecurityProfile"), 24);
+}

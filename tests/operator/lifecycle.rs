@@ -329,3 +329,21 @@ async fn status_writes_never_call_aws_and_spec_stays_byte_identical() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_resync_reads_aws_and_writes_nothing() {
+    let env = Env::start_with(&["--resync-period", "1s"]).await;
+    env.create("idle", Default::default()).await;
+    let ready = env.wait_ready("idle").await;
+    let describes = env.all_calls("DescribeSecurityProfile");
+    eventually("two more resyncs", Duration::from_secs(20), || async {
+        (env.all_calls("DescribeSecurityProfile") >= describes + 2).then_some(())
+    })
+    .await;
+    let after = env.get("idle").await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version, ready.metadata.resource_version,
+        "resyncs that find AWS unchanged make no Kubernetes write"
+    );
+    assert_eq!(env.writes(), 1, "and no AWS write: only the create");
+}
