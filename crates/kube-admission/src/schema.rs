@@ -75,6 +75,19 @@ fn string(m: &Map<String, Value>, k: &str) -> Option<String> {
     m.get(k).and_then(Value::as_str).map(str::to_string)
 }
 
+/// A list of strings (`required`, `x-kubernetes-list-map-keys`); missing is empty.
+fn strings(m: &Map<String, Value>, k: &str) -> Vec<String> {
+    m.get(k)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn flag(m: &Map<String, Value>, k: &str) -> bool {
     m.get(k).and_then(Value::as_bool).unwrap_or(false)
 }
@@ -136,16 +149,7 @@ impl Schema {
             properties,
             additional,
             items,
-            required: m
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            required: strings(m, "required"),
             enumeration: m.get("enum").and_then(Value::as_array).cloned(),
             pattern: string(m, "pattern").filter(|p| !p.is_empty()),
             min_length: int(m, "minLength"),
@@ -162,16 +166,7 @@ impl Schema {
             unique_items: flag(m, "uniqueItems"),
             default: m.get("default").filter(|d| !d.is_null()).cloned(),
             list_type: string(m, "x-kubernetes-list-type"),
-            list_map_keys: m
-                .get("x-kubernetes-list-map-keys")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            list_map_keys: strings(m, "x-kubernetes-list-map-keys"),
             map_type: string(m, "x-kubernetes-map-type"),
             all_of: list(m, "allOf"),
             any_of: list(m, "anyOf"),

@@ -231,6 +231,35 @@ impl Store {
 }
 
 impl State {
+    /// Stores a created (`old` None) or updated object at the next resourceVersion, keeps the
+    /// CRD registry in step, and tells the watchers.
+    fn store(
+        &mut self,
+        key: TypeKey,
+        ns: String,
+        name: &str,
+        mut obj: Value,
+        old: Option<Obj>,
+    ) -> Obj {
+        self.rv += 1;
+        set_meta(&mut obj, "resourceVersion", json!(self.rv.to_string()));
+        let obj = Arc::new(obj);
+        self.objects
+            .entry(key.clone())
+            .or_default()
+            .insert((ns.clone(), name.to_string()), obj.clone());
+        if is(&key, CRDS) {
+            self.crd_committed(Some(&obj), name);
+        }
+        let kind = if old.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.emit(key, ns, kind, obj.clone(), old);
+        obj
+    }
+
     fn emit(
         &mut self,
         key: TypeKey,
@@ -632,18 +661,7 @@ impl State {
         if opts.dry_run {
             return Ok(Arc::new(obj));
         }
-        self.rv += 1;
-        set_meta(&mut obj, "resourceVersion", json!(self.rv.to_string()));
-        let obj = Arc::new(obj);
-        self.objects
-            .entry(key.clone())
-            .or_default()
-            .insert((ns.clone(), name.clone()), obj.clone());
-        if is(&key, CRDS) {
-            self.crd_committed(Some(&obj), &name);
-        }
-        self.emit(key, ns, EventType::Added, obj.clone(), None);
-        Ok(obj)
+        Ok(self.store(key, ns, &name, obj, None))
     }
 
     /// PUT (and the last step of PATCH): `new` replaces the stored object.
@@ -789,18 +807,7 @@ impl State {
         {
             return Ok(self.remove(&key, &sns, name, result));
         }
-        self.rv += 1;
-        set_meta(&mut result, "resourceVersion", json!(self.rv.to_string()));
-        let obj = Arc::new(result);
-        self.objects
-            .entry(key.clone())
-            .or_default()
-            .insert((sns.clone(), name.to_string()), obj.clone());
-        if is(&key, CRDS) {
-            self.crd_committed(Some(&obj), name);
-        }
-        self.emit(key, sns, EventType::Modified, obj.clone(), Some(old));
-        Ok(obj)
+        Ok(self.store(key, sns, name, result, Some(old)))
     }
 
     /// A namespace being deleted stays while it has content.
