@@ -53,6 +53,27 @@ pub fn credentials() -> Credentials {
     Credentials::new("AKIDTESTTESTTEST", "test-secret", None, None, "tests")
 }
 
+/// The two test servers on ephemeral ports: the emulator allowing only the actions of
+/// `iam-policy` (least privilege), and an empty sandbox with a client for it.
+pub async fn start_servers() -> (Emulator, Sandbox, Client) {
+    securityprofile_operator::install_crypto_provider();
+    securityprofile_operator::telemetry::init(securityprofile_operator::config::LogFormat::Text);
+    let emulator = Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    })
+    .await
+    .expect("emulator starts");
+    emulator
+        .admin()
+        .set_iam_allow(securityprofile_operator::iam::actions());
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
+    let client = sandbox.client().await.expect("sandbox client");
+    (emulator, sandbox, client)
+}
+
 /// A running operator, stopped on drop.
 pub struct Running {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -118,23 +139,7 @@ impl Env {
     }
 
     pub async fn without_operator() -> Env {
-        securityprofile_operator::install_crypto_provider();
-        securityprofile_operator::telemetry::init(
-            securityprofile_operator::config::LogFormat::Text,
-        );
-        let emulator = Emulator::start(EmulatorConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..Default::default()
-        })
-        .await
-        .expect("emulator starts");
-        emulator
-            .admin()
-            .set_iam_allow(securityprofile_operator::iam::actions());
-        let sandbox = Sandbox::start(SandboxConfig::default())
-            .await
-            .expect("sandbox starts");
-        let client = sandbox.client().await.expect("sandbox client");
+        let (emulator, sandbox, client) = start_servers().await;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         crds.create(&PostParams::default(), &crd().unwrap())
             .await

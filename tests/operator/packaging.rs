@@ -10,7 +10,6 @@ use crate::harness::{Env, NS, REGION, start_operator};
 use axum::body::Body as AxumBody;
 use axum::http::{Request, Response, StatusCode, header};
 use clap::Parser;
-use iot_emulator::{Emulator, EmulatorConfig};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
@@ -994,21 +993,7 @@ fn request_attributes_follow_the_api_server() {
 /// Deployment's own args behind the RBAC proxy, and reconciles a profile to Ready and away.
 /// Returns the grants and the requests the operator made.
 async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
-    securityprofile_operator::install_crypto_provider();
-    securityprofile_operator::telemetry::init(securityprofile_operator::config::LogFormat::Text);
-    let emulator = Emulator::start(EmulatorConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    })
-    .await
-    .expect("emulator starts");
-    emulator
-        .admin()
-        .set_iam_allow(securityprofile_operator::iam::actions());
-    let sandbox = Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox starts");
-    let client = sandbox.client().await.expect("sandbox client");
+    let (emulator, sandbox, client) = crate::harness::start_servers().await;
     // The profile's namespace carries the default region, so the operator reads it.
     Api::<Namespace>::all(client.clone())
         .create(
