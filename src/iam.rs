@@ -18,10 +18,25 @@ pub const IOT_ACTIONS: &[&str] = &[
     "iot:UpdateSecurityProfile",
 ];
 
+/// The IoT actions of the CustomMetric and Dimension kinds, and the pre-flight validation of
+/// a profile's behaviors (in-use checks use `iot:ListSecurityProfiles`, above).
+pub const DEPENDENCY_ACTIONS: &[&str] = &[
+    "iot:CreateCustomMetric",
+    "iot:CreateDimension",
+    "iot:DeleteCustomMetric",
+    "iot:DeleteDimension",
+    "iot:DescribeCustomMetric",
+    "iot:DescribeDimension",
+    "iot:UpdateCustomMetric",
+    "iot:UpdateDimension",
+    "iot:ValidateSecurityProfileBehaviors",
+];
+
 /// Every action of the policy (the emulator's allowlist in the least-privilege test).
 pub fn actions() -> Vec<String> {
     IOT_ACTIONS
         .iter()
+        .chain(DEPENDENCY_ACTIONS)
         .map(|a| a.to_string())
         .chain(std::iter::once("iam:PassRole".to_string()))
         .collect()
@@ -36,6 +51,12 @@ pub fn policy() -> Value {
                 "Sid": "ManageDeviceDefenderSecurityProfiles",
                 "Effect": "Allow",
                 "Action": IOT_ACTIONS,
+                "Resource": "*"
+            },
+            {
+                "Sid": "ManageCustomMetricsAndDimensions",
+                "Effect": "Allow",
+                "Action": DEPENDENCY_ACTIONS,
                 "Resource": "*"
             },
             {
@@ -72,7 +93,12 @@ mod tests {
     #[test]
     fn pass_role_is_limited_to_iot() {
         let p = super::policy();
-        let pass = &p["Statement"][1];
+        let pass = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Action"] == "iam:PassRole")
+            .unwrap();
         assert_eq!(pass["Action"], "iam:PassRole");
         assert_eq!(
             pass["Condition"]["StringEquals"]["iam:PassedToService"],

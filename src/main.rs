@@ -20,8 +20,13 @@ struct Cli {
 enum Command {
     /// Run the controller.
     Run(Box<ControllerArgs>),
-    /// Print the CustomResourceDefinition YAML.
-    Crd,
+    /// Print the CustomResourceDefinitions (SecurityProfile, CustomMetric, Dimension) as one
+    /// multi-document YAML stream, or write one file per CRD into --out-dir.
+    Crd {
+        /// Write `crds/`-style files (iot.awscc.io_PLURAL.yaml) into this directory instead.
+        #[arg(long)]
+        out_dir: Option<std::path::PathBuf>,
+    },
     /// Print the least-privilege IAM policy JSON.
     IamPolicy,
     /// Start an embedded Kubernetes API, the IoT emulator and the controller: a local demo.
@@ -33,7 +38,12 @@ async fn main() -> anyhow::Result<()> {
     securityprofile_operator::install_crypto_provider();
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd => print!("{}", api::crd_yaml()?),
+        Command::Crd { out_dir: None } => print!("{}", api::crds_yaml()?),
+        Command::Crd { out_dir: Some(dir) } => {
+            for (file, crd) in api::crds()? {
+                std::fs::write(dir.join(file), serde_yaml_ng::to_string(&crd)?)?;
+            }
+        }
         Command::IamPolicy => print!("{}", iam::policy_json()),
         Command::Run(args) => {
             telemetry::init(args.log_format);

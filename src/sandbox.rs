@@ -1,7 +1,7 @@
 //! The `sandbox` command: kube-sandbox + iot-emulator + the controller in one process, for a
 //! zero-install demo and for running the real `run` binary against both (`--no-controller`).
 
-use crate::api::{SecurityProfile, crd};
+use crate::api::{SecurityProfile, crds};
 use crate::config::ControllerArgs;
 use crate::operator::{self, Shutdown};
 use aws_sdk_iot::config::Credentials;
@@ -104,8 +104,10 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     };
     sandbox.write_kubeconfig(&kubeconfig)?;
     let client = sandbox.client().await?;
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.create(&PostParams::default(), &crd()?).await?;
+    let crds_api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in crds()? {
+        crds_api.create(&PostParams::default(), &crd).await?;
+    }
     println!("kubeconfig: {}", kubeconfig.display());
     println!("emulator: {}", emulator.url());
 

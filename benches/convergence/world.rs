@@ -10,7 +10,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use kube_sandbox::{Sandbox, SandboxConfig};
-use securityprofile_operator::api::{SecurityProfile, crd};
+use securityprofile_operator::api::{SecurityProfile, crds as operator_crds};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -48,9 +48,11 @@ impl World {
             .context("starting kube-sandbox")?;
         let client = sandbox.client().await.context("sandbox client")?;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        crds.create(&PostParams::default(), &crd()?)
-            .await
-            .context("installing the CRD")?;
+        for (_, crd) in operator_crds()? {
+            crds.create(&PostParams::default(), &crd)
+                .await
+                .context("installing the CRDs")?;
+        }
         let namespaces: Api<Namespace> = Api::all(client.clone());
         namespaces
             .create(

@@ -1,13 +1,20 @@
-//! The `SecurityProfile` custom resource (`iot.awscc.io/v1alpha1`): spec, status, conditions and
-//! the generated CustomResourceDefinition.
+//! The custom resources of `iot.awscc.io/v1alpha1`: `SecurityProfile` and the resources its
+//! behaviors name (`CustomMetric`, `Dimension`): spec, status, conditions and the generated
+//! CustomResourceDefinitions.
 
 mod conditions;
 mod crd;
+mod custom_metric;
+mod dimension;
+mod resource_status;
 mod spec;
 mod status;
 
 pub use conditions::{ConditionStatus, Reason, condition, now_seconds, rfc3339};
-pub use crd::{CrdError, crd, crd_yaml};
+pub use crd::{CrdError, crd, crd_yaml, crds, crds_yaml};
+pub use custom_metric::{CustomMetric, CustomMetricSpec, CustomMetricType};
+pub use dimension::{Dimension, DimensionSpec, DimensionType};
+pub use resource_status::ResourceStatus;
 pub use spec::*;
 pub use status::SecurityProfileStatus;
 

@@ -103,7 +103,7 @@ pub struct Iot {
     base: SdkConfig,
     options: AwsOptions,
     clients: Mutex<HashMap<String, Client>>,
-    pacer: Pacer,
+    pub(super) pacer: Pacer,
     metrics: Arc<Metrics>,
 }
 
@@ -153,7 +153,7 @@ impl Iot {
             .ok_or(IotError::NoRegion)
     }
 
-    fn client(&self, region: &str) -> Client {
+    pub(super) fn client(&self, region: &str) -> Client {
         let mut clients = match self.clients.lock() {
             Ok(c) => c,
             Err(poisoned) => poisoned.into_inner(),
@@ -172,7 +172,7 @@ impl Iot {
     }
 
     /// Counts the call and turns an SDK error into an [`AwsError`].
-    fn record<T, E, R>(
+    pub(super) fn record<T, E, R>(
         &self,
         operation: &'static str,
         result: Result<T, aws_sdk_iot::error::SdkError<E, R>>,

@@ -2,9 +2,11 @@
 
 mod client;
 pub mod convert;
+mod dependencies;
 mod error;
 mod pacer;
 
 pub use client::{AwsOptions, Described, Iot, IotError};
+pub use dependencies::ResourceApi;
 pub use error::{AwsError, ErrorClass};
 pub use pacer::{Pacer, parse_rate};

@@ -11,7 +11,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use kube_sandbox::{Sandbox, SandboxConfig};
-use securityprofile_operator::api::{SecurityProfile, SecurityProfileSpec, crd};
+use securityprofile_operator::api::{
+    SecurityProfile, SecurityProfileSpec, crds as crds_of_the_operator,
+};
 use securityprofile_operator::config::ControllerArgs;
 use securityprofile_operator::operator::{self, Shutdown};
 use serde_json::{Value, json};
@@ -141,9 +143,11 @@ impl Env {
     pub async fn without_operator() -> Env {
         let (emulator, sandbox, client) = start_servers().await;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        crds.create(&PostParams::default(), &crd().unwrap())
-            .await
-            .expect("CRD installs");
+        for (_, crd) in crds_of_the_operator().unwrap() {
+            crds.create(&PostParams::default(), &crd)
+                .await
+                .expect("CRD installs");
+        }
         let namespaces: Api<Namespace> = Api::all(client.clone());
         namespaces
             .create(

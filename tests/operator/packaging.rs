@@ -26,6 +26,12 @@ use std::time::Duration;
 
 const CHART_NAME: &str = "securityprofile-operator";
 const CRD_FILE: &str = "iot.awscc.io_securityprofiles.yaml";
+/// Every CRD file of `crds/` (and of the chart's files/).
+const CRD_FILES: &[&str] = &[
+    CRD_FILE,
+    "iot.awscc.io_custommetrics.yaml",
+    "iot.awscc.io_dimensions.yaml",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -234,43 +240,57 @@ fn chart_app_version_is_the_crate_version() {
     );
 }
 
-/// The chart's CRD is `crds/` verbatim (a file copy) and renders to the same object, plus the
-/// chart's labels and the keep policy; it is a template so `helm upgrade` upgrades it.
+/// The chart's CRDs are `crds/` verbatim (file copies) and render to the same objects, plus the
+/// chart's labels and the keep policy; they are templates so `helm upgrade` upgrades them.
 #[test]
 fn chart_crd_is_the_generated_crd() {
-    let generated = std::fs::read_to_string(root().join("crds").join(CRD_FILE)).unwrap();
-    let copy = std::fs::read_to_string(chart().join("files").join(CRD_FILE)).unwrap();
-    assert!(
-        generated == copy,
-        "charts/{CHART_NAME}/files/{CRD_FILE} is stale: cp crds/{CRD_FILE} charts/{CHART_NAME}/files/"
-    );
     assert!(
         !chart().join("crds").exists(),
         "the chart must not use crds/ (helm never upgrades those)"
     );
-    let expected: Value = serde_yaml_ng::from_str(&generated).unwrap();
-
     let objects = render(&[]);
-    let mut crd = one(&objects, "CustomResourceDefinition").clone();
-    let meta = crd["metadata"].as_object_mut().unwrap();
-    let annotations = meta.remove("annotations").expect("annotations");
+    let rendered = of_kind(&objects, "CustomResourceDefinition");
+    assert_eq!(rendered.len(), CRD_FILES.len(), "one CRD per file of crds/");
+    for file in CRD_FILES {
+        let generated = std::fs::read_to_string(root().join("crds").join(file)).unwrap();
+        let copy = std::fs::read_to_string(chart().join("files").join(file)).unwrap();
+        assert!(
+            generated == copy,
+            "charts/{CHART_NAME}/files/{file} is stale: cp crds/{file} charts/{CHART_NAME}/files/"
+        );
+        let expected: Value = serde_yaml_ng::from_str(&generated).unwrap();
+        let mut crd: Value = (*rendered
+            .iter()
+            .find(|c| c["metadata"]["name"] == expected["metadata"]["name"])
+            .unwrap_or_else(|| panic!("the chart renders no CRD of crds/{file}")))
+        .clone();
+        let meta = crd["metadata"].as_object_mut().unwrap();
+        let annotations = meta.remove("annotations").expect("annotations");
+        assert_eq!(
+            annotations,
+            json!({
+                "helm.sh/resource-policy": "keep",
+                "argocd.argoproj.io/sync-options": "Prune=false,Delete=false"
+            })
+        );
+        let labels = meta.remove("labels").expect("labels");
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "Helm");
+        assert_eq!(crd, expected, "the rendered CRD differs from crds/{file}");
+    }
+    let files: BTreeSet<String> = std::fs::read_dir(root().join("crds"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(
-        annotations,
-        json!({
-            "helm.sh/resource-policy": "keep",
-            "argocd.argoproj.io/sync-options": "Prune=false,Delete=false"
-        })
-    );
-    let labels = meta.remove("labels").expect("labels");
-    assert_eq!(labels["app.kubernetes.io/managed-by"], "Helm");
-    assert_eq!(
-        crd, expected,
-        "the rendered CRD differs from crds/{CRD_FILE}"
+        files,
+        CRD_FILES.iter().map(|f| f.to_string()).collect(),
+        "every file of crds/ is rendered by the chart"
     );
 
     let objects = render(&["crds.keep=false"]);
-    let crd = one(&objects, "CustomResourceDefinition");
-    assert!(crd["metadata"].get("annotations").is_none(), "{crd:#}");
+    for crd in of_kind(&objects, "CustomResourceDefinition") {
+        assert!(crd["metadata"].get("annotations").is_none(), "{crd:#}");
+    }
     let objects = render(&["crds.install=false"]);
     assert!(of_kind(&objects, "CustomResourceDefinition").is_empty());
 }
