@@ -1,9 +1,11 @@
--- Argo CD health check for iot.awscc.io/SecurityProfile
--- (resource.customizations.health.iot.awscc.io_SecurityProfile). Lua 5.1.
+-- Argo CD health check for iot.awscc.io/SecurityProfile, CustomMetric and Dimension
+-- (resource.customizations.health.iot.awscc.io_<Kind>). Lua 5.1.
 --
 -- Healthy      Ready=True and the current generation is reconciled.
--- Progressing  no status yet, generation not yet reconciled, Ready Unknown/missing, or a
---              transient error the operator retries (Throttled, AwsError, VersionConflict).
+-- Progressing  no status yet, generation not yet reconciled, Ready Unknown/missing, a
+--              transient error the operator retries (Throttled, AwsError, VersionConflict), a
+--              profile waiting for its CustomMetric or Dimension (WaitingForDependency), or a
+--              deletion waiting until no profile uses the resource (Deleting).
 -- Degraded     an error that waits for a spec change (InvalidSpec, AlreadyExists,
 --              OwnedByAnother, AccessDenied, any unknown reason), or Ready=False while synced
 --              (e.g. an observed profile that does not exist).
@@ -11,7 +13,15 @@
 
 local hs = {}
 
-local transient = { Throttled = true, AwsError = true, VersionConflict = true }
+local transient = {
+  Throttled = true,
+  AwsError = true,
+  VersionConflict = true,
+  WaitingForDependency = true,
+  Deleting = true,
+}
+
+local subject = obj.kind or "resource"
 
 local function find(conditions, kind)
   if conditions == nil then
@@ -35,7 +45,7 @@ end
 local status = obj.status
 if status == nil or status.conditions == nil or #status.conditions == 0 then
   hs.status = "Progressing"
-  hs.message = "Waiting for the operator to reconcile the SecurityProfile"
+  hs.message = "Waiting for the operator to reconcile the " .. subject
   return hs
 end
 
@@ -66,16 +76,16 @@ end
 
 if ready == nil or ready.status == "Unknown" then
   hs.status = "Progressing"
-  hs.message = text(ready, "Waiting for the security profile to become ready")
+  hs.message = text(ready, "Waiting for the " .. subject .. " to become ready")
   return hs
 end
 
 if ready.status == "True" then
   hs.status = "Healthy"
-  hs.message = text(ready, "The security profile matches the spec")
+  hs.message = text(ready, "The " .. subject .. " matches the spec")
   return hs
 end
 
 hs.status = "Degraded"
-hs.message = (ready.reason or "NotReady") .. ": " .. text(ready, "The security profile is not ready")
+hs.message = (ready.reason or "NotReady") .. ": " .. text(ready, "The " .. subject .. " is not ready")
 return hs

@@ -7,7 +7,8 @@ use super::status::{status_of, write_status, write_status_if_changed};
 use super::{Context, key};
 use crate::api::{ConditionStatus, DEFAULT_REGION_ANNOTATION, Reason, SecurityProfile};
 use crate::reconcile::{
-    Desired, Observed, Plan, Refusal, check_identity, desired, is_paused, plan, resolve_region,
+    Desired, Observed, Plan, Refusal, Validate, check_identity, desired, is_paused, plan,
+    preflight, resolve_region,
 };
 use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
@@ -23,19 +24,29 @@ pub(crate) async fn region_of(sp: &SecurityProfile, ctx: &Context) -> Result<Str
         .status
         .as_ref()
         .filter(|s| s.security_profile_arn.is_some())
-        .and_then(|s| s.region.clone());
-    let from_namespace = if sp.spec.region.is_none() && in_use.is_none() {
+        .and_then(|s| s.region.as_deref());
+    let namespace = sp.namespace().unwrap_or_default();
+    region_for(ctx, &namespace, sp.spec.region.as_deref(), in_use).await
+}
+
+/// The region resolution of every kind, given the spec's region and the one in use.
+pub(crate) async fn region_for(
+    ctx: &Context,
+    namespace: &str,
+    spec_region: Option<&str>,
+    in_use: Option<&str>,
+) -> Result<String, Error> {
+    let from_namespace = if spec_region.is_none() && in_use.is_none() {
         let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
         namespaces
-            .get_opt(&sp.namespace().unwrap_or_default())
+            .get_opt(namespace)
             .await?
             .and_then(|ns| ns.annotations().get(DEFAULT_REGION_ANNOTATION).cloned())
     } else {
         None
     };
-    let spec_or_status = sp.spec.region.as_deref().or(in_use.as_deref());
     let region = resolve_region(
-        spec_or_status,
+        spec_region.or(in_use),
         from_namespace.as_deref(),
         ctx.default_region.as_deref(),
     );
@@ -54,8 +65,23 @@ pub(crate) async fn apply(
     tracing::Span::current().record("aws_name", desired.name.as_str());
     let region = region_of(sp, ctx).await?;
     check_identity(sp, &desired.name, &region)?;
+    let waiting = super::dependencies::waiting(sp, &desired, ctx).await?;
+    if !waiting.is_empty() {
+        return super::dependencies::report_waiting(sp, ctx, api, &desired.name, &region, &waiting)
+            .await;
+    }
     let observed = ctx.iot.observe(&region, &desired.name).await?;
-    match plan(&desired, observed.as_ref()) {
+    let plan = plan(&desired, observed.as_ref());
+    let spec_changed = !sp
+        .condition("Ready")
+        .is_some_and(|c| c.status == "True" && c.observed_generation == sp.metadata.generation);
+    if let Some(Validate { behaviors }) = preflight(&plan, spec_changed) {
+        let errors = ctx.iot.validate_behaviors(&region, &behaviors).await?;
+        if !errors.is_empty() {
+            return Err(Error::Rejected(errors));
+        }
+    }
+    match plan {
         Plan::Refuse(refusal) => {
             let (reason, message) = match refusal {
                 Refusal::AlreadyExists => (

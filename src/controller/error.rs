@@ -1,9 +1,9 @@
 //! Errors of one reconcile and what the error policy does about each.
 
 use super::Context;
-use crate::api::{Reason, SecurityProfile};
+use crate::api::Reason;
 use crate::aws::{ErrorClass, IotError};
-use crate::reconcile::SpecError;
+use crate::reconcile::{ResourceSpecError, SpecError};
 use kube::runtime::controller::Action;
 use rand::Rng;
 use std::sync::Arc;
@@ -22,6 +22,18 @@ pub enum Error {
     Paused,
     #[error("{0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("invalid spec: {0}")]
+    ResourceSpec(#[from] ResourceSpecError),
+    /// Pre-flight validation: AWS would reject the behaviors (its messages).
+    #[error("ValidateSecurityProfileBehaviors: AWS rejects the behaviors: {}", .0.join("; "))]
+    Rejected(Vec<String>),
+    /// A custom metric or dimension is still named by security profiles in AWS.
+    #[error("{noun} {name} is still used by the security profiles {}; it is deleted once none uses it", .users.join(", "))]
+    InUse {
+        noun: &'static str,
+        name: String,
+        users: Vec<String>,
+    },
 }
 
 /// How the error policy requeues after an error.
@@ -33,6 +45,8 @@ pub(crate) enum Retry {
     Slow,
     /// Only a change to the resource helps (invalid spec, paused).
     OnChange,
+    /// Waiting for something outside the resource that changes soon (a resource in use).
+    Soon,
 }
 
 impl Error {
@@ -52,7 +66,10 @@ impl Error {
             Error::Iot(e) if e.class().is_retryable() => Retry::Backoff,
             Error::Iot(IotError::NoRegion) => Retry::OnChange,
             Error::Iot(_) => Retry::Slow,
-            Error::Spec(_) | Error::Paused => Retry::OnChange,
+            Error::Spec(_) | Error::ResourceSpec(_) | Error::Rejected(_) | Error::Paused => {
+                Retry::OnChange
+            }
+            Error::InUse { .. } => Retry::Soon,
             Error::Kube(_) | Error::Finalizer(_) => Retry::Backoff,
         }
     }
@@ -72,6 +89,9 @@ impl Error {
             Error::Iot(e @ IotError::NoRegion) => (Reason::InvalidSpec, e.to_string()),
             Error::Iot(e) => (Reason::AwsError, e.to_string()),
             Error::Spec(e) => (Reason::InvalidSpec, e.to_string()),
+            Error::ResourceSpec(e) => (Reason::InvalidSpec, e.to_string()),
+            e @ Error::Rejected(_) => (Reason::InvalidSpec, e.to_string()),
+            e @ Error::InUse { .. } => (Reason::Deleting, e.to_string()),
             Error::Paused => (Reason::Paused, self.root().to_string()),
             e => (Reason::AwsError, e.to_string()),
         }
@@ -91,11 +111,18 @@ pub(crate) fn backoff(failures: u32) -> Duration {
     base.mul_f64(rand::rng().random_range(0.5..=1.0))
 }
 
+/// How often a resource whose deletion waits for its users is looked at again.
+const IN_USE_RETRY: Duration = Duration::from_secs(5);
+
 /// Requeues after an error: backoff for retryable errors, the resync period for terminal ones.
-pub fn error_policy(sp: Arc<SecurityProfile>, err: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
+    sp: Arc<K>,
+    err: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     let n = {
         let mut failures = ctx.failures();
-        let n = failures.entry(super::key(&sp)).or_insert(0);
+        let n = failures.entry(super::key(sp.as_ref())).or_insert(0);
         *n += 1;
         *n
     };
@@ -103,5 +130,6 @@ pub fn error_policy(sp: Arc<SecurityProfile>, err: &Error, ctx: Arc<Context>) ->
         Retry::Backoff => Action::requeue(backoff(n)),
         Retry::Slow => Action::requeue(jittered(ctx.resync)),
         Retry::OnChange => Action::await_change(),
+        Retry::Soon => Action::requeue(jittered(IN_USE_RETRY)),
     }
 }

@@ -1,14 +1,14 @@
 //! Kubernetes events about a resource.
 
 use super::Context;
-use crate::api::SecurityProfile;
 use kube::Resource;
 use kube::runtime::events::{Event, EventType};
 use tracing::warn;
 
-pub(crate) async fn publish(
+/// Publishes one event about any of the operator's resources.
+pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
     ctx: &Context,
-    sp: &SecurityProfile,
+    sp: &K,
     type_: EventType,
     reason: &str,
     note: &str,

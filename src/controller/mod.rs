@@ -4,13 +4,16 @@
 
 mod apply;
 mod cleanup;
+mod dependencies;
 mod error;
 mod events;
 mod execute;
+mod resource;
 mod runner;
 mod status;
 
 pub use error::{Error, error_policy};
+pub use resource::{ManagedKind, reconcile_resource};
 pub use runner::run_controllers;
 
 use crate::api::{FINALIZER, SecurityProfile};
@@ -75,8 +78,15 @@ impl Context {
     }
 }
 
-pub(crate) fn key(sp: &SecurityProfile) -> String {
-    format!("{}/{}", sp.namespace().unwrap_or_default(), sp.name_any())
+/// `Kind/namespace/name` of a resource: the key of its failure count and condition gauges
+/// (a CustomMetric and a SecurityProfile may share a name).
+pub(crate) fn key<K: kube::Resource<DynamicType = ()>>(obj: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+        obj.meta().name.as_deref().unwrap_or_default()
+    )
 }
 
 /// Reconciles one resource (the controller's entry point).

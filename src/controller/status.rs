@@ -8,6 +8,7 @@ use crate::api::{
     rfc3339,
 };
 use crate::reconcile::Observed;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
@@ -94,11 +95,15 @@ pub(crate) async fn write_status_if_changed(
     write_status(api, sp, status).await
 }
 
-pub(crate) async fn write_status(
-    api: &Api<SecurityProfile>,
-    sp: &SecurityProfile,
-    status: SecurityProfileStatus,
-) -> Result<(), Error> {
+/// Writes the status of any of the operator's resources (a merge patch of `status`).
+pub(crate) async fn write_status<K>(
+    api: &Api<K>,
+    sp: &K,
+    status: impl serde::Serialize,
+) -> Result<(), Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let patch = serde_json::json!({ "status": status });
     api.patch_status(
         &sp.name_any(),
@@ -125,21 +130,6 @@ pub(crate) async fn report_error(
         EventType::Warning
     };
     publish(ctx, sp, event_type, reason.as_str(), &message).await;
-    // Ready stays True only while it speaks of this generation (say, a throttled resync of an
-    // unchanged spec); after a spec change that could not be applied, AWS no longer matches.
-    let still_ready = sp
-        .condition("Ready")
-        .filter(|c| c.status == "True" && c.observed_generation == sp.metadata.generation)
-        .cloned();
-    let ready = (
-        ConditionStatus::False,
-        if reason == Reason::Paused {
-            Reason::Paused
-        } else {
-            Reason::Unavailable
-        },
-        message.clone(),
-    );
     let name = sp
         .status
         .as_ref()
@@ -157,8 +147,8 @@ pub(crate) async fn report_error(
         &name,
         &region,
         None,
-        ready,
-        (ConditionStatus::False, reason, message),
+        (ConditionStatus::False, reason, message.clone()),
+        (ConditionStatus::False, reason, message.clone()),
         false,
     );
     if name.is_empty() {
@@ -167,18 +157,65 @@ pub(crate) async fn report_error(
     if region.is_empty() {
         status.region = None;
     }
-    let ready_status = if still_ready.is_some() {
-        "True"
-    } else {
-        "False"
-    };
-    if let (Some(ready), Some(conditions)) = (still_ready, status.conditions.as_mut()) {
-        conditions.retain(|c| c.type_ != "Ready");
-        conditions.insert(0, ready);
-    }
+    let conditions = error_conditions(
+        sp.status.as_ref().and_then(|s| s.conditions.as_deref()),
+        sp.metadata.generation,
+        reason,
+        &message,
+    );
+    let ready_status = ready_of(&conditions);
+    status.conditions = Some(conditions);
     if let Err(e) = write_status(api, sp, status).await {
         warn!(error = %e, "could not write status");
     }
     ctx.metrics
-        .set_conditions(&key(sp), Some((ready_status.into(), "False".into())));
+        .set_conditions(&key(sp), Some((ready_status, "False".into())));
+}
+
+/// The conditions after a failed reconcile: `Synced=False` with the reason. `Ready` stays True
+/// only while it speaks of this generation (say, a throttled resync of an unchanged spec);
+/// after a spec change that could not be applied, AWS no longer matches.
+pub(crate) fn error_conditions(
+    previous: Option<&[Condition]>,
+    generation: Option<i64>,
+    reason: Reason,
+    message: &str,
+) -> Vec<Condition> {
+    let still_ready = previous
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+        .filter(|c| c.status == "True" && c.observed_generation == generation)
+        .cloned();
+    let ready = still_ready.unwrap_or_else(|| {
+        let ready_reason = if reason == Reason::Paused {
+            Reason::Paused
+        } else {
+            Reason::Unavailable
+        };
+        condition(
+            "Ready",
+            ConditionStatus::False,
+            ready_reason,
+            message,
+            generation,
+            previous,
+        )
+    });
+    let synced = condition(
+        "Synced",
+        ConditionStatus::False,
+        reason,
+        message,
+        generation,
+        previous,
+    );
+    vec![ready, synced]
+}
+
+/// The status of the Ready condition among `conditions` (for the gauges).
+pub(crate) fn ready_of(conditions: &[Condition]) -> String {
+    conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.status.clone())
+        .unwrap_or_else(|| "Unknown".into())
 }

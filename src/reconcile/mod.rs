@@ -8,6 +8,7 @@ pub mod model;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+pub mod preflight;
 pub mod resource;
 #[cfg(test)]
 mod resource_tests;
@@ -18,6 +19,7 @@ pub use desired::{SpecError, aws_name, check_identity, desired, is_paused, resol
 pub use dimension::{DimensionAttributes, desired_dimension};
 pub use model::{Attributes, Desired, Observed, Owner, Ownership};
 pub use plan::{AttributeUpdate, Farewell, Field, Plan, Refusal, Step, plan, simulate};
+pub use preflight::{Validate, preflight};
 pub use resource::{
     ResourceAttributes, ResourceDesired, ResourceFarewell, ResourceObserved, ResourcePlan,
     ResourceRefusal, ResourceSpecError, ResourceStep, check_resource_identity, needs_users,

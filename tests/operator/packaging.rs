@@ -182,12 +182,21 @@ fn rules(list: &[(&str, &str, &str, &str)]) -> BTreeSet<(String, String, String,
         .collect()
 }
 
-/// What the controller needs on SecurityProfiles and Events in a namespace it watches.
+/// What the controller needs on SecurityProfiles, CustomMetrics, Dimensions and Events in a
+/// namespace it watches.
 const PROFILE_RULES: &[(&str, &str, &str, &str)] = &[
     ("iot.awscc.io", "securityprofiles", "list", ""),
     ("iot.awscc.io", "securityprofiles", "watch", ""),
     ("iot.awscc.io", "securityprofiles", "patch", ""),
     ("iot.awscc.io", "securityprofiles/status", "patch", ""),
+    ("iot.awscc.io", "custommetrics", "list", ""),
+    ("iot.awscc.io", "custommetrics", "watch", ""),
+    ("iot.awscc.io", "custommetrics", "patch", ""),
+    ("iot.awscc.io", "custommetrics/status", "patch", ""),
+    ("iot.awscc.io", "dimensions", "list", ""),
+    ("iot.awscc.io", "dimensions", "watch", ""),
+    ("iot.awscc.io", "dimensions", "patch", ""),
+    ("iot.awscc.io", "dimensions/status", "patch", ""),
     ("events.k8s.io", "events", "create", ""),
     ("events.k8s.io", "events", "patch", ""),
 ];
@@ -431,10 +440,7 @@ fn two_replicas_elect_a_leader_on_a_lease_in_the_release_namespace() {
     assert!(args.contains(&"--leader-election-namespace=spo-system".to_string()));
     let parsed = controller_args(&args[1..]);
     assert!(parsed.leader.enabled);
-    assert_eq!(
-        parsed.leader.namespace.as_deref(),
-        Some("spo-system")
-    );
+    assert_eq!(parsed.leader.namespace.as_deref(), Some("spo-system"));
     let roles = of_kind(&objects, "Role");
     assert_eq!(roles.len(), 1, "{roles:#?}");
     assert_eq!(roles[0]["metadata"]["namespace"], "spo-system");
@@ -1285,7 +1291,19 @@ fn assert_nothing_denied(seen: &[Seen]) {
 /// Granted but not exercised by one create/delete: the Recorder patches an Event only when the
 /// same event repeats (an event series).
 fn unexercised() -> BTreeSet<(String, String, String)> {
-    BTreeSet::from([("events.k8s.io".into(), "events".into(), "patch".into())])
+    let mut idle = BTreeSet::from([("events.k8s.io".into(), "events".into(), "patch".into())]);
+    // The install test applies only SecurityProfiles: the finalizer and status writes of the
+    // CustomMetric and Dimension controllers are not exercised there (their lists and watches
+    // are).
+    for resource in [
+        "custommetrics",
+        "custommetrics/status",
+        "dimensions",
+        "dimensions/status",
+    ] {
+        idle.insert(("iot.awscc.io".into(), resource.into(), "patch".into()));
+    }
+    idle
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1527,11 +1545,61 @@ fn argocd_configmap_snippet_carries_the_script() {
     .unwrap();
     assert_eq!(cm["kind"], "ConfigMap");
     assert_eq!(cm["metadata"]["name"], "argocd-cm");
-    assert!(
-        cm["data"]["resource.customizations.health.iot.awscc.io_SecurityProfile"]
-            == script.as_str(),
-        "deploy/argocd/argocd-cm-patch.yaml does not hold health.lua verbatim"
+    for kind in ["SecurityProfile", "CustomMetric", "Dimension"] {
+        assert!(
+            cm["data"][format!("resource.customizations.health.iot.awscc.io_{kind}")]
+                == script.as_str(),
+            "deploy/argocd/argocd-cm-patch.yaml does not hold health.lua verbatim for {kind}"
+        );
+    }
+}
+
+/// The same script serves CustomMetric and Dimension; waiting for a dependency or for the
+/// profiles that still use a resource is progress, not degradation.
+#[test]
+fn argocd_health_covers_the_dependency_kinds() {
+    let of_kind = |kind: &str, status: Value| {
+        json!({
+            "apiVersion": "iot.awscc.io/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": "battery", "namespace": "team-a", "generation": 1},
+            "spec": {},
+            "status": status,
+        })
+    };
+    let ok = ("True", "ReconcileSuccess");
+    for kind in ["CustomMetric", "Dimension"] {
+        let (status, message) = health(json!({"kind": kind, "metadata": {"generation": 1}}));
+        assert_eq!(status, "Progressing");
+        assert!(message.contains(kind), "{message}");
+        let cases = [
+            (conds(1, ("True", "Available"), ok), "Healthy"),
+            (
+                conds(1, ("False", "Unavailable"), ("False", "Deleting")),
+                "Progressing",
+            ),
+            (
+                conds(1, ("False", "Unavailable"), ("False", "InvalidSpec")),
+                "Degraded",
+            ),
+            (
+                conds(1, ("False", "Unavailable"), ("False", "AlreadyExists")),
+                "Degraded",
+            ),
+        ];
+        for (status, want) in cases {
+            let (got, message) = health(of_kind(kind, status.clone()));
+            assert_eq!(got, want, "{kind} {status}: {message}");
+        }
+    }
+    let waiting = conds(
+        1,
+        ("False", "WaitingForDependency"),
+        ("False", "WaitingForDependency"),
     );
+    let (status, message) = health(profile(1, waiting));
+    assert_eq!(status, "Progressing", "{message}");
+    assert!(message.starts_with("WaitingForDependency: "), "{message}");
 }
 
 // ---------------------------------------------------------------- Dockerfile

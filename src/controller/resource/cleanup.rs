@@ -1,0 +1,76 @@
+//! The cleanup branch for a CustomMetric or Dimension: delete it (or retain it) once no
+//! security profile in AWS uses it.
+
+use super::apply::{execute, locate};
+use super::{ManagedKind, paused};
+use crate::api::{DeletionPolicy, ManagementPolicy};
+use crate::aws::ResourceApi;
+use crate::controller::error::Error;
+use crate::controller::events::publish;
+use crate::controller::{Context, key};
+use crate::reconcile::{ResourceFarewell, ResourcePlan, needs_users, plan_resource};
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+
+pub(crate) async fn cleanup<K: ManagedKind>(
+    obj: &K,
+    ctx: &Context,
+    _api: &Api<K>,
+) -> Result<Action, Error> {
+    let Ok(desired) = obj.desired(&ctx.cluster_id) else {
+        // No valid AWS name: nothing was ever created for this resource.
+        return Ok(Action::await_change());
+    };
+    let retained = desired.deletion_policy == DeletionPolicy::Retain
+        || desired.management_policy == ManagementPolicy::Observe;
+    if paused(obj) && !retained {
+        return Err(Error::Paused);
+    }
+    let noun = K::Attributes::NOUN;
+    let (region, observed, users) = if retained {
+        (String::new(), None, vec![])
+    } else {
+        let region = locate(obj, ctx).await?.region;
+        let observed = K::Attributes::observe(&ctx.iot, &region, &desired.name).await?;
+        let users = if needs_users(&desired, observed.as_ref()) {
+            K::Attributes::users(&ctx.iot, &region, &desired.name).await?
+        } else {
+            vec![]
+        };
+        (region, observed, users)
+    };
+    let ResourcePlan::Finalize { steps, farewell } =
+        plan_resource(&desired, observed.as_ref(), &users)
+    else {
+        return Ok(Action::await_change());
+    };
+    execute(ctx, obj, &region, &desired, observed.as_ref(), &steps).await?;
+    let name = &desired.name;
+    let note = match farewell {
+        ResourceFarewell::InUse(users) => {
+            return Err(Error::InUse {
+                noun,
+                name: name.clone(),
+                users,
+            });
+        }
+        ResourceFarewell::Deleted => None,
+        ResourceFarewell::Gone => Some(("Deleted", format!("no {noun} was left in AWS"))),
+        ResourceFarewell::Retained => Some((
+            "Retained",
+            format!(
+                "{noun} {name} left in AWS (deletionPolicy: Retain or managementPolicy: Observe)"
+            ),
+        )),
+        ResourceFarewell::NotOurs => Some((
+            "Retained",
+            format!("{noun} {name} is not owned by this resource and was left in AWS"),
+        )),
+    };
+    if let Some((reason, note)) = note {
+        publish(ctx, obj, EventType::Normal, reason, &note).await;
+    }
+    ctx.failures().remove(&key(obj));
+    Ok(Action::await_change())
+}

@@ -1,0 +1,64 @@
+//! The controller of the kinds that mirror one named AWS resource (`CustomMetric`,
+//! `Dimension`): one generic reconcile over [`ManagedKind`], sharing the finalizer, error
+//! policy, events, status writing and region resolution with the SecurityProfile controller.
+
+mod apply;
+mod cleanup;
+mod kinds;
+mod status;
+
+pub use kinds::ManagedKind;
+
+use super::Context;
+use super::error::Error;
+use crate::api::{FINALIZER, PAUSED_ANNOTATION};
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::{Instrument, field, info_span};
+
+/// Whether the resource carries `iot.awscc.io/paused: "true"`.
+pub(crate) fn paused(obj: &impl ResourceExt) -> bool {
+    obj.annotations()
+        .get(PAUSED_ANNOTATION)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Reconciles one CustomMetric or Dimension (the controller's entry point).
+pub async fn reconcile_resource<K: ManagedKind>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let start = Instant::now();
+    let namespace = obj.namespace().unwrap_or_default();
+    let span = info_span!("reconcile", kind = K::KIND, namespace = %namespace, name = %obj.name_any(), aws_name = field::Empty);
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = async {
+        finalizer(&api, FINALIZER, obj.clone(), |event| {
+            let (ctx, api) = (ctx.clone(), api.clone());
+            async move {
+                let (obj, outcome) = match &event {
+                    Finalizer::Apply(o) => (o, apply::apply(o.as_ref(), &ctx, &api).await),
+                    Finalizer::Cleanup(o) => (o, cleanup::cleanup(o.as_ref(), &ctx, &api).await),
+                };
+                if let Err(e) = &outcome {
+                    status::report_error(obj.as_ref(), &ctx, &api, e).await;
+                }
+                outcome
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)))
+    }
+    .instrument(span)
+    .await;
+    let label = match &result {
+        Ok(_) => "success",
+        Err(e) => e.reason().0.as_str(),
+    };
+    ctx.metrics.reconciled(label, start.elapsed().as_secs_f64());
+    result
+}
