@@ -26,3 +26,8 @@ pub const PAUSED_ANNOTATION: &str = "iot.awscc.io/paused";
 pub const DEFAULT_REGION_ANNOTATION: &str = "iot.awscc.io/default-region";
 /// Prefix of the ownership tags (and of tag keys users may not set).
 pub const RESERVED_TAG_PREFIX: &str = "iot.awscc.io/";
+/// Namespace annotation (set by the cluster admin) naming the IAM role the operator assumes
+/// for every resource of the namespace; namespaces without it use the operator's own identity.
+pub const ROLE_ARN_ANNOTATION: &str = "iot.awscc.io/role-arn";
+/// Namespace annotation with the external id the role's trust policy requires (optional).
+pub const EXTERNAL_ID_ANNOTATION: &str = "iot.awscc.io/external-id";

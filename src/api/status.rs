@@ -20,6 +20,9 @@ pub struct SecurityProfileStatus {
     /// Region of the AWS profile in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// AWS account that holds the profile (the namespace's role's account, or the operator's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// AWS version of the profile after the last write or read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,

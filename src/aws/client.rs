@@ -55,6 +55,16 @@ pub enum IotError {
         "no AWS region: set spec.region, the namespace annotation iot.awscc.io/default-region, or the operator's --default-region"
     )]
     NoRegion,
+    /// The namespace's role cannot be assumed (trust policy, external id, STS permissions).
+    #[error(
+        "cannot assume the namespace's role {role} (annotation iot.awscc.io/role-arn): {message}"
+    )]
+    AssumeRole { role: String, message: String },
+    /// The namespace's role is not among the roles the operator's admin allows.
+    #[error(
+        "the namespace's role {0} (annotation iot.awscc.io/role-arn) is not allowed by the operator's role allowlist"
+    )]
+    RoleNotAllowed(String),
 }
 
 impl IotError {
@@ -62,6 +72,7 @@ impl IotError {
         match self {
             IotError::Aws(e) => e.class,
             IotError::Convert(_) | IotError::NoRegion => ErrorClass::Invalid,
+            IotError::AssumeRole { .. } | IotError::RoleNotAllowed(_) => ErrorClass::AccessDenied,
         }
     }
 }
@@ -100,11 +111,13 @@ macro_rules! described {
 
 /// AWS IoT, as the operator uses it.
 pub struct Iot {
-    base: SdkConfig,
-    options: AwsOptions,
+    pub(super) base: SdkConfig,
+    pub(super) options: AwsOptions,
     clients: Mutex<HashMap<String, Client>>,
     pub(super) pacer: Pacer,
-    metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<Metrics>,
+    /// The facades of the roles assumed so far (see `accounts`).
+    pub(super) assumed: tokio::sync::Mutex<HashMap<super::accounts::Role, Arc<Iot>>>,
 }
 
 impl Iot {
@@ -142,6 +155,7 @@ impl Iot {
             options,
             clients: Mutex::new(HashMap::new()),
             metrics,
+            assumed: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 

@@ -1,11 +1,13 @@
 //! AWS IoT: the facade the controller calls, spec <-> SDK conversion, error classes.
 
+mod accounts;
 mod client;
 pub mod convert;
 mod dependencies;
 mod error;
 mod pacer;
 
+pub use accounts::Role;
 pub use client::{AwsOptions, Described, Iot, IotError};
 pub use dependencies::ResourceApi;
 pub use error::{AwsError, ErrorClass};

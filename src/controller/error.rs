@@ -87,6 +87,9 @@ impl Error {
                 (reason, e.to_string())
             }
             Error::Iot(e @ IotError::NoRegion) => (Reason::InvalidSpec, e.to_string()),
+            Error::Iot(e) if e.class() == ErrorClass::AccessDenied => {
+                (Reason::AccessDenied, e.to_string())
+            }
             Error::Iot(e) => (Reason::AwsError, e.to_string()),
             Error::Spec(e) => (Reason::InvalidSpec, e.to_string()),
             Error::ResourceSpec(e) => (Reason::InvalidSpec, e.to_string()),

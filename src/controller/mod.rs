@@ -2,6 +2,7 @@
 //! branch, an error policy, and the plan executor. The planner (`crate::reconcile`) holds the
 //! decisions; this module only turns a plan into AWS calls, a status and events.
 
+mod accounts;
 mod apply;
 mod cleanup;
 mod dependencies;
@@ -29,17 +30,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{Instrument, field, info_span};
 
-/// Everything a reconcile needs.
+/// Everything a reconcile needs. `iot` acts as the operator's own identity, or, in the context
+/// scoped to a namespace ([`Context::for_namespace`]), as the namespace's role.
 pub struct Context {
     pub client: Client,
-    pub iot: Iot,
+    pub iot: Arc<Iot>,
     pub metrics: Arc<Metrics>,
     pub recorder: Recorder,
     pub cluster_id: String,
     pub default_region: Option<String>,
     pub resync: Duration,
     /// Consecutive failures per resource, for exponential backoff.
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Arc<Mutex<HashMap<String, u32>>>,
 }
 
 impl Context {
@@ -60,13 +62,38 @@ impl Context {
         );
         Context {
             client,
-            iot,
+            iot: Arc::new(iot),
             metrics,
             recorder,
             cluster_id,
             default_region,
             resync,
-            failures: Mutex::new(HashMap::new()),
+            failures: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// This context acting in the namespace's AWS account: the role its annotation
+    /// `iot.awscc.io/role-arn` names (with `iot.awscc.io/external-id`), or the operator's own
+    /// identity when it has none.
+    pub(crate) async fn for_namespace(&self, namespace: &str) -> Result<Context, Error> {
+        let Some(role) = accounts::role_of(&self.client, namespace).await? else {
+            return Ok(self.with_iot(self.iot.clone()));
+        };
+        accounts::check_allowed(&role)?;
+        let iot = self.iot.assume(&role).await?;
+        Ok(self.with_iot(iot))
+    }
+
+    fn with_iot(&self, iot: Arc<Iot>) -> Context {
+        Context {
+            client: self.client.clone(),
+            iot,
+            metrics: self.metrics.clone(),
+            recorder: self.recorder.clone(),
+            cluster_id: self.cluster_id.clone(),
+            default_region: self.default_region.clone(),
+            resync: self.resync,
+            failures: self.failures.clone(),
         }
     }
 
@@ -97,11 +124,14 @@ pub async fn reconcile(sp: Arc<SecurityProfile>, ctx: Arc<Context>) -> Result<Ac
     let api: Api<SecurityProfile> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = async {
         finalizer(&api, FINALIZER, sp.clone(), |event| {
-            let (ctx, api) = (ctx.clone(), api.clone());
+            let (ctx, api, namespace) = (ctx.clone(), api.clone(), namespace.clone());
             async move {
-                let outcome = match &event {
-                    Finalizer::Apply(sp) => apply::apply(sp, &ctx, &api).await,
-                    Finalizer::Cleanup(sp) => cleanup::cleanup(sp, &ctx).await,
+                let outcome = match ctx.for_namespace(&namespace).await {
+                    Ok(scoped) => match &event {
+                        Finalizer::Apply(sp) => apply::apply(sp, &scoped, &api).await,
+                        Finalizer::Cleanup(sp) => cleanup::cleanup(sp, &scoped).await,
+                    },
+                    Err(e) => Err(e),
                 };
                 if let Err(e) = &outcome {
                     let sp = match &event {

@@ -30,11 +30,16 @@ pub(crate) fn status_of(
     let generation = sp.metadata.generation;
     let prev_conditions = previous.conditions.as_deref();
     let targets: Option<Vec<String>> = observed.map(|o| o.targets.iter().cloned().collect());
+    let arn = observed
+        .map(|o| o.arn.clone())
+        .or(previous.security_profile_arn);
     SecurityProfileStatus {
         observed_generation: generation,
-        security_profile_arn: observed
-            .map(|o| o.arn.clone())
-            .or(previous.security_profile_arn),
+        account_id: arn
+            .as_deref()
+            .and_then(super::resource::account_of)
+            .or(previous.account_id),
+        security_profile_arn: arn,
         security_profile_name: Some(name.to_string()),
         region: Some(region.to_string()),
         version: observed.map(|o| o.version).or(previous.version),

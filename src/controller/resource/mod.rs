@@ -8,6 +8,7 @@ mod kinds;
 mod status;
 
 pub use kinds::ManagedKind;
+pub(crate) use status::account_of;
 
 use super::Context;
 use super::error::Error;
@@ -38,11 +39,16 @@ pub async fn reconcile_resource<K: ManagedKind>(
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = async {
         finalizer(&api, FINALIZER, obj.clone(), |event| {
-            let (ctx, api) = (ctx.clone(), api.clone());
+            let (ctx, api, namespace) = (ctx.clone(), api.clone(), namespace.clone());
             async move {
-                let (obj, outcome) = match &event {
-                    Finalizer::Apply(o) => (o, apply::apply(o.as_ref(), &ctx, &api).await),
-                    Finalizer::Cleanup(o) => (o, cleanup::cleanup(o.as_ref(), &ctx, &api).await),
+                let (obj, apply) = match &event {
+                    Finalizer::Apply(o) => (o, true),
+                    Finalizer::Cleanup(o) => (o, false),
+                };
+                let outcome = match ctx.for_namespace(&namespace).await {
+                    Ok(scoped) if apply => apply::apply(obj.as_ref(), &scoped, &api).await,
+                    Ok(scoped) => cleanup::cleanup(obj.as_ref(), &scoped, &api).await,
+                    Err(e) => Err(e),
                 };
                 if let Err(e) = &outcome {
                     status::report_error(obj.as_ref(), &ctx, &api, e).await;
