@@ -3,8 +3,8 @@
 //! input validation, which mirrors AWS's) goes both ways: to the sandbox with the operator's
 //! CRD installed (`kube create`), and to the emulator along the operator's own path
 //! (`reconcile::desired`, then `aws::Iot::create`, which converts the spec with the operator's
-//! conversions and adds the three ownership tags). Valid controls prove that neither side
-//! rejects everything.
+//! conversions and adds the three ownership tags). Where AWS's message names a path, it must be
+//! the field the API server names. Valid controls prove that neither side rejects everything.
 //!
 //! The corpus holds only specs the operator's Rust types can carry: a value those types cannot
 //! hold (an unknown enum member, a string where a number belongs) never reaches AWS through the
@@ -294,6 +294,44 @@ async fn emulator_create(iot: &Iot, sp: &SecurityProfile) -> Result<String, IotE
         .await
 }
 
+/// The field an AWS validation message names (`… at 'behaviors.1.member.criteria.value.count'
+/// failed to satisfy constraint …`), written as the API server writes paths
+/// (`spec.behaviors[0].criteria.value.count`); `None` for rules whose messages name no path.
+fn aws_field(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once(" at '")?;
+    let (path, _) = rest.split_once('\'')?;
+    let mut out = String::from("spec");
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        match part.parse::<usize>() {
+            Ok(n) if parts.peek() == Some(&"member") => {
+                parts.next();
+                out.push_str(&format!("[{}]", n - 1));
+            }
+            _ => {
+                // TagList members are `Key`/`Value` on the wire, `key`/`value` in the spec.
+                let part = match part {
+                    "Key" => "key",
+                    "Value" => "value",
+                    other => other,
+                };
+                out.push('.');
+                out.push_str(part);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// A path to compare: tags travel as a map merged with the ownership tags and sorted by key,
+/// so a tag's index on the wire is not its index in the spec.
+fn comparable(field: &str) -> String {
+    match field.strip_prefix("spec.tags[") {
+        Some(rest) => format!("spec.tags[].{}", rest.split_once("].").map_or("", |r| r.1)),
+        None => field.to_string(),
+    }
+}
+
 /// The `(field, message)` causes of a rejected create, or `None` when it was admitted.
 async fn api_create(env: &Env, sp: &SecurityProfile) -> Option<Vec<(String, String)>> {
     match env.api().create(&PostParams::default(), sp).await {
@@ -341,12 +379,24 @@ async fn whatever_the_emulator_rejects_admission_rejects_first_naming_the_field(
 
     let corpus = corpus();
     let mut failures = Vec::new();
+    let mut named_by_aws = 0;
     for (i, case) in corpus.iter().enumerate() {
         let sp = resource(&format!("invalid-{i}"), &case.spec);
         match emulator_create(&iot, &sp).await {
             Err(IotError::Aws(e))
                 if ["InvalidRequestException", "LimitExceededException"]
-                    .contains(&e.code.as_str()) => {}
+                    .contains(&e.code.as_str()) =>
+            {
+                if let Some(field) = aws_field(&e.message) {
+                    named_by_aws += 1;
+                    if comparable(&field) != comparable(case.field) {
+                        failures.push(format!(
+                            "{}: the emulator names {field}, the case expects {}: {}",
+                            case.label, case.field, e.message
+                        ));
+                    }
+                }
+            }
             other => {
                 failures.push(format!(
                     "{}: the emulator should reject it as AWS does, got {other:?}",
@@ -372,4 +422,10 @@ async fn whatever_the_emulator_rejects_admission_rejects_first_naming_the_field(
         failures.join("\n")
     );
     assert!(corpus.len() >= 35, "the corpus covers every rule");
+    // Model constraints name their path in AWS's message; the behaviour rules, the tag limit
+    // and the reserved prefix do not, and rely on the case's field alone.
+    assert!(
+        named_by_aws >= 25,
+        "only {named_by_aws} emulator messages named a path"
+    );
 }
