@@ -64,7 +64,9 @@ impl Iot {
             .into_builder()
             .credentials_provider(SharedCredentialsProvider::new(provider))
             .build();
-        let iot = Arc::new(Iot::new(base, self.options.clone(), self.metrics.clone()));
+        let iot = Iot::new(base, self.options.clone(), self.metrics.clone())
+            .with_fence(self.fence.clone());
+        let iot = Arc::new(iot);
         assumed.insert(role.clone(), iot.clone());
         Ok(iot)
     }

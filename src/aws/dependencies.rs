@@ -2,7 +2,7 @@
 //! the in-use lookup (`ListSecurityProfiles` by metric or dimension name) and pre-flight
 //! validation (`ValidateSecurityProfileBehaviors`); paced and counted like every other call.
 
-use super::client::{Iot, IotError};
+use super::client::{Access, Iot, IotError};
 use super::convert::{self, ConvertError};
 use super::error::ErrorClass;
 use crate::api::{Behavior, CustomMetricType, DimensionType};
@@ -75,13 +75,14 @@ impl Iot {
         let mut names = Vec::new();
         let mut token = None;
         loop {
-            self.pacer.wait(region, "ListSecurityProfiles").await;
             let req = client.list_security_profiles().set_next_token(token);
             let req = match used {
                 UsedBy::Metric(m) => req.metric_name(m),
                 UsedBy::Dimension(d) => req.dimension_name(d),
             };
-            let out = self.record("ListSecurityProfiles", req.send().await)?;
+            let out = self
+                .call(region, "ListSecurityProfiles", Access::Read, req.send())
+                .await?;
             names.extend(
                 out.security_profile_identifiers
                     .unwrap_or_default()
@@ -106,16 +107,19 @@ impl Iot {
             .iter()
             .map(convert::behavior_to_sdk)
             .collect::<Result<Vec<_>, _>>()?;
-        self.pacer
-            .wait(region, "ValidateSecurityProfileBehaviors")
-            .await;
-        let out = self
+        let send = self
             .client(region)
             .validate_security_profile_behaviors()
             .set_behaviors(Some(behaviors))
-            .send()
-            .await;
-        let out = self.record("ValidateSecurityProfileBehaviors", out)?;
+            .send();
+        let out = self
+            .call(
+                region,
+                "ValidateSecurityProfileBehaviors",
+                Access::Read,
+                send,
+            )
+            .await?;
         let errors: Vec<String> = out
             .validation_errors
             .unwrap_or_default()
@@ -133,11 +137,11 @@ impl Iot {
         Ok(errors)
     }
 
-    fn not_found_is_none<T>(result: Result<T, super::AwsError>) -> Result<Option<T>, IotError> {
+    fn not_found_is_none<T>(result: Result<T, IotError>) -> Result<Option<T>, IotError> {
         match result {
             Ok(v) => Ok(Some(v)),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(e) if e.class() == ErrorClass::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -168,14 +172,15 @@ impl ResourceApi for CustomMetricAttributes {
         region: &str,
         name: &str,
     ) -> Result<Option<ResourceObserved<Self>>, IotError> {
-        iot.pacer.wait(region, "DescribeCustomMetric").await;
         let out = iot
             .client(region)
             .describe_custom_metric()
             .metric_name(name)
-            .send()
-            .await;
-        let described = match Iot::not_found_is_none(iot.record("DescribeCustomMetric", out))? {
+            .send();
+        let described = match Iot::not_found_is_none(
+            iot.call(region, "DescribeCustomMetric", Access::Read, out)
+                .await,
+        )? {
             None => None,
             Some(out) => {
                 let wire = out.metric_type.as_ref().map(|t| t.as_str()).unwrap_or("");
@@ -200,7 +205,6 @@ impl ResourceApi for CustomMetricAttributes {
         tags: &BTreeMap<String, String>,
     ) -> Result<String, IotError> {
         let tags = convert::tags_to_sdk(tags)?;
-        iot.pacer.wait(region, "CreateCustomMetric").await;
         let out = iot
             .client(region)
             .create_custom_metric()
@@ -208,9 +212,10 @@ impl ResourceApi for CustomMetricAttributes {
             .set_display_name(attributes.display_name.clone())
             .metric_type(sdk::CustomMetricType::from(attributes.metric_type.as_str()))
             .set_tags(Some(tags))
-            .send()
-            .await;
-        let out = iot.record("CreateCustomMetric", out)?;
+            .send();
+        let out = iot
+            .call(region, "CreateCustomMetric", Access::Write, out)
+            .await?;
         Ok(out.metric_arn.unwrap_or_default())
     }
 
@@ -220,7 +225,6 @@ impl ResourceApi for CustomMetricAttributes {
         name: &str,
         attributes: &Self,
     ) -> Result<(), IotError> {
-        iot.pacer.wait(region, "UpdateCustomMetric").await;
         // The display name is the only mutable field, and required by the operation: an
         // absent one is written as empty.
         let out = iot
@@ -228,21 +232,22 @@ impl ResourceApi for CustomMetricAttributes {
             .update_custom_metric()
             .metric_name(name)
             .display_name(attributes.display_name.clone().unwrap_or_default())
-            .send()
-            .await;
-        iot.record("UpdateCustomMetric", out)?;
+            .send();
+        iot.call(region, "UpdateCustomMetric", Access::Write, out)
+            .await?;
         Ok(())
     }
 
     async fn delete(iot: &Iot, region: &str, name: &str) -> Result<(), IotError> {
-        iot.pacer.wait(region, "DeleteCustomMetric").await;
         let out = iot
             .client(region)
             .delete_custom_metric()
             .metric_name(name)
-            .send()
-            .await;
-        Iot::not_found_is_none(iot.record("DeleteCustomMetric", out))?;
+            .send();
+        Iot::not_found_is_none(
+            iot.call(region, "DeleteCustomMetric", Access::Write, out)
+                .await,
+        )?;
         Ok(())
     }
 
@@ -260,14 +265,11 @@ impl ResourceApi for DimensionAttributes {
         region: &str,
         name: &str,
     ) -> Result<Option<ResourceObserved<Self>>, IotError> {
-        iot.pacer.wait(region, "DescribeDimension").await;
-        let out = iot
-            .client(region)
-            .describe_dimension()
-            .name(name)
-            .send()
-            .await;
-        let described = match Iot::not_found_is_none(iot.record("DescribeDimension", out))? {
+        let out = iot.client(region).describe_dimension().name(name).send();
+        let described = match Iot::not_found_is_none(
+            iot.call(region, "DescribeDimension", Access::Read, out)
+                .await,
+        )? {
             None => None,
             Some(out) => {
                 let wire = out.r#type.as_ref().map(|t| t.as_str()).unwrap_or("");
@@ -296,7 +298,6 @@ impl ResourceApi for DimensionAttributes {
         tags: &BTreeMap<String, String>,
     ) -> Result<String, IotError> {
         let tags = convert::tags_to_sdk(tags)?;
-        iot.pacer.wait(region, "CreateDimension").await;
         let out = iot
             .client(region)
             .create_dimension()
@@ -304,9 +305,10 @@ impl ResourceApi for DimensionAttributes {
             .r#type(sdk::DimensionType::from(attributes.dimension_type.as_str()))
             .set_string_values(Some(attributes.string_values.clone()))
             .set_tags(Some(tags))
-            .send()
-            .await;
-        let out = iot.record("CreateDimension", out)?;
+            .send();
+        let out = iot
+            .call(region, "CreateDimension", Access::Write, out)
+            .await?;
         Ok(out.arn.unwrap_or_default())
     }
 
@@ -316,27 +318,23 @@ impl ResourceApi for DimensionAttributes {
         name: &str,
         attributes: &Self,
     ) -> Result<(), IotError> {
-        iot.pacer.wait(region, "UpdateDimension").await;
         let out = iot
             .client(region)
             .update_dimension()
             .name(name)
             .set_string_values(Some(attributes.string_values.clone()))
-            .send()
-            .await;
-        iot.record("UpdateDimension", out)?;
+            .send();
+        iot.call(region, "UpdateDimension", Access::Write, out)
+            .await?;
         Ok(())
     }
 
     async fn delete(iot: &Iot, region: &str, name: &str) -> Result<(), IotError> {
-        iot.pacer.wait(region, "DeleteDimension").await;
-        let out = iot
-            .client(region)
-            .delete_dimension()
-            .name(name)
-            .send()
-            .await;
-        Iot::not_found_is_none(iot.record("DeleteDimension", out))?;
+        let out = iot.client(region).delete_dimension().name(name).send();
+        Iot::not_found_is_none(
+            iot.call(region, "DeleteDimension", Access::Write, out)
+                .await,
+        )?;
         Ok(())
     }
 

@@ -5,10 +5,12 @@ mod client;
 pub mod convert;
 mod dependencies;
 mod error;
+mod fence;
 mod pacer;
 
 pub use accounts::Role;
 pub use client::{AwsOptions, Described, Iot, IotError};
 pub use dependencies::ResourceApi;
 pub use error::{AwsError, ErrorClass};
+pub use fence::Fence;
 pub use pacer::{Pacer, parse_rate};

@@ -6,10 +6,10 @@ use super::error::{Error, jittered};
 use super::events::publish;
 use super::resource::ManagedKind;
 use super::runner::{dependency_of, is_ready};
-use super::status::{status_of, write_status_if_changed};
+use super::status::{StatusBuilder, write_status_if_changed};
 use crate::api::{ConditionStatus, CustomMetric, Dimension, Reason, SecurityProfile};
 use crate::reconcile::{
-    Dependency, Desired, Readiness, dependencies, waiting_for, waiting_message,
+    Dependency, Desired, Readiness, Verdict, dependencies, waiting_for, waiting_message,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -75,8 +75,6 @@ pub(crate) async fn report_waiting(
     sp: &SecurityProfile,
     ctx: &Context,
     api: &Api<SecurityProfile>,
-    name: &str,
-    region: &str,
     waiting: &[Dependency],
 ) -> Result<Action, Error> {
     let message = waiting_message(waiting);
@@ -86,20 +84,15 @@ pub(crate) async fn report_waiting(
     {
         publish(ctx, sp, EventType::Normal, "WaitingForDependency", &message).await;
     }
-    let waiting_condition = (
+    let verdict = Verdict::new(
         ConditionStatus::False,
         Reason::WaitingForDependency,
-        message.clone(),
+        message,
     );
-    let status = status_of(
-        sp,
-        name,
-        region,
-        None,
-        waiting_condition.clone(),
-        waiting_condition,
-        false,
-    );
+    let status = StatusBuilder::new(sp)
+        .ready(&verdict)
+        .synced(&verdict)
+        .build();
     write_status_if_changed(api, sp, status).await?;
     Ok(Action::requeue(jittered(ctx.resync)))
 }

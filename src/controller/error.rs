@@ -64,8 +64,10 @@ impl Error {
     pub(crate) fn retry(&self) -> Retry {
         match self.root() {
             Error::Iot(e) if e.class().is_retryable() => Retry::Backoff,
-            Error::Iot(IotError::NoRegion) => Retry::OnChange,
             Error::Iot(_) => Retry::Slow,
+            // A region may appear later (a namespace annotation, a new flag): look again on the
+            // resync period.
+            Error::Spec(SpecError::NoRegion) => Retry::Slow,
             Error::Spec(_) | Error::ResourceSpec(_) | Error::Rejected(_) | Error::Paused => {
                 Retry::OnChange
             }
@@ -74,30 +76,32 @@ impl Error {
         }
     }
 
+    /// Whether this process lost the right to write (it writes no status about it either).
+    pub(crate) fn is_fenced(&self) -> bool {
+        matches!(self.root(), Error::Iot(IotError::Fenced(_)))
+    }
+
     /// The Synced=False reason and message of this error.
     pub(crate) fn reason(&self) -> (Reason, String) {
-        match self.root() {
-            Error::Iot(IotError::Aws(e)) => {
-                let reason = match e.class {
-                    ErrorClass::Throttled => Reason::Throttled,
-                    ErrorClass::AccessDenied => Reason::AccessDenied,
-                    ErrorClass::VersionConflict => Reason::VersionConflict,
-                    _ => Reason::AwsError,
-                };
-                (reason, e.to_string())
+        let reason = match self.root() {
+            Error::Iot(IotError::Aws(e)) => match e.class {
+                ErrorClass::Throttled => Reason::Throttled,
+                ErrorClass::AccessDenied => Reason::AccessDenied,
+                ErrorClass::VersionConflict => Reason::VersionConflict,
+                ErrorClass::Transient | ErrorClass::AlreadyExists => Reason::AwsError,
+                ErrorClass::Invalid | ErrorClass::NotFound => Reason::AwsRejected,
+            },
+            Error::Iot(IotError::Convert(_)) | Error::Spec(_) => Reason::InvalidSpec,
+            Error::Iot(IotError::Fenced(_)) => Reason::AwsError,
+            Error::Iot(IotError::AssumeRole { .. } | IotError::RoleNotAllowed(_)) => {
+                Reason::AccessDenied
             }
-            Error::Iot(e @ IotError::NoRegion) => (Reason::InvalidSpec, e.to_string()),
-            Error::Iot(e) if e.class() == ErrorClass::AccessDenied => {
-                (Reason::AccessDenied, e.to_string())
-            }
-            Error::Iot(e) => (Reason::AwsError, e.to_string()),
-            Error::Spec(e) => (Reason::InvalidSpec, e.to_string()),
-            Error::ResourceSpec(e) => (Reason::InvalidSpec, e.to_string()),
-            e @ Error::Rejected(_) => (Reason::InvalidSpec, e.to_string()),
-            e @ Error::InUse { .. } => (Reason::Deleting, e.to_string()),
-            Error::Paused => (Reason::Paused, self.root().to_string()),
-            e => (Reason::AwsError, e.to_string()),
-        }
+            Error::ResourceSpec(_) | Error::Rejected(_) => Reason::InvalidSpec,
+            Error::InUse { .. } => Reason::Deleting,
+            Error::Paused => Reason::Paused,
+            Error::Kube(_) | Error::Finalizer(_) => Reason::KubernetesError,
+        };
+        (reason, self.root().to_string())
     }
 }
 
@@ -123,12 +127,7 @@ pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
     err: &Error,
     ctx: Arc<Context>,
 ) -> Action {
-    let n = {
-        let mut failures = ctx.failures();
-        let n = failures.entry(super::key(sp.as_ref())).or_insert(0);
-        *n += 1;
-        *n
-    };
+    let n = ctx.fail(&super::key(sp.as_ref()));
     match err.retry() {
         Retry::Backoff => Action::requeue(backoff(n)),
         Retry::Slow => Action::requeue(jittered(ctx.resync)),

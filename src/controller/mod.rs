@@ -9,6 +9,7 @@ mod dependencies;
 mod error;
 mod events;
 mod execute;
+mod namespace;
 mod resource;
 mod runner;
 mod status;
@@ -20,6 +21,7 @@ pub use runner::run_controllers;
 use crate::api::{FINALIZER, SecurityProfile};
 use crate::aws::Iot;
 use crate::metrics::Metrics;
+use crate::server::Health;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
@@ -40,6 +42,8 @@ pub struct Context {
     pub cluster_id: String,
     pub default_region: Option<String>,
     pub resync: Duration,
+    /// Running reconciles, for the wedge check of `/healthz`.
+    pub health: Health,
     /// Consecutive failures per resource, for exponential backoff.
     failures: Arc<Mutex<HashMap<String, u32>>>,
 }
@@ -68,6 +72,7 @@ impl Context {
             cluster_id,
             default_region,
             resync,
+            health: Health::default(),
             failures: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -93,8 +98,15 @@ impl Context {
             cluster_id: self.cluster_id.clone(),
             default_region: self.default_region.clone(),
             resync: self.resync,
+            health: self.health.clone(),
             failures: self.failures.clone(),
         }
+    }
+
+    /// Shares `health` with the probes.
+    pub fn with_health(mut self, health: Health) -> Context {
+        self.health = health;
+        self
     }
 
     pub(crate) fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -103,22 +115,42 @@ impl Context {
             Err(poisoned) => poisoned.into_inner(),
         }
     }
+
+    /// Counts one more consecutive failure (or miss) of a resource and returns the count.
+    pub(crate) fn fail(&self, key: &str) -> u32 {
+        let mut failures = self.failures();
+        let n = failures.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    /// Forgets everything kept about a resource: it is gone, or back to normal.
+    pub(crate) fn forget(&self, key: &str, gone: bool) {
+        self.failures().remove(key);
+        if gone {
+            self.metrics.set_conditions(key, None);
+        }
+    }
 }
 
-/// `Kind/namespace/name` of a resource: the key of its failure count and condition gauges
-/// (a CustomMetric and a SecurityProfile may share a name).
+/// `namespace/name` of a SecurityProfile, `Kind/namespace/name` of the other kinds: the key of
+/// a resource's failure count and condition gauges (a CustomMetric and a SecurityProfile may
+/// share a name).
 pub(crate) fn key<K: kube::Resource<DynamicType = ()>>(obj: &K) -> String {
-    format!(
-        "{}/{}/{}",
-        K::kind(&()),
+    let (ns, name) = (
         obj.meta().namespace.as_deref().unwrap_or_default(),
-        obj.meta().name.as_deref().unwrap_or_default()
-    )
+        obj.meta().name.as_deref().unwrap_or_default(),
+    );
+    match K::kind(&()) {
+        kind if kind == "SecurityProfile" => format!("{ns}/{name}"),
+        kind => format!("{kind}/{ns}/{name}"),
+    }
 }
 
 /// Reconciles one resource (the controller's entry point).
 pub async fn reconcile(sp: Arc<SecurityProfile>, ctx: Arc<Context>) -> Result<Action, Error> {
     let start = Instant::now();
+    let _running = ctx.health.running();
     let namespace = sp.namespace().unwrap_or_default();
     let span = info_span!("reconcile", namespace = %namespace, name = %sp.name_any(), aws_name = field::Empty);
     let api: Api<SecurityProfile> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -129,7 +161,7 @@ pub async fn reconcile(sp: Arc<SecurityProfile>, ctx: Arc<Context>) -> Result<Ac
                 let outcome = match ctx.for_namespace(&namespace).await {
                     Ok(scoped) => match &event {
                         Finalizer::Apply(sp) => apply::apply(sp, &scoped, &api).await,
-                        Finalizer::Cleanup(sp) => cleanup::cleanup(sp, &scoped).await,
+                        Finalizer::Cleanup(sp) => cleanup::cleanup(sp, &scoped, &api).await,
                     },
                     Err(e) => Err(e),
                 };

@@ -75,9 +75,7 @@ fn profiles_naming<K: ManagedKind>(
         .state()
         .iter()
         .filter(|sp| sp.namespace() == obj.meta().namespace)
-        .filter(|sp| {
-            desired(sp, "").is_ok_and(|d| dependencies(&d.attributes).contains(&dependency))
-        })
+        .filter(|sp| dependencies(&desired(sp, "", "").attributes).contains(&dependency))
         .map(|sp| ObjectRef::from_obj(sp.as_ref()))
         .collect()
 }

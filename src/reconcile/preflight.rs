@@ -3,7 +3,8 @@
 //! only while the spec changed since it was last applied (a resync correcting drift writes
 //! behaviors AWS already accepted, and validation costs quota).
 
-use super::plan::{Field, Plan, Step};
+use super::outcome::Plan;
+use super::plan::{Field, Step};
 use crate::api::Behavior;
 
 /// What the controller validates before running the plan's steps.
@@ -17,10 +18,10 @@ pub fn preflight(plan: &Plan, spec_changed: bool) -> Option<Validate> {
     if !spec_changed {
         return None;
     }
-    let Plan::Converge { steps, .. } = plan else {
+    let Plan::Converge(convergence) = plan else {
         return None;
     };
-    steps.iter().find_map(|step| match step {
+    convergence.steps.iter().find_map(|step| match step {
         Step::Create { attributes, .. } if !attributes.behaviors.is_empty() => Some(Validate {
             behaviors: attributes.behaviors.clone(),
         }),
@@ -37,7 +38,15 @@ pub fn preflight(plan: &Plan, spec_changed: bool) -> Option<Validate> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::{AttributeUpdate, Attributes};
+    use crate::reconcile::{AttributeUpdate, Attributes, Convergence, Observation};
+
+    fn converge(steps: Vec<Step>) -> Plan {
+        Plan::Converge(Convergence {
+            steps,
+            record_first: false,
+            announce: None,
+        })
+    }
 
     fn behaviors() -> Vec<Behavior> {
         vec![Behavior {
@@ -48,29 +57,23 @@ mod tests {
     }
 
     fn create(behaviors: Vec<Behavior>) -> Plan {
-        Plan::Converge {
-            steps: vec![Step::Create {
-                attributes: Attributes {
-                    behaviors,
-                    ..Default::default()
-                },
-                tags: Default::default(),
-            }],
-            adopt: false,
-        }
+        converge(vec![Step::Create {
+            attributes: Attributes {
+                behaviors,
+                ..Default::default()
+            },
+            tags: Default::default(),
+        }])
     }
 
     fn update(update: AttributeUpdate) -> Plan {
-        Plan::Converge {
-            steps: vec![
-                Step::Tag(Default::default()),
-                Step::Update {
-                    expected_version: 1,
-                    update,
-                },
-            ],
-            adopt: false,
-        }
+        converge(vec![
+            Step::Tag(Default::default()),
+            Step::Update {
+                expected_version: 1,
+                update,
+            },
+        ])
     }
 
     #[test]
@@ -100,6 +103,6 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(preflight(&update(clear), true), None);
-        assert_eq!(preflight(&Plan::Observe, true), None);
+        assert_eq!(preflight(&Plan::Observe(Observation::InSync), true), None);
     }
 }

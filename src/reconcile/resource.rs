@@ -267,6 +267,10 @@ pub fn simulate_resource<A: Clone>(
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResourceSpecError {
     #[error(
+        "no AWS region: set spec.region, the namespace annotation iot.awscc.io/default-region, or the operator's --default-region"
+    )]
+    NoRegion,
+    #[error(
         "metadata.name {name:?} is not a valid AWS name (1-128 characters of [a-zA-Z0-9:_-]); set spec.{field}"
     )]
     InvalidDefaultName { name: String, field: &'static str },
@@ -336,4 +340,26 @@ pub fn tag_map(tags: Option<&[crate::api::Tag]>) -> BTreeMap<String, String> {
         .iter()
         .map(|t| (t.key.clone(), t.value.clone()))
         .collect()
+}
+
+/// The region of a CustomMetric or Dimension: the one in use once it was found or created
+/// (status), else the spec's, the namespace default, the operator's, the SDK's.
+pub fn resource_region(
+    spec_region: Option<&str>,
+    in_use: Option<&str>,
+    defaults: super::RegionDefaults<'_>,
+) -> Result<String, ResourceSpecError> {
+    [
+        in_use,
+        spec_region,
+        defaults.namespace,
+        defaults.operator,
+        defaults.sdk,
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::trim)
+    .find(|r| !r.is_empty())
+    .map(str::to_string)
+    .ok_or(ResourceSpecError::NoRegion)
 }

@@ -1,19 +1,19 @@
 //! The apply branch for a CustomMetric or Dimension: observe, plan, execute, status.
 
+use super::status::write_status;
 use super::status::{ConditionSpec, Found, resource_status, write_if_changed};
 use super::{ManagedKind, paused};
 use crate::api::{ConditionStatus, Reason};
 use crate::aws::ResourceApi;
-use crate::controller::apply::region_for;
 use crate::controller::error::{Error, jittered};
 use crate::controller::events::publish;
-use crate::controller::status::write_status;
+use crate::controller::namespace::{self, NamespaceFacts};
 use crate::controller::{Context, key};
 use crate::reconcile::{
-    ResourceAttributes, ResourceDesired, ResourceObserved, ResourcePlan, ResourceRefusal,
-    ResourceStep, check_resource_identity, plan_resource, simulate_resource,
+    RegionDefaults, ResourceAttributes, ResourceDesired, ResourceObserved, ResourcePlan,
+    ResourceRefusal, ResourceStep, check_resource_identity, plan_resource, resource_region,
+    simulate_resource,
 };
-use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -35,8 +35,18 @@ pub(crate) async fn locate<K: ManagedKind>(
     let in_use = status
         .filter(|s| s.arn.is_some())
         .and_then(|s| s.region.as_deref());
-    let namespace = obj.namespace().unwrap_or_default();
-    let region = region_for(ctx, &namespace, obj.spec_region(), in_use).await?;
+    let ns = if in_use.is_none() && obj.spec_region().is_none() {
+        namespace::facts(ctx, obj).await?
+    } else {
+        NamespaceFacts::default()
+    };
+    let sdk = ctx.iot.default_region();
+    let defaults = RegionDefaults {
+        namespace: ns.default_region(),
+        operator: ctx.default_region.as_deref(),
+        sdk: sdk.as_deref(),
+    };
+    let region = resource_region(obj.spec_region(), in_use, defaults)?;
     check_resource_identity(status, &desired.name, &region)?;
     Ok(Located { desired, region })
 }

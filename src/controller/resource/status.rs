@@ -5,8 +5,9 @@ use crate::api::{ConditionStatus, Reason, ResourceStatus, condition, now_seconds
 use crate::controller::Context;
 use crate::controller::error::Error;
 use crate::controller::events::publish;
-use crate::controller::status::{error_conditions, write_status};
+use crate::controller::status::patch_status;
 use crate::reconcile::ResourceObserved;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::Api;
 use kube::runtime::events::EventType;
 use tracing::warn;
@@ -122,4 +123,51 @@ pub(crate) async fn report_error<K: ManagedKind>(
     if let Err(e) = write_status(api, obj, status).await {
         warn!(error = %e, "could not write status");
     }
+}
+
+/// Writes the whole status of a CustomMetric or Dimension.
+pub(crate) async fn write_status<K: ManagedKind>(
+    api: &Api<K>,
+    obj: &K,
+    status: ResourceStatus,
+) -> Result<(), Error> {
+    patch_status(api, obj, serde_json::json!({ "status": status })).await
+}
+
+/// The conditions after a failed reconcile: `Synced=False` with the reason; `Ready` stays True
+/// only while it speaks of this generation (the rule of SecurityProfile's error report).
+fn error_conditions(
+    previous: Option<&[Condition]>,
+    generation: Option<i64>,
+    reason: Reason,
+    message: &str,
+) -> Vec<Condition> {
+    let still_ready = previous
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+        .filter(|c| c.status == "True" && c.observed_generation == generation)
+        .cloned();
+    let ready = still_ready.unwrap_or_else(|| {
+        let why = if reason == Reason::Paused {
+            Reason::Paused
+        } else {
+            Reason::Unavailable
+        };
+        condition(
+            "Ready",
+            ConditionStatus::False,
+            why,
+            message,
+            generation,
+            previous,
+        )
+    });
+    let synced = condition(
+        "Synced",
+        ConditionStatus::False,
+        reason,
+        message,
+        generation,
+        previous,
+    );
+    vec![ready, synced]
 }
