@@ -17,3 +17,5 @@ mod ownership;
 mod packaging;
 #[path = "operator/policies.rs"]
 mod policies;
+#[path = "operator/real.rs"]
+mod real;
