@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// The region admin calls use when they name none.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -55,10 +56,22 @@ impl Admin {
         lock(&self.shared.control).calls()
     }
 
-    /// Empties the state and counters; clears faults and the IAM policies.
+    /// Empties the state and counters; clears faults and the IAM policies; puts the
+    /// normalisation switch back to its configured value.
     pub fn reset(&self) {
         *lock(&self.shared.store) = Default::default();
         lock(&self.shared.control).reset();
+        self.set_normalize(self.shared.normalize_default);
+    }
+
+    /// Turns the Describe normalisation on or off (see `EmulatorConfig::normalize_describe`).
+    pub fn set_normalize(&self, enabled: bool) {
+        self.shared.normalize.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Whether Describe / Update answers are normalised.
+    pub fn normalize(&self) -> bool {
+        self.shared.normalize.load(Ordering::Relaxed)
     }
 
     /// Adds a fault rule.
@@ -227,6 +240,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/iam", post(iam).get(iam_get))
         .route("/_emulator/thing-groups", post(thing_group))
         .route("/_emulator/profiles", post(profile))
+        .route("/_emulator/normalize", post(normalize).get(normalize_get))
 }
 
 async fn state(AxState(s): App) -> Response {
@@ -340,4 +354,24 @@ async fn profile(AxState(s): App, body: axum::body::Bytes) -> Response {
         Ok(v) => result(admin(&s).put_profile(v)),
         Err(r) => *r,
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NormalizeBody {
+    enabled: bool,
+}
+
+async fn normalize(AxState(s): App, body: axum::body::Bytes) -> Response {
+    match parse::<NormalizeBody>(&body) {
+        Ok(b) => {
+            admin(&s).set_normalize(b.enabled);
+            Json(json!({ "enabled": b.enabled })).into_response()
+        }
+        Err(r) => *r,
+    }
+}
+
+async fn normalize_get(AxState(s): App) -> Response {
+    Json(json!({ "enabled": admin(&s).normalize() })).into_response()
 }

@@ -9,6 +9,7 @@ mod admin;
 mod faults;
 mod iam;
 mod model;
+mod normalize;
 mod ops;
 mod store;
 mod validate;
@@ -20,6 +21,7 @@ pub use model::{Profile, State, ThingGroup};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -39,6 +41,9 @@ pub struct EmulatorConfig {
     pub tps: HashMap<String, f64>,
     /// Log one tracing line per request.
     pub log_requests: bool,
+    /// Answer DescribeSecurityProfile / UpdateSecurityProfile as AWS may: order-free lists
+    /// reordered, server-side defaults filled in (also switchable at run time).
+    pub normalize_describe: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -49,6 +54,7 @@ impl Default for EmulatorConfig {
             default_tps: None,
             tps: HashMap::new(),
             log_requests: false,
+            normalize_describe: false,
         }
     }
 }
@@ -73,6 +79,9 @@ pub enum Error {
 pub(crate) struct Shared {
     pub account_id: String,
     pub log_requests: bool,
+    /// The configured normalisation switch, which `reset` goes back to.
+    pub normalize_default: bool,
+    pub normalize: AtomicBool,
     pub store: Mutex<store::Store>,
     pub control: Mutex<faults::Control>,
     pub shutdown: watch::Sender<bool>,
@@ -104,6 +113,8 @@ impl Shared {
         Ok(Arc::new(Shared {
             account_id: config.account_id.clone(),
             log_requests: config.log_requests,
+            normalize_default: config.normalize_describe,
+            normalize: AtomicBool::new(config.normalize_describe),
             store: Mutex::new(store::Store::default()),
             control: Mutex::new(faults::Control::new(config.default_tps, &tps)),
             shutdown: watch::Sender::new(false),

@@ -21,6 +21,10 @@ struct Args {
     /// Quota for every operation without its own --tps.
     #[arg(long)]
     default_tps: Option<f64>,
+    /// Answer DescribeSecurityProfile and UpdateSecurityProfile as AWS may: order-free lists
+    /// reordered and server-side defaults filled in.
+    #[arg(long, env = "IOT_EMULATOR_NORMALIZE_DESCRIBE")]
+    normalize_describe: bool,
 }
 
 fn parse_tps(s: &str) -> Result<(String, f64), String> {
@@ -46,6 +50,7 @@ async fn main() -> std::process::ExitCode {
         default_tps: args.default_tps,
         tps: args.tps.into_iter().collect::<HashMap<_, _>>(),
         log_requests: true,
+        normalize_describe: args.normalize_describe,
     };
     let emulator = match Emulator::start(config).await {
         Ok(e) => e,

@@ -135,11 +135,22 @@ impl Profile {
         if let Some(a) = &self.additional_metrics {
             m.insert("additionalMetricsToRetain".into(), Value::Array(a.clone()));
         }
-        if let Some(a) = &self.additional_metrics_v2 {
-            m.insert(
-                "additionalMetricsToRetainV2".into(),
-                Value::Array(a.clone()),
-            );
+        match (&self.additional_metrics_v2, &self.additional_metrics) {
+            (Some(a), _) => {
+                m.insert(
+                    "additionalMetricsToRetainV2".into(),
+                    Value::Array(a.clone()),
+                );
+            }
+            // A profile written with the deprecated v1 list also reads as its V2 equivalent.
+            (None, Some(v1)) => {
+                let v2 = v1
+                    .iter()
+                    .map(|metric| serde_json::json!({ "metric": metric }))
+                    .collect();
+                m.insert("additionalMetricsToRetainV2".into(), Value::Array(v2));
+            }
+            (None, None) => {}
         }
         if let Some(c) = &self.metrics_export_config {
             m.insert("metricsExportConfig".into(), c.clone());

@@ -110,6 +110,14 @@ impl Ctx {
         iam::Request::new(action(op), arn).resource_tags(&self.tags_of(arn))
     }
 
+    /// A Describe/Update answer, normalised when the switch is on.
+    fn normalized(&self, mut body: Value) -> Value {
+        if self.shared.normalize.load(Ordering::Relaxed) {
+            crate::normalize::describe(&mut body);
+        }
+        body
+    }
+
     fn profile_arn(&self, name: &str) -> String {
         profile_arn(&self.scope.region, &self.scope.account, name)
     }
@@ -470,7 +478,8 @@ async fn describe(State(s): App, Path(name): Path<String>, headers: HeaderMap) -
             let mut v = Violations::default();
             check_name(&name, &mut v);
             finish(v)?;
-            ctx.store().describe(&ctx.scope, &name)
+            let body = ctx.store().describe(&ctx.scope, &name)?;
+            Ok(ctx.normalized(body))
         },
     )
     .await
@@ -532,8 +541,10 @@ async fn update(
                 )));
             }
         }
-        ctx.store()
-            .update(&ctx.scope, &name, &body, flags, expected)
+        let out = ctx
+            .store()
+            .update(&ctx.scope, &name, &body, flags, expected)?;
+        Ok(ctx.normalized(out))
     })
     .await
 }

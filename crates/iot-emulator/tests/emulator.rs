@@ -12,6 +12,8 @@ mod concurrency;
 mod controls;
 #[path = "emulator/iam.rs"]
 mod iam;
+#[path = "emulator/normalize.rs"]
+mod normalize;
 #[path = "emulator/profiles.rs"]
 mod profiles;
 #[path = "emulator/tags.rs"]

@@ -256,10 +256,52 @@ def controls(c):
     check(len(state["profiles"]) == 12 and state["thingGroups"][0]["name"] == "fleet", state)
 
 
+def iam_policy(c):
+    admin("reset", {})
+    cluster = "iot.awscc.io/cluster"
+    admin("profiles", {"securityProfileName": "ours", "tags": {cluster: "a"}})
+    admin("profiles", {"securityProfileName": "theirs", "tags": {cluster: "b"}})
+    admin("iam", {"policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:UpdateSecurityProfile", "Resource": "*",
+         "Condition": {"StringEquals": {f"aws:ResourceTag/{cluster}": "a"}}},
+        {"Effect": "Allow", "Action": "iot:CreateSecurityProfile", "Resource": "*",
+         "Condition": {"StringEquals": {f"aws:RequestTag/{cluster}": "a"}}},
+    ]}})
+    c.update_security_profile(securityProfileName="ours", securityProfileDescription="x")
+    r = expect_error(c.update_security_profile, "AccessDeniedException", 403,
+                     securityProfileName="theirs", securityProfileDescription="x")
+    arn = f"arn:aws:iot:us-east-1:{ACCOUNT}:securityprofile/theirs"
+    check(r["Error"]["Message"] == f"User: arn:aws:iam::{ACCOUNT}:user/AKIDWIRECHECK is not authorized to perform: "
+          f"iot:UpdateSecurityProfile on resource: {arn} because no identity-based policy allows the "
+          "iot:UpdateSecurityProfile action", r["Error"])
+    c.create_security_profile(securityProfileName="new", tags=[{"Key": cluster, "Value": "a"}])
+    expect_error(c.create_security_profile, "AccessDeniedException", 403, securityProfileName="untagged")
+    admin("reset", {})
+
+
+def normalization(c):
+    admin("reset", {})
+    behavior = {"name": "ports", "metric": "aws:listening-tcp-ports",
+                "criteria": {"comparisonOperator": "in-port-set", "value": {"ports": [22, 443]}}}
+    c.create_security_profile(securityProfileName="n", behaviors=[behavior],
+                              additionalMetricsToRetain=["aws:num-disconnects", "aws:num-authorization-failures"])
+    d = c.describe_security_profile(securityProfileName="n")
+    check(d["behaviors"] == [behavior], d["behaviors"])
+    check(d["additionalMetricsToRetain"] == ["aws:num-disconnects", "aws:num-authorization-failures"], d)
+    check(d["additionalMetricsToRetainV2"] == [{"metric": "aws:num-disconnects"},
+                                               {"metric": "aws:num-authorization-failures"}], d)
+    admin("normalize", {"enabled": True})
+    b = c.describe_security_profile(securityProfileName="n")["behaviors"][0]
+    check(b["criteria"]["value"]["ports"] == [443, 22], b)
+    check(b["suppressAlerts"] is False and b["exportMetric"] is False, b)
+    check(b["criteria"]["consecutiveDatapointsToAlarm"] == 1, b)
+    admin("reset", {})
+
+
 def main():
     admin("reset", {})
     c, raw = client(), client(validate=False)
-    for step in (crud, listing, targets, validation, tags, controls):
+    for step in (crud, listing, targets, validation, tags, controls, iam_policy, normalization):
         step(c) if step is not crud else step(c, raw)
         print(f"ok {step.__name__}")
     admin("reset", {})
