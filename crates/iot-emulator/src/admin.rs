@@ -5,6 +5,7 @@ use crate::faults::{Calls, Fault};
 use crate::iam::Policy;
 use crate::model::{Op, Profile, State};
 use crate::store::Scope;
+use crate::sts::Role;
 use crate::validate::{self, Violations};
 use crate::{Error, Shared, lock};
 use axum::Json;
@@ -61,7 +62,31 @@ impl Admin {
     pub fn reset(&self) {
         *lock(&self.shared.store) = Default::default();
         lock(&self.shared.control).reset();
+        *lock(&self.shared.sts) = Default::default();
         self.set_normalize(self.shared.normalize_default);
+    }
+
+    /// Registers (or replaces) a role STS AssumeRole / AssumeRoleWithWebIdentity hand out
+    /// credentials for. `trusted_accounts` None trusts every caller; `external_id` Some
+    /// requires AssumeRole to pass it. Credentials act in the role's account.
+    pub fn put_role(&self, role: Role) {
+        lock(&self.shared.sts).put_role(role);
+    }
+
+    /// The registered roles.
+    pub fn roles(&self) -> Vec<Role> {
+        lock(&self.shared.sts).roles()
+    }
+
+    /// Every credential STS hands out from now on lives `seconds` (None: as requested,
+    /// default 3600). 0 hands out credentials that are already expired.
+    pub fn set_sts_duration(&self, seconds: Option<u64>) {
+        lock(&self.shared.sts).set_duration(seconds);
+    }
+
+    /// Expires every credential STS has handed out.
+    pub fn expire_sessions(&self) {
+        lock(&self.shared.sts).expire_all();
     }
 
     /// Turns the Describe normalisation on or off (see `EmulatorConfig::normalize_describe`).
@@ -241,6 +266,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/thing-groups", post(thing_group))
         .route("/_emulator/profiles", post(profile))
         .route("/_emulator/normalize", post(normalize).get(normalize_get))
+        .route("/_emulator/roles", post(role).get(roles))
+        .route("/_emulator/sts", post(sts_settings))
 }
 
 async fn state(AxState(s): App) -> Response {
@@ -374,4 +401,60 @@ async fn normalize(AxState(s): App, body: axum::body::Bytes) -> Response {
 
 async fn normalize_get(AxState(s): App) -> Response {
     Json(json!({ "enabled": admin(&s).normalize() })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    #[serde(rename = "roleArn")]
+    role_arn: String,
+    #[serde(rename = "trustedAccounts")]
+    trusted_accounts: Option<Vec<String>>,
+    #[serde(rename = "externalId")]
+    external_id: Option<String>,
+}
+
+async fn role(AxState(s): App, body: axum::body::Bytes) -> Response {
+    let b = match parse::<RoleBody>(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    result(
+        Role::new(&b.role_arn, b.trusted_accounts, b.external_id)
+            .map_err(invalid)
+            .inspect(|r| admin(&s).put_role(r.clone())),
+    )
+}
+
+async fn roles(AxState(s): App) -> Response {
+    Json(admin(&s).roles()).into_response()
+}
+
+/// `{"durationSeconds": N | null}` and/or `{"expireAll": true}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StsBody {
+    #[serde(rename = "durationSeconds", default, deserialize_with = "present")]
+    duration_seconds: Option<Option<u64>>,
+    #[serde(rename = "expireAll", default)]
+    expire_all: bool,
+}
+
+/// Tells `"key": null` (Some(None)) apart from a missing key (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
+}
+
+async fn sts_settings(AxState(s): App, body: axum::body::Bytes) -> Response {
+    let b = match parse::<StsBody>(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    if let Some(d) = b.duration_seconds {
+        admin(&s).set_sts_duration(d);
+    }
+    if b.expire_all {
+        admin(&s).expire_sessions();
+    }
+    Json(json!({})).into_response()
 }

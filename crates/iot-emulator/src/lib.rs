@@ -1,6 +1,7 @@
 //! A local, wire-compatible AWS IoT Device Defender endpoint: the 13 security-profile
 //! operations in AWS IoT's rest-json protocol, plus an admin API for tests (state, call
-//! counters, faults, quotas, IAM policies, thing groups, out-of-band edits).
+//! counters, faults, quotas, IAM policies, thing groups, out-of-band edits), and STS role
+//! assumption whose keys act in the role's account.
 //!
 //! Start it in-process with [`Emulator::start`] (port 0 picks a free port), or run it on an
 //! existing listener with [`serve`].
@@ -12,12 +13,14 @@ mod model;
 mod normalize;
 mod ops;
 mod store;
+mod sts;
 mod validate;
 mod wire;
 
 pub use admin::Admin;
 pub use faults::{Calls, Fault, FaultError};
 pub use model::{Profile, State, ThingGroup};
+pub use sts::Role;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -83,6 +86,7 @@ pub(crate) struct Shared {
     pub normalize_default: bool,
     pub normalize: AtomicBool,
     pub store: Mutex<store::Store>,
+    pub sts: Mutex<sts::Sts>,
     pub control: Mutex<faults::Control>,
     pub shutdown: watch::Sender<bool>,
     pub request_ids: std::sync::atomic::AtomicU64,
@@ -116,6 +120,7 @@ impl Shared {
             normalize_default: config.normalize_describe,
             normalize: AtomicBool::new(config.normalize_describe),
             store: Mutex::new(store::Store::default()),
+            sts: Mutex::new(sts::Sts::default()),
             control: Mutex::new(faults::Control::new(config.default_tps, &tps)),
             shutdown: watch::Sender::new(false),
             request_ids: std::sync::atomic::AtomicU64::new(1),
@@ -125,6 +130,7 @@ impl Shared {
 
 fn router(shared: Arc<Shared>) -> axum::Router {
     ops::routes()
+        .route("/", axum::routing::post(sts::handle))
         .merge(admin::routes())
         .fallback(ops::unknown)
         .method_not_allowed_fallback(ops::unknown)

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// The 13 Device Defender operations the emulator serves.
+/// The operations the emulator serves: Device Defender's security profiles, dimensions and
+/// custom metrics (rest-json), and STS's role operations (awsQuery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
     CreateSecurityProfile,
@@ -20,10 +21,23 @@ pub enum Op {
     TagResource,
     UntagResource,
     ListTagsForResource,
+    CreateDimension,
+    DescribeDimension,
+    UpdateDimension,
+    DeleteDimension,
+    ListDimensions,
+    CreateCustomMetric,
+    DescribeCustomMetric,
+    UpdateCustomMetric,
+    DeleteCustomMetric,
+    ListCustomMetrics,
+    AssumeRole,
+    AssumeRoleWithWebIdentity,
+    GetCallerIdentity,
 }
 
 impl Op {
-    pub const ALL: [Op; 13] = [
+    pub const ALL: [Op; 26] = [
         Op::CreateSecurityProfile,
         Op::DescribeSecurityProfile,
         Op::UpdateSecurityProfile,
@@ -37,6 +51,19 @@ impl Op {
         Op::TagResource,
         Op::UntagResource,
         Op::ListTagsForResource,
+        Op::CreateDimension,
+        Op::DescribeDimension,
+        Op::UpdateDimension,
+        Op::DeleteDimension,
+        Op::ListDimensions,
+        Op::CreateCustomMetric,
+        Op::DescribeCustomMetric,
+        Op::UpdateCustomMetric,
+        Op::DeleteCustomMetric,
+        Op::ListCustomMetrics,
+        Op::AssumeRole,
+        Op::AssumeRoleWithWebIdentity,
+        Op::GetCallerIdentity,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +81,19 @@ impl Op {
             Op::TagResource => "TagResource",
             Op::UntagResource => "UntagResource",
             Op::ListTagsForResource => "ListTagsForResource",
+            Op::CreateDimension => "CreateDimension",
+            Op::DescribeDimension => "DescribeDimension",
+            Op::UpdateDimension => "UpdateDimension",
+            Op::DeleteDimension => "DeleteDimension",
+            Op::ListDimensions => "ListDimensions",
+            Op::CreateCustomMetric => "CreateCustomMetric",
+            Op::DescribeCustomMetric => "DescribeCustomMetric",
+            Op::UpdateCustomMetric => "UpdateCustomMetric",
+            Op::DeleteCustomMetric => "DeleteCustomMetric",
+            Op::ListCustomMetrics => "ListCustomMetrics",
+            Op::AssumeRole => "AssumeRole",
+            Op::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
+            Op::GetCallerIdentity => "GetCallerIdentity",
         }
     }
 

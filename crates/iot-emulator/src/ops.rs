@@ -5,6 +5,7 @@ use crate::faults::{Decision, FaultError};
 use crate::iam;
 use crate::model::{Op, profile_arn};
 use crate::store::{DeleteFlags, ListFilter, Scope};
+use crate::sts::KeyError;
 use crate::validate::{self, Member, Violations, check, check_members};
 use crate::wire::{ApiError, decode_token, parse_authorization};
 use crate::{Shared, lock};
@@ -159,16 +160,23 @@ where
     A: FnOnce(&Ctx) -> Vec<iam::Request>,
     F: FnOnce(&Ctx) -> Result<Value, ApiError> + Send + 'static,
 {
-    let caller = match parse_authorization(headers) {
+    let caller = match parse_authorization(headers, "iot") {
         Ok(c) => c,
         Err(e) => return Outcome::Answered(Err(e)),
     };
-    let account = shared.account_id.clone();
+    let identity = lock(&shared.sts).identity(&caller.access_key, &shared.account_id);
+    let identity = match identity {
+        Ok(i) => i,
+        Err(KeyError::Expired) => return Outcome::Answered(Err(ApiError::expired_token())),
+        Err(KeyError::Unrecognized) => {
+            return Outcome::Answered(Err(ApiError::unrecognized_client()));
+        }
+    };
     let ctx = Ctx {
         shared: shared.clone(),
-        principal: format!("arn:aws:iam::{account}:user/{}", caller.access_key),
+        principal: identity.principal,
         scope: Scope {
-            account,
+            account: identity.account,
             region: caller.region,
         },
     };

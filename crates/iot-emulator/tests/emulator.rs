@@ -16,6 +16,8 @@ mod iam;
 mod normalize;
 #[path = "emulator/profiles.rs"]
 mod profiles;
+#[path = "emulator/sts.rs"]
+mod sts;
 #[path = "emulator/tags.rs"]
 mod tags;
 #[path = "emulator/targets.rs"]

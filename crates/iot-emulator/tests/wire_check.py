@@ -298,10 +298,58 @@ def normalization(c):
     admin("reset", {})
 
 
+def sts_client(key="AKIDWIRECHECK", secret="secret", token=None, validate=True):
+    cfg = Config(retries={"total_max_attempts": 1}, parameter_validation=validate)
+    return botocore.session.get_session().create_client(
+        "sts", region_name="us-east-1", endpoint_url=URL, aws_access_key_id=key,
+        aws_secret_access_key=secret, aws_session_token=token, config=cfg)
+
+
+def iot_with(creds):
+    return botocore.session.get_session().create_client(
+        "iot", region_name="us-east-1", endpoint_url=URL, aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"],
+        config=Config(retries={"total_max_attempts": 1}))
+
+
+def sts(c):
+    admin("reset", {})
+    role = "arn:aws:iam::111111111111:role/tenant"
+    s = sts_client()
+    r = expect_error(s.assume_role, "AccessDenied", 403, RoleArn=role, RoleSessionName="wire")
+    check(r["Error"]["Message"] == f"User: arn:aws:iam::{ACCOUNT}:user/AKIDWIRECHECK is not authorized to perform: "
+          f"sts:AssumeRole on resource: {role}", r["Error"])
+    admin("roles", {"roleArn": role, "trustedAccounts": [ACCOUNT], "externalId": "ext"})
+    expect_error(s.assume_role, "AccessDenied", 403, RoleArn=role, RoleSessionName="wire", ExternalId="bad")
+    out = s.assume_role(RoleArn=role, RoleSessionName="wire", ExternalId="ext", DurationSeconds=900)
+    creds = out["Credentials"]
+    check(creds["AccessKeyId"].startswith("ASIA") and len(creds["SecretAccessKey"]) == 40, creds)
+    left = (creds["Expiration"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    check(880 < left <= 901, f"Expiration parses and is DurationSeconds ahead: {creds['Expiration']}")
+    check(out["AssumedRoleUser"]["Arn"] == "arn:aws:sts::111111111111:assumed-role/tenant/wire", out)
+    expect_error(sts_client(validate=False).assume_role, "ValidationError", 400, RoleArn=role, RoleSessionName="wire",
+                 ExternalId="ext", DurationSeconds=60)
+    tenant = iot_with(creds)
+    tenant.create_security_profile(securityProfileName="tenant-profile")
+    c.create_security_profile(securityProfileName="own-profile")
+    accounts = {p["securityProfileName"]: p["accountId"] for p in admin("state")["profiles"]}
+    check(accounts == {"tenant-profile": "111111111111", "own-profile": ACCOUNT}, accounts)
+    who = sts_client(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).get_caller_identity()
+    check(who["Account"] == "111111111111", who)
+    web = sts_client().assume_role_with_web_identity(RoleArn=role, RoleSessionName="pod", WebIdentityToken="token")
+    check(web["Credentials"]["AccessKeyId"].startswith("ASIA"), web)
+    admin("sts", {"durationSeconds": 0})
+    expired = iot_with(s.assume_role(RoleArn=role, RoleSessionName="wire", ExternalId="ext")["Credentials"])
+    expect_error(expired.list_security_profiles, "ExpiredTokenException", 403)
+    calls = admin("calls")
+    check(calls["AssumeRole"] == {"ok": 2, "AccessDenied": 2, "ValidationError": 1}, calls)
+    admin("reset", {})
+
+
 def main():
     admin("reset", {})
     c, raw = client(), client(validate=False)
-    for step in (crud, listing, targets, validation, tags, controls, iam_policy, normalization):
+    for step in (crud, listing, targets, validation, tags, controls, iam_policy, normalization, sts):
         step(c) if step is not crud else step(c, raw)
         print(f"ok {step.__name__}")
     admin("reset", {})
