@@ -3,7 +3,7 @@
 
 use crate::faults::{Calls, Fault};
 use crate::iam::Policy;
-use crate::model::{Op, Profile, State};
+use crate::model::{CustomMetric, Dimension, Op, Profile, State};
 use crate::store::Scope;
 use crate::sts::Role;
 use crate::validate::{self, Violations};
@@ -64,6 +64,15 @@ impl Admin {
         lock(&self.shared.control).reset();
         *lock(&self.shared.sts) = Default::default();
         self.set_normalize(self.shared.normalize_default);
+        self.set_check_references(self.shared.check_references_default);
+    }
+
+    /// Whether Create/UpdateSecurityProfile refuse profiles naming a dimension or custom
+    /// metric that doesn't exist (see `EmulatorConfig::check_references`).
+    pub fn set_check_references(&self, enabled: bool) {
+        self.shared
+            .check_references
+            .store(enabled, Ordering::Relaxed);
     }
 
     /// Registers (or replaces) a role STS AssumeRole / AssumeRoleWithWebIdentity hand out
@@ -182,6 +191,69 @@ impl Admin {
             .arn)
     }
 
+    /// The partition an admin body names (`accountId`, `region`), defaulting to the
+    /// emulator's account and us-east-1.
+    fn scope_of(&self, body: &Value) -> Scope {
+        let get = |k: &str, default: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or(default)
+                .to_string()
+        };
+        Scope {
+            account: get("accountId", &self.shared.account_id),
+            region: get("region", DEFAULT_REGION),
+        }
+    }
+
+    /// Creates a dimension, or replaces the `stringValues` of an existing one, outside the
+    /// IoT API (no quota, IAM or faults). Takes `name`, `stringValues`, optional `type`
+    /// (TOPIC_FILTER), `region`, `accountId` and `tags` (`{KEY: VALUE}`).
+    pub fn put_dimension(&self, body: Value) -> Result<Dimension, Error> {
+        let name = required_str(&body, "name")?;
+        let scope = self.scope_of(&body);
+        let mut store = lock(&self.shared.store);
+        let values = body["stringValues"].as_array().cloned().unwrap_or_default();
+        if values.is_empty() {
+            return Err(invalid("stringValues needs at least one value"));
+        }
+        if store.dimension(&scope, &name).is_ok() {
+            store.update_dimension(&scope, &name, values)
+        } else {
+            let mut create = body.clone();
+            create["clientRequestToken"] = json!("admin");
+            store.create_dimension(&scope, &name, &create, tag_object(&body))
+        }
+        .map_err(|e| invalid(e.message))?;
+        Ok(store
+            .dimension(&scope, &name)
+            .map_err(|e| invalid(e.message))?
+            .clone())
+    }
+
+    /// Creates a custom metric, or sets the `displayName` of an existing one, outside the IoT
+    /// API. Takes `metricName`, `metricType`, optional `displayName`, `region`, `accountId`
+    /// and `tags` (`{KEY: VALUE}`).
+    pub fn put_custom_metric(&self, body: Value) -> Result<CustomMetric, Error> {
+        let name = required_str(&body, "metricName")?;
+        let scope = self.scope_of(&body);
+        let mut store = lock(&self.shared.store);
+        if store.custom_metric(&scope, &name).is_ok() {
+            let display = body["displayName"].as_str().unwrap_or_default();
+            store.update_custom_metric(&scope, &name, display)
+        } else {
+            required_str(&body, "metricType")?;
+            let mut create = body.clone();
+            create["clientRequestToken"] = json!("admin");
+            store.create_custom_metric(&scope, &name, &create, tag_object(&body))
+        }
+        .map_err(|e| invalid(e.message))?;
+        let m = store
+            .custom_metric(&scope, &name)
+            .map_err(|e| invalid(e.message))?;
+        Ok(m.clone())
+    }
+
     /// Creates a profile, or merges the given attributes into an existing one as an
     /// out-of-band update would (version + 1). Takes `securityProfileName`, optional
     /// `region` / `accountId`, any profile attributes (null clears one) and `tags` (a
@@ -192,25 +264,8 @@ impl Admin {
             .and_then(Value::as_str)
             .ok_or_else(|| invalid("securityProfileName is required"))?
             .to_string();
-        let scope = Scope {
-            account: body
-                .get("accountId")
-                .and_then(Value::as_str)
-                .unwrap_or(&self.shared.account_id)
-                .to_string(),
-            region: body
-                .get("region")
-                .and_then(Value::as_str)
-                .unwrap_or(DEFAULT_REGION)
-                .to_string(),
-        };
-        let tags = match body.get("tags") {
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect(),
-            _ => BTreeMap::new(),
-        };
+        let scope = self.scope_of(&body);
+        let tags = tag_object(&body);
         let mut attrs = body.clone();
         if let Some(o) = attrs.as_object_mut()
             && o.get("tags").is_some_and(Value::is_object)
@@ -223,6 +278,24 @@ impl Admin {
         lock(&self.shared.store)
             .put_profile(&scope, &name, &attrs, tags)
             .map_err(|e| invalid(e.message))
+    }
+}
+
+fn required_str(body: &Value, key: &str) -> Result<String, Error> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| invalid(format!("{key} is required")))
+}
+
+/// An admin body's `tags` given as a `{KEY: VALUE}` object.
+fn tag_object(body: &Value) -> BTreeMap<String, String> {
+    match body.get("tags") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect(),
+        _ => BTreeMap::new(),
     }
 }
 
@@ -267,6 +340,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/profiles", post(profile))
         .route("/_emulator/normalize", post(normalize).get(normalize_get))
         .route("/_emulator/roles", post(role).get(roles))
+        .route("/_emulator/dimensions", post(dimension))
+        .route("/_emulator/custom-metrics", post(custom_metric))
+        .route("/_emulator/references", post(references))
         .route("/_emulator/sts", post(sts_settings))
 }
 
@@ -457,4 +533,34 @@ async fn sts_settings(AxState(s): App, body: axum::body::Bytes) -> Response {
         admin(&s).expire_sessions();
     }
     Json(json!({})).into_response()
+}
+
+async fn dimension(AxState(s): App, body: axum::body::Bytes) -> Response {
+    match parse::<Value>(&body) {
+        Ok(v) => result(admin(&s).put_dimension(v)),
+        Err(r) => *r,
+    }
+}
+
+async fn custom_metric(AxState(s): App, body: axum::body::Bytes) -> Response {
+    match parse::<Value>(&body) {
+        Ok(v) => result(admin(&s).put_custom_metric(v)),
+        Err(r) => *r,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferencesBody {
+    check: bool,
+}
+
+async fn references(AxState(s): App, body: axum::body::Bytes) -> Response {
+    match parse::<ReferencesBody>(&body) {
+        Ok(b) => {
+            admin(&s).set_check_references(b.check);
+            Json(json!({ "check": b.check })).into_response()
+        }
+        Err(r) => *r,
+    }
 }

@@ -1,5 +1,5 @@
-//! A local, wire-compatible AWS IoT Device Defender endpoint: the 13 security-profile
-//! operations in AWS IoT's rest-json protocol, plus an admin API for tests (state, call
+//! A local, wire-compatible AWS IoT Device Defender endpoint: the security-profile, dimension
+//! and custom-metric operations in AWS IoT's rest-json protocol, plus an admin API for tests (state, call
 //! counters, faults, quotas, IAM policies, thing groups, out-of-band edits), and STS role
 //! assumption whose keys act in the role's account.
 //!
@@ -7,6 +7,8 @@
 //! existing listener with [`serve`].
 
 mod admin;
+mod dependencies;
+mod dependency_ops;
 mod faults;
 mod iam;
 mod model;
@@ -19,7 +21,7 @@ mod wire;
 
 pub use admin::Admin;
 pub use faults::{Calls, Fault, FaultError};
-pub use model::{Profile, State, ThingGroup};
+pub use model::{CustomMetric, Dimension, Profile, State, ThingGroup};
 pub use sts::Role;
 
 use std::collections::HashMap;
@@ -47,6 +49,9 @@ pub struct EmulatorConfig {
     /// Answer DescribeSecurityProfile / UpdateSecurityProfile as AWS may: order-free lists
     /// reordered, server-side defaults filled in (also switchable at run time).
     pub normalize_describe: bool,
+    /// Refuse security profiles that name a dimension or custom metric that doesn't exist,
+    /// as AWS does (also switchable at run time).
+    pub check_references: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -58,6 +63,7 @@ impl Default for EmulatorConfig {
             tps: HashMap::new(),
             log_requests: false,
             normalize_describe: false,
+            check_references: true,
         }
     }
 }
@@ -85,6 +91,8 @@ pub(crate) struct Shared {
     /// The configured normalisation switch, which `reset` goes back to.
     pub normalize_default: bool,
     pub normalize: AtomicBool,
+    pub check_references_default: bool,
+    pub check_references: AtomicBool,
     pub store: Mutex<store::Store>,
     pub sts: Mutex<sts::Sts>,
     pub control: Mutex<faults::Control>,
@@ -119,6 +127,8 @@ impl Shared {
             log_requests: config.log_requests,
             normalize_default: config.normalize_describe,
             normalize: AtomicBool::new(config.normalize_describe),
+            check_references_default: config.check_references,
+            check_references: AtomicBool::new(config.check_references),
             store: Mutex::new(store::Store::default()),
             sts: Mutex::new(sts::Sts::default()),
             control: Mutex::new(faults::Control::new(config.default_tps, &tps)),
@@ -130,6 +140,7 @@ impl Shared {
 
 fn router(shared: Arc<Shared>) -> axum::Router {
     ops::routes()
+        .merge(dependency_ops::routes())
         .route("/", axum::routing::post(sts::handle))
         .merge(admin::routes())
         .fallback(ops::unknown)

@@ -25,6 +25,10 @@ struct Args {
     /// reordered and server-side defaults filled in.
     #[arg(long, env = "IOT_EMULATOR_NORMALIZE_DESCRIBE")]
     normalize_describe: bool,
+    /// Accept security profiles that name dimensions or custom metrics that don't exist
+    /// (AWS refuses them).
+    #[arg(long, env = "IOT_EMULATOR_NO_REFERENCE_CHECK")]
+    no_reference_check: bool,
 }
 
 fn parse_tps(s: &str) -> Result<(String, f64), String> {
@@ -51,6 +55,7 @@ async fn main() -> std::process::ExitCode {
         tps: args.tps.into_iter().collect::<HashMap<_, _>>(),
         log_requests: true,
         normalize_describe: args.normalize_describe,
+        check_references: !args.no_reference_check,
     };
     let emulator = match Emulator::start(config).await {
         Ok(e) => e,

@@ -1,4 +1,4 @@
-//! The 13 operations: routing, request parsing and validation, and the pipeline every request
+//! The 13 security-profile operations: routing, request parsing and validation, and the pipeline every request
 //! goes through (authorization, IAM policy, quota, faults, handler, counting, logging).
 
 use crate::faults::{Decision, FaultError};
@@ -68,8 +68,8 @@ pub(crate) async fn unknown() -> Response {
 
 /// One request's identity and access to the shared state.
 pub(crate) struct Ctx {
-    shared: Arc<Shared>,
-    scope: Scope,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) scope: Scope,
     /// The caller's ARN, as AccessDenied messages name it.
     principal: String,
 }
@@ -97,7 +97,7 @@ impl Ctx {
         Ok(())
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, crate::store::Store> {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, crate::store::Store> {
         lock(&self.shared.store)
     }
 
@@ -107,7 +107,7 @@ impl Ctx {
     }
 
     /// A request on an existing resource, with its `aws:ResourceTag` keys.
-    fn on(&self, op: Op, arn: &str) -> iam::Request {
+    pub(crate) fn on(&self, op: Op, arn: &str) -> iam::Request {
         iam::Request::new(action(op), arn).resource_tags(&self.tags_of(arn))
     }
 
@@ -125,12 +125,12 @@ impl Ctx {
 }
 
 /// The IAM action of an operation.
-fn action(op: Op) -> String {
+pub(crate) fn action(op: Op) -> String {
     format!("iot:{}", op.name())
 }
 
 /// Authorization for operations that name no resource (List…, Validate…): resource `*`.
-fn any_resource(op: Op) -> impl FnOnce(&Ctx) -> Vec<iam::Request> + Send + 'static {
+pub(crate) fn any_resource(op: Op) -> impl FnOnce(&Ctx) -> Vec<iam::Request> + Send + 'static {
     move |_| vec![iam::Request::new(action(op), "*")]
 }
 
@@ -228,7 +228,7 @@ where
 }
 
 /// Runs one operation and turns its result into the wire response.
-async fn run<A, F>(
+pub(crate) async fn run<A, F>(
     shared: Arc<Shared>,
     op: Op,
     headers: &HeaderMap,
@@ -295,7 +295,7 @@ fn respond(result: Result<Value, ApiError>) -> (Response, &'static str) {
 }
 
 /// Parses a JSON request body (an empty body is `{}`).
-fn body_json(body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
@@ -308,7 +308,7 @@ fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     }
 }
 
-fn finish(v: Violations) -> Result<(), ApiError> {
+pub(crate) fn finish(v: Violations) -> Result<(), ApiError> {
     match v.message() {
         Some(m) => Err(ApiError::invalid(m)),
         None => Ok(()),
@@ -349,13 +349,13 @@ fn query_int(
 }
 
 /// The page size: maxResults (1–250), defaulting to 25 where AWS documents no default.
-fn max_results(q: &HashMap<String, String>, v: &mut Violations) -> usize {
+pub(crate) fn max_results(q: &HashMap<String, String>, v: &mut Violations) -> usize {
     query_int(q, "maxResults", Some((1, 250)), v)
         .filter(|n| (1..=250).contains(n))
         .map_or(25, |n| n as usize)
 }
 
-fn next_token(q: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
+pub(crate) fn next_token(q: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
     q.get("nextToken")
         .filter(|t| !t.is_empty())
         .map(|t| decode_token(t))
@@ -379,7 +379,7 @@ fn required_query<'a>(
 }
 
 /// Tags from a TagList (already validated), rejecting the reserved `aws:` prefix.
-fn tag_map(tags: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
+pub(crate) fn tag_map(tags: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out = BTreeMap::new();
     for t in tags.and_then(Value::as_array).into_iter().flatten() {
         let key = t.get("Key").and_then(Value::as_str).unwrap_or_default();
@@ -470,7 +470,11 @@ async fn create(
     run(s, Op::CreateSecurityProfile, &headers, authz, move |ctx| {
         let body = body_json(&body)?;
         let tags = profile_body(&name, &body, CREATE_EXTRA)?;
-        ctx.store().create(&ctx.scope, &name, &body, tags)
+        let mut store = ctx.store();
+        if ctx.shared.check_references.load(Ordering::Relaxed) {
+            store.check_references(&ctx.scope, &body)?;
+        }
+        store.create(&ctx.scope, &name, &body, tags)
     })
     .await
 }
@@ -549,9 +553,12 @@ async fn update(
                 )));
             }
         }
-        let out = ctx
-            .store()
-            .update(&ctx.scope, &name, &body, flags, expected)?;
+        let mut store = ctx.store();
+        if ctx.shared.check_references.load(Ordering::Relaxed) {
+            store.check_references(&ctx.scope, &body)?;
+        }
+        let out = store.update(&ctx.scope, &name, &body, flags, expected)?;
+        drop(store);
         Ok(ctx.normalized(out))
     })
     .await

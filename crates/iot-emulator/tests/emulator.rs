@@ -10,6 +10,8 @@ mod admin;
 mod concurrency;
 #[path = "emulator/controls.rs"]
 mod controls;
+#[path = "emulator/dependencies.rs"]
+mod dependencies;
 #[path = "emulator/iam.rs"]
 mod iam;
 #[path = "emulator/normalize.rs"]

@@ -89,6 +89,9 @@ async fn switch_reorders_sets_and_fills_defaults_in_describe_and_update() {
     let upd = json!({"behaviors": [{"name": "s", "metric": "aws:all-bytes-out",
         "metricDimension": {"dimensionName": "d"},
         "criteria": {"comparisonOperator": "in-set", "value": {"strings": ["a", "b"]}}}]});
+    emu.admin()
+        .put_dimension(json!({"name": "d", "stringValues": ["t/#"]}))
+        .unwrap();
     let u = call(&emu, "PATCH", "/security-profiles/n", &upd.to_string()).await;
     assert_eq!(
         u["behaviors"][0]["metricDimension"],
