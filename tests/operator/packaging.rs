@@ -411,10 +411,7 @@ fn two_replicas_elect_a_leader_on_a_lease_in_the_release_namespace() {
     assert!(args.contains(&"--leader-election-namespace=spo-system".to_string()));
     let parsed = controller_args(&args[1..]);
     assert!(parsed.leader.enabled);
-    assert_eq!(
-        parsed.leader.namespace.as_deref(),
-        Some("spo-system")
-    );
+    assert_eq!(parsed.leader.namespace.as_deref(), Some("spo-system"));
     let roles = of_kind(&objects, "Role");
     assert_eq!(roles.len(), 1, "{roles:#?}");
     assert_eq!(roles[0]["metadata"]["namespace"], "spo-system");
@@ -1325,9 +1322,20 @@ async fn helm_install_with_watch_namespaces_runs_on_roles_only() {
 
 fn health(obj: Value) -> (String, String) {
     let script = std::fs::read_to_string(root().join("deploy/argocd/health.lua")).unwrap();
-    let lua = mlua::Lua::new();
+    // Argo CD opens only the base, package and table libraries (and a safe `os`) for health
+    // scripts: no `string`, no `math`. A script that calls them works here under the full
+    // library and fails in Argo CD, so the test opens exactly what Argo CD opens.
+    let lua = mlua::Lua::new_with(
+        mlua::StdLib::PACKAGE | mlua::StdLib::TABLE,
+        mlua::LuaOptions::default(),
+    )
+    .unwrap();
     let version: String = lua.globals().get("_VERSION").unwrap();
     assert_eq!(version, "Lua 5.1", "Argo CD runs gopher-lua, a Lua 5.1");
+    for absent in ["string", "math", "io", "debug"] {
+        let lib: mlua::Value = lua.globals().get(absent).unwrap();
+        assert!(lib.is_nil(), "{absent} must not be open, as in Argo CD");
+    }
     lua.globals().set("obj", to_lua(&lua, &obj)).unwrap();
     let hs: mlua::Table = lua.load(&script).eval().expect("the script runs");
     (hs.get("status").unwrap(), hs.get("message").unwrap())
@@ -1433,7 +1441,66 @@ fn argocd_health_maps_status_to_health() {
                 1,
                 conds(1, ("True", "Available"), ("False", "VersionConflict")),
             ),
+            "Healthy",
+        ),
+        (
+            "throttled resync while ready",
+            profile(1, conds(1, ("True", "Available"), ("False", "Throttled"))),
+            "Healthy",
+        ),
+        (
+            "kubernetes error",
+            profile(
+                1,
+                conds(1, ("False", "Unavailable"), ("False", "KubernetesError")),
+            ),
             "Progressing",
+        ),
+        (
+            "waiting for a dependency",
+            profile(
+                1,
+                conds(
+                    1,
+                    ("False", "WaitingForDependency"),
+                    ("False", "WaitingForDependency"),
+                ),
+            ),
+            "Progressing",
+        ),
+        (
+            "aws rejected",
+            profile(
+                1,
+                conds(1, ("False", "Unavailable"), ("False", "AwsRejected")),
+            ),
+            "Degraded",
+        ),
+        (
+            "aws rejected while ready",
+            profile(1, conds(1, ("True", "Available"), ("False", "AwsRejected"))),
+            "Degraded",
+        ),
+        (
+            "forbidden",
+            profile(
+                1,
+                conds(1, ("False", "Unavailable"), ("False", "Forbidden")),
+            ),
+            "Degraded",
+        ),
+        (
+            "adoption not allowed",
+            profile(
+                1,
+                conds(1, ("False", "Unavailable"), ("False", "AdoptionNotAllowed")),
+            ),
+            "Degraded",
+        ),
+        (
+            "observed profile drifted",
+            profile(1, conds(1, ("False", "Drifted"), ok)),
+            "Degraded",
         ),
         (
             "invalid spec",
