@@ -171,7 +171,9 @@ impl Admin {
         self.create_thing_group_in(name, region, &self.shared.account_id.clone())
     }
 
-    fn create_thing_group_in(
+    /// Creates a thing group in `account` (idempotent), e.g. the account of a role STS
+    /// hands out; returns its ARN.
+    pub fn create_thing_group_in(
         &self,
         name: &str,
         region: &str,

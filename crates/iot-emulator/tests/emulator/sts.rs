@@ -104,6 +104,26 @@ async fn assumed_keys_act_in_the_role_account() {
         ["arn:aws:iot:us-east-1:111111111111:securityprofile/in-a"]
     );
 
+    // Thing groups of the role's account are targets for its keys, not for the own account.
+    let group = emu
+        .admin()
+        .create_thing_group_in("fleet", "us-east-1", "111111111111")
+        .unwrap();
+    a.attach_security_profile()
+        .security_profile_name("in-a")
+        .security_profile_target_arn(&group)
+        .send()
+        .await
+        .unwrap();
+    let err = own
+        .attach_security_profile()
+        .security_profile_name("in-own")
+        .security_profile_target_arn(&group)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_of(&err).0, "ResourceNotFoundException");
+
     let who = sts(&emu, a_creds.clone())
         .get_caller_identity()
         .send()
