@@ -27,6 +27,8 @@ pub const DEPENDENCY_ACTIONS: &[&str] = &[
     "iot:DeleteDimension",
     "iot:DescribeCustomMetric",
     "iot:DescribeDimension",
+    "iot:ListCustomMetrics",
+    "iot:ListDimensions",
     "iot:UpdateCustomMetric",
     "iot:UpdateDimension",
     "iot:ValidateSecurityProfileBehaviors",

@@ -10,7 +10,7 @@ use crate::reconcile::{CustomMetricAttributes, DimensionAttributes, ResourceObse
 use aws_sdk_iot::types as sdk;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 /// What the controller of a CustomMetric or Dimension calls, by kind.
@@ -92,6 +92,40 @@ impl Iot {
             token = out.next_token;
             if token.is_none() {
                 names.sort();
+                return Ok(names);
+            }
+        }
+    }
+
+    /// `ListCustomMetrics`, all pages: the names of the account's custom metrics.
+    pub async fn custom_metric_names(&self, region: &str) -> Result<BTreeSet<String>, IotError> {
+        let client = self.client(region);
+        let (mut names, mut token) = (BTreeSet::new(), None);
+        loop {
+            let send = client.list_custom_metrics().set_next_token(token).send();
+            let out = self
+                .call(region, "ListCustomMetrics", Access::Read, send)
+                .await?;
+            names.extend(out.metric_names.unwrap_or_default());
+            token = out.next_token;
+            if token.is_none() {
+                return Ok(names);
+            }
+        }
+    }
+
+    /// `ListDimensions`, all pages: the names of the account's dimensions.
+    pub async fn dimension_names(&self, region: &str) -> Result<BTreeSet<String>, IotError> {
+        let client = self.client(region);
+        let (mut names, mut token) = (BTreeSet::new(), None);
+        loop {
+            let send = client.list_dimensions().set_next_token(token).send();
+            let out = self
+                .call(region, "ListDimensions", Access::Read, send)
+                .await?;
+            names.extend(out.dimension_names.unwrap_or_default());
+            token = out.next_token;
+            if token.is_none() {
                 return Ok(names);
             }
         }

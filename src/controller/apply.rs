@@ -36,7 +36,8 @@ pub(crate) async fn apply(
     let id = &resolution.identity;
     tracing::Span::current().record("aws_name", id.name.as_str());
     let desired = desired(sp, &ctx.cluster_id, &id.name);
-    let waiting = super::dependencies::waiting(sp, &desired, ctx).await?;
+    let waiting =
+        super::dependencies::waiting(sp, &desired, ctx, &id.region, !was_ready(sp)).await?;
     if !waiting.is_empty() {
         return super::dependencies::report_waiting(sp, ctx, api, &waiting).await;
     }

@@ -1,5 +1,5 @@
 //! Gathers, for the planner, whether the custom metrics and dimensions a profile names are
-//! managed in its namespace and Ready; and writes the waiting status when they are not.
+//! managed in its namespace and Ready, or else exist in AWS; and writes the waiting status.
 
 use super::Context;
 use super::error::{Error, jittered};
@@ -9,7 +9,7 @@ use super::runner::{dependency_of, is_ready};
 use super::status::{StatusBuilder, write_status_if_changed};
 use crate::api::{ConditionStatus, CustomMetric, Dimension, Reason, SecurityProfile};
 use crate::reconcile::{
-    Dependency, Desired, Readiness, Verdict, dependencies, waiting_for, waiting_message,
+    Dependency, Desired, Verdict, dependencies, readiness_of, waiting_for, waiting_message,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -17,55 +17,77 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use std::collections::{BTreeSet, HashMap};
 
-/// Readiness of the dependencies of `kind` in `namespace` that are among `wanted`.
-async fn readiness_of<K: ManagedKind>(
+/// Whether the resources of `kind` in `namespace` that manage one of `wanted` are Ready (two
+/// resources may manage one AWS name: one Ready is enough).
+async fn managed<K: ManagedKind>(
     ctx: &Context,
     namespace: &str,
     wanted: &BTreeSet<Dependency>,
-    into: &mut HashMap<Dependency, Readiness>,
+    into: &mut HashMap<Dependency, bool>,
 ) -> Result<(), Error> {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
     for obj in api.list(&ListParams::default()).await? {
         let Some(dependency) = dependency_of(&obj).filter(|d| wanted.contains(d)) else {
             continue;
         };
-        let state = if is_ready(&obj) {
-            Readiness::Ready
-        } else {
-            Readiness::NotReady
-        };
-        // Two resources may manage one AWS name: one Ready is enough.
-        into.entry(dependency)
-            .and_modify(|r| {
-                if state == Readiness::Ready {
-                    *r = state;
-                }
-            })
-            .or_insert(state);
+        *into.entry(dependency).or_insert(false) |= is_ready(&obj);
     }
     Ok(())
 }
 
-/// The dependencies the profile waits for (the decision is the planner's `waiting_for`).
+/// Which of the unmanaged dependencies AWS has (`ListCustomMetrics`, `ListDimensions`).
+async fn in_aws(
+    ctx: &Context,
+    region: &str,
+    unmanaged: &BTreeSet<&Dependency>,
+) -> Result<BTreeSet<Dependency>, Error> {
+    let mut found = BTreeSet::new();
+    let is_metric = |d: &&&Dependency| matches!(d, Dependency::CustomMetric(_));
+    if unmanaged.iter().any(|d| is_metric(&d)) {
+        let names = ctx.iot.custom_metric_names(region).await?;
+        found.extend(names.into_iter().map(Dependency::CustomMetric));
+    }
+    if unmanaged.iter().any(|d| !is_metric(&d)) {
+        let names = ctx.iot.dimension_names(region).await?;
+        found.extend(names.into_iter().map(Dependency::Dimension));
+    }
+    Ok(found)
+}
+
+/// The dependencies the profile waits for (the decision is the planner's `waiting_for`). AWS
+/// is asked about the ones no resource of the namespace manages only while the spec is not
+/// yet applied (`spec_changed`): resyncs cost no list call.
 pub(crate) async fn waiting(
     sp: &SecurityProfile,
     desired: &Desired,
     ctx: &Context,
+    region: &str,
+    spec_changed: bool,
 ) -> Result<Vec<Dependency>, Error> {
     let wanted = dependencies(&desired.attributes);
+    if wanted.is_empty() {
+        return Ok(vec![]);
+    }
     let namespace = sp.namespace().unwrap_or_default();
-    let mut readiness = HashMap::new();
+    let mut ready = HashMap::new();
     if wanted
         .iter()
         .any(|d| matches!(d, Dependency::CustomMetric(_)))
     {
-        readiness_of::<CustomMetric>(ctx, &namespace, &wanted, &mut readiness).await?;
+        managed::<CustomMetric>(ctx, &namespace, &wanted, &mut ready).await?;
     }
     if wanted.iter().any(|d| matches!(d, Dependency::Dimension(_))) {
-        readiness_of::<Dimension>(ctx, &namespace, &wanted, &mut readiness).await?;
+        managed::<Dimension>(ctx, &namespace, &wanted, &mut ready).await?;
     }
+    let unmanaged: BTreeSet<&Dependency> =
+        wanted.iter().filter(|d| !ready.contains_key(*d)).collect();
+    let existing = match spec_changed && !unmanaged.is_empty() {
+        true => Some(in_aws(ctx, region, &unmanaged).await?),
+        false => None,
+    };
     Ok(waiting_for(desired, |d| {
-        readiness.get(d).copied().unwrap_or(Readiness::Unmanaged)
+        let in_aws = existing.as_ref().map(|e| e.contains(d));
+        readiness_of(ready.get(d).copied(), in_aws)
     }))
 }
 

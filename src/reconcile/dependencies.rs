@@ -60,6 +60,8 @@ pub enum Readiness {
     Ready,
     /// A resource manages it and is not Ready yet.
     NotReady,
+    /// No resource of the cluster manages it and AWS has none of that name (yet).
+    Missing,
 }
 
 /// The dependencies the profile waits for, in order; empty when it may go ahead. A profile
@@ -73,7 +75,7 @@ pub fn waiting_for(
     }
     dependencies(&desired.attributes)
         .into_iter()
-        .filter(|d| readiness(d) == Readiness::NotReady)
+        .filter(|d| matches!(readiness(d), Readiness::NotReady | Readiness::Missing))
         .collect()
 }
 
@@ -81,9 +83,21 @@ pub fn waiting_for(
 pub fn waiting_message(waiting: &[Dependency]) -> String {
     let names: Vec<String> = waiting.iter().map(ToString::to_string).collect();
     format!(
-        "waiting for {} in this namespace to become Ready before writing to AWS",
+        "waiting for {} to exist in AWS (a resource of this namespace that is Ready, or one created outside the cluster) before writing to AWS",
         names.join(", ")
     )
+}
+
+/// The readiness of a dependency from what the cluster says (`managed`: `Some(ready)` when a
+/// resource of the namespace manages it) and, for unmanaged ones, whether AWS has it
+/// (`in_aws`; `None` when AWS was not asked).
+pub fn readiness_of(managed: Option<bool>, in_aws: Option<bool>) -> Readiness {
+    match (managed, in_aws) {
+        (Some(true), _) => Readiness::Ready,
+        (Some(false), _) => Readiness::NotReady,
+        (None, Some(false)) => Readiness::Missing,
+        (None, _) => Readiness::Unmanaged,
+    }
 }
 
 #[cfg(test)]
@@ -165,12 +179,21 @@ mod tests {
                 Dependency::Dimension("telemetryTopics".into()),
             ]
         );
-        assert_eq!(
-            waiting_message(&waiting),
-            "waiting for CustomMetric batteryPercentage, Dimension telemetryTopics in this namespace to become Ready before writing to AWS"
-        );
+        assert!(waiting_message(&waiting).starts_with(
+            "waiting for CustomMetric batteryPercentage, Dimension telemetryTopics to exist in AWS"
+        ));
+        assert!(waiting_for(&d, |_| Readiness::Missing).len() == 3);
         assert!(waiting_for(&d, |_| Readiness::Ready).is_empty());
         assert!(waiting_for(&d, |_| Readiness::Unmanaged).is_empty());
+    }
+
+    #[test]
+    fn readiness_prefers_the_cluster_and_asks_aws_only_for_the_rest() {
+        assert_eq!(readiness_of(Some(true), Some(false)), Readiness::Ready);
+        assert_eq!(readiness_of(Some(false), Some(true)), Readiness::NotReady);
+        assert_eq!(readiness_of(None, Some(false)), Readiness::Missing);
+        assert_eq!(readiness_of(None, Some(true)), Readiness::Unmanaged);
+        assert_eq!(readiness_of(None, None), Readiness::Unmanaged);
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub mod resource;
 mod resource_tests;
 
 pub use custom_metric::{CustomMetricAttributes, desired_custom_metric};
-pub use dependencies::{Dependency, Readiness, dependencies, waiting_for, waiting_message};
+pub use dependencies::{
+    Dependency, Readiness, dependencies, readiness_of, waiting_for, waiting_message,
+};
 pub use desired::{SpecError, aws_name, desired, is_paused};
 pub use dimension::{DimensionAttributes, desired_dimension};
 pub use drift::Drift;
