@@ -81,6 +81,49 @@ pub fn policy_json() -> String {
     s
 }
 
+/// The action the operator's own identity needs to serve namespaces annotated with
+/// `iot.awscc.io/role-arn` (not part of [`policy`]: only cross-account setups grant it).
+pub const CROSS_ACCOUNT_ACTIONS: &[&str] = &["sts:AssumeRole"];
+
+/// The policies of a cross-account setup, printed by `iam-policy --cross-account`:
+/// - `operatorPolicy`: the operator's own identity may assume the fleet roles (narrow
+///   `Resource` to their ARNs);
+/// - `fleetRolePermissionPolicy`: each fleet account's role gets the operator's IoT policy;
+/// - `fleetRoleTrustPolicy`: each fleet role trusts the operator's role (replace
+///   `OPERATOR_ROLE_ARN`), with the external id of the namespace's `iot.awscc.io/external-id`
+///   (drop the condition when the namespace sets none).
+pub fn cross_account_policies() -> Value {
+    json!({
+        "operatorPolicy": {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "AssumeFleetAccountRoles",
+                "Effect": "Allow",
+                "Action": CROSS_ACCOUNT_ACTIONS,
+                "Resource": "arn:aws:iam::*:role/*"
+            }]
+        },
+        "fleetRolePermissionPolicy": policy(),
+        "fleetRoleTrustPolicy": {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "TrustTheOperator",
+                "Effect": "Allow",
+                "Principal": {"AWS": "OPERATOR_ROLE_ARN"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "EXTERNAL_ID"}}
+            }]
+        }
+    })
+}
+
+/// [`cross_account_policies`] as pretty JSON.
+pub fn cross_account_json() -> String {
+    let mut s = serde_json::to_string_pretty(&cross_account_policies()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -89,6 +132,23 @@ mod tests {
         assert!(
             committed == super::policy_json(),
             "docs/iam-policy.json is stale: run `cargo run -- iam-policy > docs/iam-policy.json`"
+        );
+    }
+
+    #[test]
+    fn cross_account_policies_cover_both_sides() {
+        let p = super::cross_account_policies();
+        assert_eq!(
+            p["operatorPolicy"]["Statement"][0]["Action"],
+            serde_json::json!(["sts:AssumeRole"])
+        );
+        assert_eq!(p["fleetRolePermissionPolicy"], super::policy());
+        let trust = &p["fleetRoleTrustPolicy"]["Statement"][0];
+        assert_eq!(trust["Action"], "sts:AssumeRole");
+        assert!(trust["Condition"]["StringEquals"]["sts:ExternalId"].is_string());
+        assert!(
+            !super::actions().iter().any(|a| a.starts_with("sts:")),
+            "the single-account policy grants no AssumeRole"
         );
     }
 

@@ -28,7 +28,12 @@ enum Command {
         out_dir: Option<std::path::PathBuf>,
     },
     /// Print the least-privilege IAM policy JSON.
-    IamPolicy,
+    IamPolicy {
+        /// Print the policies of a cross-account setup instead: the operator's (sts:AssumeRole)
+        /// and, for each fleet account's role, its permission and trust policies.
+        #[arg(long)]
+        cross_account: bool,
+    },
     /// Start an embedded Kubernetes API, the IoT emulator and the controller: a local demo.
     Sandbox(Box<SandboxArgs>),
 }
@@ -44,7 +49,12 @@ async fn main() -> anyhow::Result<()> {
                 std::fs::write(dir.join(file), serde_yaml_ng::to_string(&crd)?)?;
             }
         }
-        Command::IamPolicy => print!("{}", iam::policy_json()),
+        Command::IamPolicy {
+            cross_account: false,
+        } => print!("{}", iam::policy_json()),
+        Command::IamPolicy {
+            cross_account: true,
+        } => print!("{}", iam::cross_account_json()),
         Command::Run(args) => {
             telemetry::init(args.serve.log_format);
             let client = kube_client(&args).await?;

@@ -3,6 +3,8 @@
 #[path = "operator/harness.rs"]
 mod harness;
 
+#[path = "operator/accounts.rs"]
+mod accounts;
 #[path = "operator/admission_parity.rs"]
 mod admission_parity;
 #[path = "operator/dependencies.rs"]

@@ -1,0 +1,187 @@
+//! Cross-account by namespace: a namespace annotated with `iot.awscc.io/role-arn` is served in
+//! that role's account (STS AssumeRole against the emulator), a namespace without it in the
+//! operator's own; temporary credentials are refreshed before they expire; a role the
+//! operator cannot assume is `Synced=False AccessDenied`.
+
+use crate::harness::*;
+use iot_emulator::Role;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, PostParams};
+use securityprofile_operator::api::SecurityProfile;
+use serde_json::json;
+use std::time::Duration;
+
+const ACCOUNT_A: &str = "111111111111";
+const ACCOUNT_B: &str = "222222222222";
+
+fn role_arn(account: &str) -> String {
+    format!("arn:aws:iam::{account}:role/iot-fleet")
+}
+
+/// The operator (least privilege plus `sts:AssumeRole`) with the two fleet roles registered.
+async fn two_accounts(extra: &[&str]) -> Env {
+    let env = Env::start_with(extra).await;
+    let admin = env.emulator.admin();
+    let mut allowed = securityprofile_operator::iam::actions();
+    allowed.extend(
+        securityprofile_operator::iam::CROSS_ACCOUNT_ACTIONS
+            .iter()
+            .map(|a| a.to_string()),
+    );
+    admin.set_iam_allow(allowed);
+    for account in [ACCOUNT_A, ACCOUNT_B] {
+        admin.put_role(Role::new(&role_arn(account), None, None).expect("a role"));
+    }
+    env
+}
+
+async fn namespace(env: &Env, name: &str, role: Option<&str>) {
+    let annotations = match role {
+        Some(r) => json!({ "iot.awscc.io/role-arn": r }),
+        None => json!({}),
+    };
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name, "annotations": annotations}}))
+            .unwrap();
+    Api::<Namespace>::all(env.client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+}
+
+async fn profile_in(env: &Env, namespace: &str, name: &str) -> Api<SecurityProfile> {
+    let api: Api<SecurityProfile> = Api::namespaced(env.client.clone(), namespace);
+    let sp: SecurityProfile = serde_json::from_value(json!({
+        "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
+        "metadata": {"name": name},
+        "spec": {"securityProfileDescription": format!("fleet of {namespace}")}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &sp)
+        .await
+        .expect("create");
+    api
+}
+
+async fn wait_condition(
+    api: &Api<SecurityProfile>,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&SecurityProfile) -> bool,
+) -> SecurityProfile {
+    eventually(what, Duration::from_secs(30), || async {
+        api.get_opt(name).await.ok().flatten().filter(|sp| pred(sp))
+    })
+    .await
+}
+
+fn ready(sp: &SecurityProfile) -> bool {
+    condition(sp, "Ready").is_some_and(|c| c.0 == "True")
+        && condition(sp, "Synced").is_some_and(|c| c.0 == "True")
+}
+
+/// Every profile in the emulator: (account, name).
+fn placed(env: &Env) -> Vec<(String, String)> {
+    let mut v: Vec<_> = env
+        .emulator
+        .admin()
+        .state()
+        .profiles
+        .into_iter()
+        .map(|p| (p.account_id, p.name))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_namespace_lands_in_its_roles_account_and_the_default_in_the_operators() {
+    let env = two_accounts(&[]).await;
+    let own = env.emulator.admin().account_id().to_string();
+    namespace(&env, "fleet-a", Some(&role_arn(ACCOUNT_A))).await;
+    namespace(&env, "fleet-b", Some(&role_arn(ACCOUNT_B))).await;
+    let a = profile_in(&env, "fleet-a", "gateways").await;
+    let b = profile_in(&env, "fleet-b", "sensors").await;
+    let default = profile_in(&env, NS, "cameras").await;
+    let sp_a = wait_condition(&a, "gateways", "gateways Ready", ready).await;
+    let sp_b = wait_condition(&b, "sensors", "sensors Ready", ready).await;
+    let sp_d = wait_condition(&default, "cameras", "cameras Ready", ready).await;
+    assert_eq!(
+        placed(&env),
+        vec![
+            (ACCOUNT_A.to_string(), "gateways".to_string()),
+            (ACCOUNT_B.to_string(), "sensors".to_string()),
+            (own.clone(), "cameras".to_string()),
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>(),
+        "each profile in its namespace's account, and nowhere else"
+    );
+    let account = |sp: &SecurityProfile| sp.status.as_ref().and_then(|s| s.account_id.clone());
+    assert_eq!(account(&sp_a).as_deref(), Some(ACCOUNT_A));
+    assert_eq!(account(&sp_b).as_deref(), Some(ACCOUNT_B));
+    assert_eq!(account(&sp_d).as_deref(), Some(own.as_str()));
+    assert!(env.ok_calls("AssumeRole") >= 2, "one session per role");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiring_credentials_are_refreshed_without_a_failed_reconcile() {
+    let env = two_accounts(&["--resync-period", "1s"]).await;
+    // Every session lives 12 s: past the SDK's refresh margin within the test.
+    env.emulator.admin().set_sts_duration(Some(12));
+    namespace(&env, "fleet-a", Some(&role_arn(ACCOUNT_A))).await;
+    let a = profile_in(&env, "fleet-a", "gateways").await;
+    wait_condition(&a, "gateways", "gateways Ready", ready).await;
+    let assumed = env.ok_calls("AssumeRole");
+    // Resyncs every second keep reading AWS in account A across the expiry of the session.
+    eventually("a new session", Duration::from_secs(30), || async {
+        (env.ok_calls("AssumeRole") > assumed).then_some(())
+    })
+    .await;
+    let describes = env.ok_calls("DescribeSecurityProfile");
+    eventually("more resyncs", Duration::from_secs(20), || async {
+        (env.ok_calls("DescribeSecurityProfile") >= describes + 2).then_some(())
+    })
+    .await;
+    let calls = env.emulator.admin().calls();
+    let refused: Vec<_> = calls
+        .iter()
+        .flat_map(|(op, outcomes)| {
+            outcomes
+                .iter()
+                .filter(|(o, _)| o.contains("Expired") || o.contains("Denied"))
+                .map(move |(o, n)| format!("{op} {o} x{n}"))
+        })
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "no call with an expired token: {refused:?}"
+    );
+    let sp = a.get("gateways").await.unwrap();
+    assert!(ready(&sp), "still Ready and Synced: {:?}", sp.status);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_cannot_be_assumed_is_access_denied() {
+    let env = two_accounts(&[]).await;
+    namespace(
+        &env,
+        "fleet-x",
+        Some("arn:aws:iam::333333333333:role/not-registered"),
+    )
+    .await;
+    let x = profile_in(&env, "fleet-x", "orphan").await;
+    let sp = wait_condition(&x, "orphan", "Synced=False AccessDenied", |sp| {
+        condition(sp, "Synced").is_some_and(|c| c.0 == "False" && c.1 == "AccessDenied")
+    })
+    .await;
+    let (_, _, message) = condition(&sp, "Synced").unwrap();
+    assert!(
+        message.contains("arn:aws:iam::333333333333:role/not-registered"),
+        "{message}"
+    );
+    assert!(placed(&env).is_empty(), "nothing written anywhere");
+    assert_eq!(env.all_calls("CreateSecurityProfile"), 0);
+}
