@@ -9,6 +9,8 @@ mod accounts;
 mod admission_parity;
 #[path = "operator/dependencies.rs"]
 mod dependencies;
+#[path = "operator/drift.rs"]
+mod drift;
 #[path = "operator/e2e.rs"]
 mod e2e;
 #[path = "operator/faults.rs"]
