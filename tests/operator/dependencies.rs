@@ -127,8 +127,13 @@ async fn a_profile_applied_before_its_dependencies_converges_once_they_exist() {
     // Converges through the watch on the dependencies, well before any resync.
     env.wait_ready("battery-watch").await;
     let state = env.emulator.admin().state();
-    assert_eq!(state.custom_metrics.len(), 1);
-    assert_eq!(state.dimensions.len(), 1);
+    assert!(
+        state
+            .custom_metrics
+            .iter()
+            .any(|m| m.name == "batteryLevel")
+    );
+    assert!(state.dimensions.iter().any(|d| d.name == "telemetryTopics"));
     assert!(env.profile("battery-watch").is_some());
     let calls = env.emulator.admin().calls();
     let failed: Vec<_> = calls
@@ -203,4 +208,35 @@ async fn deleting_a_custom_metric_in_use_waits_until_no_profile_uses_it() {
     .await;
     assert!(env.emulator.admin().state().custom_metrics.is_empty());
     assert_eq!(env.ok_calls("DeleteCustomMetric"), 1);
+}
+
+/// examples/dependencies/ applies as written (all three kinds in one file) and converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dependency_example_converges() {
+    use securityprofile_operator::api::{CustomMetric, Dimension, SecurityProfile};
+    let env = Env::start().await;
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dependencies/battery.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut kinds = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+        let mut v: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+        v["metadata"]["namespace"] = json!(NS);
+        kinds.push(v["kind"].as_str().unwrap().to_string());
+        match v["kind"].as_str().unwrap() {
+            "CustomMetric" => drop(apply::<CustomMetric>(&env, v).await),
+            "Dimension" => drop(apply::<Dimension>(&env, v).await),
+            _ => drop(apply::<SecurityProfile>(&env, v).await),
+        }
+    }
+    assert_eq!(kinds, ["CustomMetric", "Dimension", "SecurityProfile"]);
+    env.wait_ready("battery-watch").await;
+    let state = env.emulator.admin().state();
+    assert!(
+        state
+            .custom_metrics
+            .iter()
+            .any(|m| m.name == "batteryLevel")
+    );
+    assert!(state.dimensions.iter().any(|d| d.name == "telemetryTopics"));
 }
