@@ -1,6 +1,9 @@
 //! Desired + observed -> plan (pure), ownership rules, and plan execution.
 
 pub mod desired;
+pub mod guard;
+#[cfg(test)]
+mod guard_tests;
 pub mod model;
 pub mod plan;
 #[cfg(test)]
