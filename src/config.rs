@@ -1,5 +1,7 @@
 //! The controller's flags (each also an environment variable), shared by `run` and `sandbox`.
 
+pub mod guard;
+
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,6 +82,10 @@ pub struct ControllerArgs {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Multi-tenant guardrails.
+    #[command(flatten)]
+    pub guard: guard::GuardArgs,
 }
 
 /// Parses `90s`, `10m`, `1h`, `250ms` or a plain number of seconds.
