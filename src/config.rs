@@ -45,6 +45,9 @@ pub struct ControllerArgs {
 
     #[command(flatten)]
     pub serve: ServeArgs,
+
+    #[command(flatten)]
+    pub guard: guard::GuardArgs,
 }
 
 /// How the operator reaches AWS (also used by the read-only commands).
@@ -112,10 +115,6 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-
-    /// Multi-tenant guardrails.
-    #[command(flatten)]
-    pub guard: guard::GuardArgs,
 }
 
 /// Parses `90s`, `10m`, `1h`, `250ms` or a plain number of seconds.

@@ -114,14 +114,16 @@ pub async fn run_with_credentials(
         metrics.clone(),
     )
     .await;
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         client.clone(),
         iot,
         metrics,
         cluster_id,
         args.aws.default_region.clone(),
         args.resync_period,
-    ));
+    );
+    ctx.guard = args.guard.rules();
+    let ctx = Arc::new(ctx);
     let ready = {
         let health = health.clone();
         move || health.set_ready(true)

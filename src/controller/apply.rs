@@ -4,39 +4,37 @@ use super::error::{Error, backoff, jittered};
 use super::events::publish;
 use super::execute::execute;
 use super::status::{status_of, write_status, write_status_if_changed};
-use super::{Context, key};
+use super::{Context, guard, key};
 use crate::api::{ConditionStatus, DEFAULT_REGION_ANNOTATION, Reason, SecurityProfile};
+use crate::reconcile::guard::Denial;
 use crate::reconcile::{
     Desired, Observed, Plan, Refusal, check_identity, desired, is_paused, plan, resolve_region,
 };
-use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
+use std::collections::BTreeMap;
 
 /// The region of a resource: spec, then the region already in use (status), then the namespace
 /// annotation, then the operator default, then the SDK default chain.
-pub(crate) async fn region_of(sp: &SecurityProfile, ctx: &Context) -> Result<String, Error> {
+pub(crate) fn region_of(
+    sp: &SecurityProfile,
+    ctx: &Context,
+    namespace_annotations: &BTreeMap<String, String>,
+) -> Result<String, Error> {
     // A region counts as in use once a profile was found or created there (status has its ARN).
     let in_use = sp
         .status
         .as_ref()
         .filter(|s| s.security_profile_arn.is_some())
         .and_then(|s| s.region.clone());
-    let from_namespace = if sp.spec.region.is_none() && in_use.is_none() {
-        let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
-        namespaces
-            .get_opt(&sp.namespace().unwrap_or_default())
-            .await?
-            .and_then(|ns| ns.annotations().get(DEFAULT_REGION_ANNOTATION).cloned())
-    } else {
-        None
-    };
     let spec_or_status = sp.spec.region.as_deref().or(in_use.as_deref());
     let region = resolve_region(
         spec_or_status,
-        from_namespace.as_deref(),
+        namespace_annotations
+            .get(DEFAULT_REGION_ANNOTATION)
+            .map(String::as_str),
         ctx.default_region.as_deref(),
     );
     Ok(ctx.iot.region(region.as_deref())?)
@@ -52,10 +50,19 @@ pub(crate) async fn apply(
     }
     let desired = desired(sp, &ctx.cluster_id)?;
     tracing::Span::current().record("aws_name", desired.name.as_str());
-    let region = region_of(sp, ctx).await?;
+    let namespace = sp.namespace().unwrap_or_default();
+    let annotations = guard::namespace_annotations(ctx, &namespace).await?;
+    let region = region_of(sp, ctx, &annotations)?;
     check_identity(sp, &desired.name, &region)?;
+    // Guardrails: before any AWS call, and on the plan before its first write.
+    let guard = guard::guard_for(ctx, &namespace, &annotations);
+    guard.check_spec(&desired, &region)?;
     let observed = ctx.iot.observe(&region, &desired.name).await?;
-    match plan(&desired, observed.as_ref()) {
+    let plan = plan(&desired, observed.as_ref());
+    guard
+        .check_plan(&desired, observed.as_ref(), &plan)
+        .inspect_err(guard::log_denial)?;
+    match plan {
         Plan::Refuse(refusal) => {
             let (reason, message) = match refusal {
                 Refusal::AlreadyExists => (
@@ -65,13 +72,14 @@ pub(crate) async fn apply(
                         desired.name
                     ),
                 ),
-                Refusal::OwnedByAnother(owner) => (
-                    Reason::OwnedByAnother,
-                    format!(
-                        "security profile {:?} in {region} belongs to another resource ({owner}); it is never written or deleted by this one",
-                        desired.name
-                    ),
-                ),
+                Refusal::OwnedByAnother(owner) => {
+                    guard::log_owner(&desired.name, &owner);
+                    let denial = Denial::OwnedByAnother {
+                        name: desired.name.clone(),
+                        owner,
+                    };
+                    (Reason::OwnedByAnother, denial.to_string())
+                }
             };
             publish(ctx, sp, EventType::Warning, reason.as_str(), &message).await;
             let status = status_of(

@@ -4,9 +4,10 @@ use super::apply::region_of;
 use super::error::Error;
 use super::events::publish;
 use super::execute::execute;
-use super::{Context, key};
+use super::{Context, guard, key};
 use crate::api::{DeletionPolicy, ManagementPolicy, SecurityProfile};
 use crate::reconcile::{Farewell, Plan, desired, is_paused, plan};
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
@@ -28,8 +29,15 @@ pub(crate) async fn cleanup(sp: &SecurityProfile, ctx: &Context) -> Result<Actio
     let (region, observed) = if retained {
         (String::new(), None)
     } else {
-        let region = region_of(sp, ctx).await?;
-        let observed = ctx.iot.observe_ownership(&region, &desired.name).await?;
+        let namespace = sp.namespace().unwrap_or_default();
+        let annotations = guard::namespace_annotations(ctx, &namespace).await?;
+        let region = region_of(sp, ctx, &annotations)?;
+        // An unknown region never held a profile of ours: no SDK client is made for it.
+        let known = guard::guard_for(ctx, &namespace, &annotations).region_is_known(&region);
+        let observed = match known {
+            true => ctx.iot.observe_ownership(&region, &desired.name).await?,
+            false => None,
+        };
         (region, observed)
     };
     let Plan::Finalize { steps, farewell } = plan(&desired, observed.as_ref()) else {

@@ -4,6 +4,7 @@ use super::Context;
 use crate::api::{Reason, SecurityProfile};
 use crate::aws::{ErrorClass, IotError};
 use crate::reconcile::SpecError;
+use crate::reconcile::guard::Denial;
 use kube::runtime::controller::Action;
 use rand::Rng;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("paused: the iot.awscc.io/paused annotation is \"true\"")]
     Paused,
+    #[error("{0}")]
+    Denied(#[from] Denial),
     #[error("{0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
@@ -53,6 +56,8 @@ impl Error {
             Error::Iot(IotError::NoRegion) => Retry::OnChange,
             Error::Iot(_) => Retry::Slow,
             Error::Spec(_) | Error::Paused => Retry::OnChange,
+            // The admin may change the namespace's annotations: look again at the resync.
+            Error::Denied(_) => Retry::Slow,
             Error::Kube(_) | Error::Finalizer(_) => Retry::Backoff,
         }
     }
@@ -73,6 +78,7 @@ impl Error {
             Error::Iot(e) => (Reason::AwsError, e.to_string()),
             Error::Spec(e) => (Reason::InvalidSpec, e.to_string()),
             Error::Paused => (Reason::Paused, self.root().to_string()),
+            Error::Denied(d) => (super::guard::reason(d), d.to_string()),
             e => (Reason::AwsError, e.to_string()),
         }
     }

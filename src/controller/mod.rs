@@ -7,6 +7,7 @@ mod cleanup;
 mod error;
 mod events;
 mod execute;
+mod guard;
 mod runner;
 mod status;
 
@@ -16,6 +17,7 @@ pub use runner::run_controllers;
 use crate::api::{FINALIZER, SecurityProfile};
 use crate::aws::Iot;
 use crate::metrics::Metrics;
+use crate::reconcile::guard::ClusterRules;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
@@ -35,6 +37,8 @@ pub struct Context {
     pub cluster_id: String,
     pub default_region: Option<String>,
     pub resync: Duration,
+    /// The multi-tenant guardrails (`--allow-adoption`, `--allowed-…`).
+    pub guard: ClusterRules,
     /// Consecutive failures per resource, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -63,6 +67,7 @@ impl Context {
             cluster_id,
             default_region,
             resync,
+            guard: ClusterRules::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }
