@@ -2,13 +2,14 @@
 //! `/_emulator/` (no SigV4 needed there).
 
 use crate::faults::{Calls, Fault};
+use crate::iam::Policy;
 use crate::model::{Op, Profile, State};
 use crate::store::Scope;
 use crate::validate::{self, Violations};
 use crate::{Error, Shared, lock};
 use axum::Json;
 use axum::Router;
-use axum::extract::State as AxState;
+use axum::extract::{Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -54,7 +55,7 @@ impl Admin {
         lock(&self.shared.control).calls()
     }
 
-    /// Empties the state and counters; clears faults and the IAM allowlist.
+    /// Empties the state and counters; clears faults and the IAM policies.
     pub fn reset(&self) {
         *lock(&self.shared.store) = Default::default();
         lock(&self.shared.control).reset();
@@ -96,9 +97,26 @@ impl Admin {
         Ok(())
     }
 
-    /// Replaces the IAM allowlist (`["*"]` allows everything).
+    /// Replaces the IAM policy of every account without its own by an action allowlist
+    /// (`["*"]` allows everything): Allow those actions on every resource.
     pub fn set_iam_allow(&self, allow: Vec<String>) {
-        lock(&self.shared.control).set_iam_allow(allow);
+        lock(&self.shared.control).set_policy(None, Policy::allow_actions(allow));
+    }
+
+    /// Sets the identity-based policy of the callers of `account` (None: of every account
+    /// without its own policy). The document is evaluated like IAM does: explicit deny wins,
+    /// then any allow, else deny.
+    pub fn set_iam_policy(&self, account: Option<&str>, document: &Value) -> Result<(), Error> {
+        let policy = Policy::parse(document).map_err(|e| invalid(e.to_string()))?;
+        lock(&self.shared.control).set_policy(account, policy);
+        Ok(())
+    }
+
+    /// The policy document in force for `account` (None when everything is allowed).
+    pub fn iam_policy(&self, account: &str) -> Option<Value> {
+        lock(&self.shared.control)
+            .policy(account)
+            .map(|p| p.document().clone())
     }
 
     /// Creates a thing group in the emulator's account (idempotent); returns its ARN.
@@ -206,7 +224,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             post(add_fault).get(list_faults).delete(clear_faults),
         )
         .route("/_emulator/quotas", post(quota))
-        .route("/_emulator/iam", post(iam))
+        .route("/_emulator/iam", post(iam).get(iam_get))
         .route("/_emulator/thing-groups", post(thing_group))
         .route("/_emulator/profiles", post(profile))
 }
@@ -254,20 +272,43 @@ async fn quota(AxState(s): App, body: axum::body::Bytes) -> Response {
     }
 }
 
+/// `{"allow": [...]}` (the action allowlist) or `{"policy": {...}}`, optionally for one
+/// `accountId`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IamBody {
-    allow: Vec<String>,
+    allow: Option<Vec<String>>,
+    policy: Option<Value>,
+    #[serde(rename = "accountId")]
+    account_id: Option<String>,
 }
 
 async fn iam(AxState(s): App, body: axum::body::Bytes) -> Response {
-    match parse::<IamBody>(&body) {
-        Ok(b) => {
-            admin(&s).set_iam_allow(b.allow);
-            Json(json!({})).into_response()
-        }
-        Err(r) => *r,
-    }
+    let b = match parse::<IamBody>(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let account = b.account_id.as_deref();
+    let policy = match (b.allow, b.policy) {
+        (Some(allow), None) => Ok(Policy::allow_actions(allow)),
+        (None, Some(doc)) => Policy::parse(&doc).map_err(|e| invalid(e.to_string())),
+        _ => Err(invalid("give exactly one of 'allow' and 'policy'")),
+    };
+    result(policy.map(|p| {
+        lock(&s.control).set_policy(account, p);
+        json!({})
+    }))
+}
+
+#[derive(Deserialize)]
+struct IamQuery {
+    #[serde(rename = "accountId")]
+    account_id: Option<String>,
+}
+
+async fn iam_get(AxState(s): App, Query(q): Query<IamQuery>) -> Response {
+    let account = q.account_id.unwrap_or_else(|| s.account_id.clone());
+    Json(json!({ "accountId": account, "policy": admin(&s).iam_policy(&account) })).into_response()
 }
 
 #[derive(Deserialize)]

@@ -1,12 +1,13 @@
 //! A local, wire-compatible AWS IoT Device Defender endpoint: the 13 security-profile
 //! operations in AWS IoT's rest-json protocol, plus an admin API for tests (state, call
-//! counters, faults, quotas, IAM allowlist, thing groups, out-of-band edits).
+//! counters, faults, quotas, IAM policies, thing groups, out-of-band edits).
 //!
 //! Start it in-process with [`Emulator::start`] (port 0 picks a free port), or run it on an
 //! existing listener with [`serve`].
 
 mod admin;
 mod faults;
+mod iam;
 mod model;
 mod ops;
 mod store;

@@ -363,6 +363,17 @@ impl Store {
         Ok(out)
     }
 
+    /// The tags of the resource `arn` names in the caller's partition, if it exists.
+    pub fn tags_of(&self, scope: &Scope, arn: &str) -> Option<BTreeMap<String, String>> {
+        let parsed = parse_iot_arn(arn)?;
+        if parsed.region != scope.region || parsed.account != scope.account {
+            return None;
+        }
+        let part = self.partitions.get(scope)?;
+        let name = parsed.resource.strip_prefix("securityprofile/")?;
+        part.profiles.get(name).map(|p| p.tags.clone())
+    }
+
     /// Resolves a resourceArn of the tagging operations to a profile of the caller's partition.
     fn tagged(&mut self, scope: &Scope, arn: &str) -> Result<&mut Profile, ApiError> {
         let Some(parsed) = parse_iot_arn(arn) else {

@@ -10,6 +10,8 @@ mod admin;
 mod concurrency;
 #[path = "emulator/controls.rs"]
 mod controls;
+#[path = "emulator/iam.rs"]
+mod iam;
 #[path = "emulator/profiles.rs"]
 mod profiles;
 #[path = "emulator/tags.rs"]
