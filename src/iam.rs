@@ -166,7 +166,16 @@ fn scoped_policy(args: &PolicyArgs) -> Result<Value, PolicyError> {
         return Err(PolicyError::BadAccount(bad.clone()));
     }
     let profiles = args.arns("iot", true, "securityprofile/*");
-    let groups = args.arns("iot", true, "thinggroup/*");
+    // Attach and Detach are also authorized on the target: thing groups and the account-wide
+    // targets.
+    let targets: Vec<String> = [
+        "thinggroup/*",
+        "all/registered-things",
+        "all/unregistered-things",
+    ]
+    .iter()
+    .flat_map(|t| args.arns("iot", true, t))
+    .collect();
     let roles = if args.allowed_role_arns.is_empty() {
         args.arns("iam", false, "role/*")
     } else {
@@ -237,10 +246,10 @@ fn scoped_policy(args: &PolicyArgs) -> Result<Value, PolicyError> {
                 }
             },
             {
-                "Sid": "AttachToThingGroups",
+                "Sid": "AttachToTargets",
                 "Effect": "Allow",
                 "Action": ["iot:AttachSecurityProfile", "iot:DetachSecurityProfile"],
-                "Resource": groups
+                "Resource": targets
             },
             {
                 "Sid": "PassAlertAndExportRolesToIoT",
@@ -360,11 +369,13 @@ mod tests {
             pass["Condition"]["StringEquals"]["iam:PassedToService"],
             "iot.amazonaws.com"
         );
-        let groups = statement(&p, "AttachToThingGroups");
-        assert_eq!(
-            groups["Resource"][1],
-            "arn:aws:iot:eu-west-1:123456789012:thinggroup/*"
-        );
+        let targets = statement(&p, "AttachToTargets")["Resource"].to_string();
+        for t in [
+            "arn:aws:iot:eu-west-1:123456789012:thinggroup/*",
+            "arn:aws:iot:us-east-1:123456789012:all/registered-things",
+        ] {
+            assert!(targets.contains(t), "{t} in {targets}");
+        }
         let text = p.to_string();
         assert!(!text.contains("ListSecurityProfiles"), "{text}");
         assert!(

@@ -30,6 +30,8 @@ async fn existing_unowned_profile_is_refused_then_adopted_when_allowed() {
     assert_eq!(p.description.as_deref(), Some("made by hand"));
     assert_eq!(env.writes(), 0);
 
+    env.annotate_namespace(NS, json!({"iot.awscc.io/allow-adoption": "true"}))
+        .await;
     env.patch_spec("legacy", json!({"adoptionPolicy": "Adopt"}))
         .await;
     env.wait_ready("legacy").await;
@@ -64,11 +66,11 @@ async fn profile_owned_by_another_resource_is_never_written_or_deleted() {
     }))
     .await;
     let sp = env.wait_synced_false("shared", "OwnedByAnother").await;
+    let message = condition(&sp, "Synced").unwrap().2;
+    assert!(message.contains("another resource"), "{message}");
     assert!(
-        condition(&sp, "Synced")
-            .unwrap()
-            .2
-            .contains("other-cluster")
+        !message.contains("other-cluster") && !message.contains("namespace"),
+        "the message never names the owner: {message}"
     );
     assert_eq!(condition(&sp, "Ready").unwrap().0, "False");
     env.delete("shared").await;
