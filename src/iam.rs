@@ -309,6 +309,32 @@ mod tests {
     }
 
     #[test]
+    fn install_guide_example_is_the_commands_output() {
+        let guide = include_str!("../docs/install.md");
+        let section = guide
+            .split("### A policy that enforces ownership by itself")
+            .nth(1)
+            .expect("the install guide has the scoped policy example");
+        let json = section
+            .split("```json\n")
+            .nth(1)
+            .and_then(|s| s.split("\n```").next())
+            .expect("a JSON block");
+        let documented: Value = serde_json::from_str(json).expect("valid JSON");
+        let printed = scoped(&[
+            "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+            "--allowed-role-arns",
+            "arn:aws:iam::123456789012:role/iot-team-*",
+            "--cluster-id",
+            "prod-eu",
+        ]);
+        assert_eq!(documented, printed, "docs/install.md shows a stale policy");
+    }
+
+    #[test]
     fn pass_role_is_limited_to_iot() {
         let p = super::policy();
         let pass = &p["Statement"][1];
