@@ -34,6 +34,14 @@ fn sp(name: &str, spec: Value) -> Value {
     })
 }
 
+/// The AWS error code of a failed call.
+fn code<T, E: aws_sdk_iot::error::ProvideErrorMetadata, R>(
+    result: Result<T, aws_sdk_iot::error::SdkError<E, R>>,
+) -> Option<String> {
+    use aws_sdk_iot::error::ProvideErrorMetadata;
+    result.err().and_then(|e| e.code().map(str::to_string))
+}
+
 /// An AWS client of the emulator's account: someone working in the console, out of band.
 fn console(env: &Env) -> aws_sdk_iot::Client {
     let config = aws_sdk_iot::Config::builder()
@@ -393,5 +401,111 @@ async fn an_unknown_region_makes_no_call_even_on_delete() {
         total_calls(&env),
         0,
         "no AWS call for an unknown region, not even to delete"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_policy_lets_a_cluster_write_only_its_own_profiles() {
+    // Any client with the operator's credentials, bug or not, runs under the policy.
+    let env = Env::without_operator().await;
+    let iot = console(&env);
+    let tag = |k: &str, v: &str| {
+        aws_sdk_iot::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    let denied = |what: &str, e: Option<String>| {
+        assert_eq!(
+            e.as_deref(),
+            Some("AccessDeniedException"),
+            "{what} must be denied by IAM"
+        );
+    };
+
+    let untagged = iot
+        .create_security_profile()
+        .security_profile_name("untagged")
+        .send()
+        .await;
+    denied("a create without this cluster's tag", code(untagged));
+    let ours = iot
+        .create_security_profile()
+        .security_profile_name("ours")
+        .tags(tag("iot.awscc.io/cluster", CLUSTER))
+        .send()
+        .await
+        .expect("a create with this cluster's tag")
+        .security_profile_arn
+        .unwrap();
+    iot.tag_resource()
+        .resource_arn(&ours)
+        .tags(tag("team", "a"))
+        .send()
+        .await
+        .expect("user tags on our profile");
+    let r = iot
+        .untag_resource()
+        .resource_arn(&ours)
+        .tag_keys("iot.awscc.io/cluster")
+        .send()
+        .await;
+    denied("removing the ownership tag", code(r));
+    let r = iot
+        .tag_resource()
+        .resource_arn(&ours)
+        .tags(tag("iot.awscc.io/cluster", "prod-eu"))
+        .send()
+        .await;
+    denied("handing our profile to another cluster", code(r));
+
+    let theirs = env
+        .emulator
+        .admin()
+        .put_profile(
+            json!({"securityProfileName": "theirs", "tags": {"iot.awscc.io/cluster": "prod-eu"}}),
+        )
+        .unwrap()
+        .arn;
+    let r = iot
+        .update_security_profile()
+        .security_profile_name("theirs")
+        .security_profile_description("mine now")
+        .send()
+        .await;
+    denied("updating another cluster's profile", code(r));
+    let r = iot
+        .tag_resource()
+        .resource_arn(&theirs)
+        .tags(tag("iot.awscc.io/cluster", CLUSTER))
+        .send()
+        .await;
+    denied("re-tagging another cluster's profile as ours", code(r));
+    let r = iot
+        .delete_security_profile()
+        .security_profile_name("theirs")
+        .send()
+        .await;
+    denied("deleting another cluster's profile", code(r));
+    let foreign_role = aws_sdk_iot::types::MetricsExportConfig::builder()
+        .mqtt_topic("$aws/rules/x")
+        .role_arn("arn:aws:iam::999999999999:role/elsewhere")
+        .build()
+        .unwrap();
+    let r = iot
+        .update_security_profile()
+        .security_profile_name("ours")
+        .metrics_export_config(foreign_role)
+        .send()
+        .await;
+    denied("passing a role outside the allowed ones", code(r));
+
+    assert_eq!(access_denied(&env), 7, "{:?}", env.emulator.admin().calls());
+    assert_eq!(env.profile("theirs").unwrap().version, 1);
+    let ours = env.profile("ours").unwrap();
+    assert_eq!(
+        ours.tags.get("iot.awscc.io/cluster").map(String::as_str),
+        Some(CLUSTER)
     );
 }
