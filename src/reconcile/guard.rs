@@ -5,10 +5,11 @@
 //! made outside the operator is opt-in per namespace or cluster-wide. These checks run before
 //! any AWS call ([`Guard::check_spec`]) and, once AWS was read, before the first write
 //! ([`Guard::check_plan`]), so a refused resource costs no write, and a forbidden region costs
-//! no SDK client and no pacer entry.
+//! no SDK client and no pacer entry. (Observe across namespaces is the planner's refusal.)
 
-use super::model::{CLUSTER_TAG, Desired, NAMESPACE_TAG, Observed};
-use super::plan::{Plan, Step};
+use super::model::{Desired, Observed, Ownership};
+use super::outcome::Plan;
+use super::plan::Step;
 use std::collections::BTreeMap;
 
 /// Namespace annotation (`"true"`) that lets its resources adopt unowned profiles.
@@ -257,12 +258,6 @@ pub enum Denial {
         value: String,
         why: String,
     },
-    /// The profile's ownership tags name another namespace or cluster. `owner` is for the
-    /// operator's log only: the message never names it.
-    #[error(
-        "security profile {name:?} is owned by another resource; it is never read, written or deleted through this one"
-    )]
-    OwnedByAnother { name: String, owner: String },
 }
 
 /// The rules as they apply to one namespace.
@@ -359,30 +354,26 @@ impl Guard {
         Ok(())
     }
 
-    /// The plan, before its first write: adoption only where allowed, no attach or detach of
-    /// a target outside the lists (an adopted profile's `all/registered-things`, say), and
-    /// Observe only of profiles that are unowned or owned in this namespace by this cluster.
+    /// The plan, before its first write: adoption only where allowed, and no attach or detach
+    /// of a target outside the lists (an adopted profile's `all/registered-things`, say).
     pub fn check_plan(
         &self,
         desired: &Desired,
         observed: Option<&Observed>,
         plan: &Plan,
     ) -> Result<(), Denial> {
-        if let (Plan::Observe, Some(o)) = (plan, observed) {
-            return self.check_observable(desired, o);
-        }
-        if let Plan::Converge { adopt: true, .. } = plan
-            && !self.allow_adoption
-        {
+        let Plan::Converge(convergence) = plan else {
+            return Ok(());
+        };
+        let adopts =
+            observed.is_some_and(|o| Ownership::of(&o.tags, &desired.owner) == Ownership::Unowned);
+        if adopts && !self.allow_adoption {
             return Err(Denial::AdoptionNotAllowed {
                 name: desired.name.clone(),
                 namespace: self.namespace.clone(),
             });
         }
-        let Plan::Converge { steps, .. } = plan else {
-            return Ok(());
-        };
-        for step in steps {
+        for step in &convergence.steps {
             match step {
                 Step::Attach(t) => self.check(Kind::TargetArns, "spec.targetArns", t)?,
                 Step::Detach(t) => self.check(Kind::TargetArns, "existing target", t)?,
@@ -390,34 +381,5 @@ impl Guard {
             }
         }
         Ok(())
-    }
-
-    fn check_observable(&self, desired: &Desired, observed: &Observed) -> Result<(), Denial> {
-        let cluster = observed.tags.get(CLUSTER_TAG);
-        let namespace = observed.tags.get(NAMESPACE_TAG);
-        let unowned = cluster.is_none() && namespace.is_none();
-        let same_namespace =
-            cluster == Some(&desired.owner.cluster) && namespace == Some(&desired.owner.namespace);
-        if unowned || same_namespace {
-            return Ok(());
-        }
-        Err(Denial::OwnedByAnother {
-            name: desired.name.clone(),
-            owner: format!(
-                "cluster={}, namespace={}",
-                cluster.map_or("", String::as_str),
-                namespace.map_or("", String::as_str)
-            ),
-        })
-    }
-
-    /// Whether a deleted resource may reach AWS in `region` at all: an unknown region never
-    /// held a profile of ours, and must not create an SDK client now.
-    pub fn region_is_known(&self, region: &str) -> bool {
-        if self.cluster.regions.is_unrestricted() {
-            KNOWN_REGIONS.contains(&region)
-        } else {
-            is_region_shaped(region) && self.cluster.regions.allows(region)
-        }
     }
 }
