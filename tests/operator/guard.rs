@@ -322,15 +322,17 @@ async fn observe_is_refused_across_namespaces() {
                 .expect("create in team-b")
         }
     };
-    let ready_in_b = |name: &'static str| {
+    let synced_in_b = |name: &'static str| {
         let team_b = team_b.clone();
         eventually(name, Duration::from_secs(30), move || {
             let team_b = team_b.clone();
             async move {
-                team_b.get_opt(name).await.ok().flatten().filter(|sp| {
-                    condition(sp, "Ready").is_some_and(|c| c.0 == "True")
-                        && condition(sp, "Synced").is_some_and(|c| c.0 == "True")
-                })
+                team_b
+                    .get_opt(name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|sp| condition(sp, "Synced").is_some_and(|c| c.0 == "True"))
             }
         })
     };
@@ -339,7 +341,7 @@ async fn observe_is_refused_across_namespaces() {
         json!({"securityProfileName": "TeamBProfile", "securityProfileDescription": "team b's"}),
     )
     .await;
-    ready_in_b("secret-owner").await;
+    synced_in_b("secret-owner").await;
     let writes = env.writes();
     let describes = env.ok_calls("DescribeSecurityProfile");
 
@@ -369,7 +371,7 @@ async fn observe_is_refused_across_namespaces() {
         json!({"securityProfileName": "TeamBProfile", "managementPolicy": "Observe"}),
     )
     .await;
-    ready_in_b("watcher").await;
+    synced_in_b("watcher").await;
     env.emulator
         .admin()
         .put_profile(json!({"securityProfileName": "ConsoleMade"}))
@@ -379,7 +381,11 @@ async fn observe_is_refused_across_namespaces() {
         json!({"securityProfileName": "ConsoleMade", "managementPolicy": "Observe"}),
     ))
     .await;
-    env.wait_ready("peek-unowned").await;
+    // Observers report (Synced=True); Ready says whether AWS matches their spec.
+    env.wait_for("peek-unowned", "peek-unowned observed", |sp| {
+        condition(sp, "Synced").is_some_and(|c| c.0 == "True" && c.1 == "ReconcileSuccess")
+    })
+    .await;
     assert_eq!(env.writes(), writes, "observers never write");
 }
 
