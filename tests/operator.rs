@@ -19,3 +19,5 @@ mod ownership;
 mod packaging;
 #[path = "operator/policies.rs"]
 mod policies;
+#[path = "operator/real.rs"]
+mod real;
