@@ -1,10 +1,11 @@
-//! The 13 operations: routing, request parsing and validation, and the pipeline every request
+//! The 13 security-profile operations: routing, request parsing and validation, and the pipeline every request
 //! goes through (authorization, IAM policy, quota, faults, handler, counting, logging).
 
 use crate::faults::{Decision, FaultError};
 use crate::iam;
 use crate::model::{Op, profile_arn};
 use crate::store::{DeleteFlags, ListFilter, Scope};
+use crate::sts::KeyError;
 use crate::validate::{self, Member, Violations, check, check_members};
 use crate::wire::{ApiError, decode_token, parse_authorization};
 use crate::{Shared, lock};
@@ -67,8 +68,8 @@ pub(crate) async fn unknown() -> Response {
 
 /// One request's identity and access to the shared state.
 pub(crate) struct Ctx {
-    shared: Arc<Shared>,
-    scope: Scope,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) scope: Scope,
     /// The caller's ARN, as AccessDenied messages name it.
     principal: String,
 }
@@ -96,7 +97,7 @@ impl Ctx {
         Ok(())
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, crate::store::Store> {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, crate::store::Store> {
         lock(&self.shared.store)
     }
 
@@ -106,8 +107,16 @@ impl Ctx {
     }
 
     /// A request on an existing resource, with its `aws:ResourceTag` keys.
-    fn on(&self, op: Op, arn: &str) -> iam::Request {
+    pub(crate) fn on(&self, op: Op, arn: &str) -> iam::Request {
         iam::Request::new(action(op), arn).resource_tags(&self.tags_of(arn))
+    }
+
+    /// A Describe/Update answer, normalised when the switch is on.
+    fn normalized(&self, mut body: Value) -> Value {
+        if self.shared.normalize.load(Ordering::Relaxed) {
+            crate::normalize::describe(&mut body);
+        }
+        body
     }
 
     fn profile_arn(&self, name: &str) -> String {
@@ -116,12 +125,12 @@ impl Ctx {
 }
 
 /// The IAM action of an operation.
-fn action(op: Op) -> String {
+pub(crate) fn action(op: Op) -> String {
     format!("iot:{}", op.name())
 }
 
 /// Authorization for operations that name no resource (List…, Validate…): resource `*`.
-fn any_resource(op: Op) -> impl FnOnce(&Ctx) -> Vec<iam::Request> + Send + 'static {
+pub(crate) fn any_resource(op: Op) -> impl FnOnce(&Ctx) -> Vec<iam::Request> + Send + 'static {
     move |_| vec![iam::Request::new(action(op), "*")]
 }
 
@@ -151,16 +160,23 @@ where
     A: FnOnce(&Ctx) -> Vec<iam::Request>,
     F: FnOnce(&Ctx) -> Result<Value, ApiError> + Send + 'static,
 {
-    let caller = match parse_authorization(headers) {
+    let caller = match parse_authorization(headers, "iot") {
         Ok(c) => c,
         Err(e) => return Outcome::Answered(Err(e)),
     };
-    let account = shared.account_id.clone();
+    let identity = lock(&shared.sts).identity(&caller.access_key, &shared.account_id);
+    let identity = match identity {
+        Ok(i) => i,
+        Err(KeyError::Expired) => return Outcome::Answered(Err(ApiError::expired_token())),
+        Err(KeyError::Unrecognized) => {
+            return Outcome::Answered(Err(ApiError::unrecognized_client()));
+        }
+    };
     let ctx = Ctx {
         shared: shared.clone(),
-        principal: format!("arn:aws:iam::{account}:user/{}", caller.access_key),
+        principal: identity.principal,
         scope: Scope {
-            account,
+            account: identity.account,
             region: caller.region,
         },
     };
@@ -212,7 +228,7 @@ where
 }
 
 /// Runs one operation and turns its result into the wire response.
-async fn run<A, F>(
+pub(crate) async fn run<A, F>(
     shared: Arc<Shared>,
     op: Op,
     headers: &HeaderMap,
@@ -279,7 +295,7 @@ fn respond(result: Result<Value, ApiError>) -> (Response, &'static str) {
 }
 
 /// Parses a JSON request body (an empty body is `{}`).
-fn body_json(body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
@@ -292,7 +308,7 @@ fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     }
 }
 
-fn finish(v: Violations) -> Result<(), ApiError> {
+pub(crate) fn finish(v: Violations) -> Result<(), ApiError> {
     match v.message() {
         Some(m) => Err(ApiError::invalid(m)),
         None => Ok(()),
@@ -333,13 +349,13 @@ fn query_int(
 }
 
 /// The page size: maxResults (1–250), defaulting to 25 where AWS documents no default.
-fn max_results(q: &HashMap<String, String>, v: &mut Violations) -> usize {
+pub(crate) fn max_results(q: &HashMap<String, String>, v: &mut Violations) -> usize {
     query_int(q, "maxResults", Some((1, 250)), v)
         .filter(|n| (1..=250).contains(n))
         .map_or(25, |n| n as usize)
 }
 
-fn next_token(q: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
+pub(crate) fn next_token(q: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
     q.get("nextToken")
         .filter(|t| !t.is_empty())
         .map(|t| decode_token(t))
@@ -363,7 +379,7 @@ fn required_query<'a>(
 }
 
 /// Tags from a TagList (already validated), rejecting the reserved `aws:` prefix.
-fn tag_map(tags: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
+pub(crate) fn tag_map(tags: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out = BTreeMap::new();
     for t in tags.and_then(Value::as_array).into_iter().flatten() {
         let key = t.get("Key").and_then(Value::as_str).unwrap_or_default();
@@ -454,7 +470,11 @@ async fn create(
     run(s, Op::CreateSecurityProfile, &headers, authz, move |ctx| {
         let body = body_json(&body)?;
         let tags = profile_body(&name, &body, CREATE_EXTRA)?;
-        ctx.store().create(&ctx.scope, &name, &body, tags)
+        let mut store = ctx.store();
+        if ctx.shared.check_references.load(Ordering::Relaxed) {
+            store.check_references(&ctx.scope, &body)?;
+        }
+        store.create(&ctx.scope, &name, &body, tags)
     })
     .await
 }
@@ -470,7 +490,8 @@ async fn describe(State(s): App, Path(name): Path<String>, headers: HeaderMap) -
             let mut v = Violations::default();
             check_name(&name, &mut v);
             finish(v)?;
-            ctx.store().describe(&ctx.scope, &name)
+            let body = ctx.store().describe(&ctx.scope, &name)?;
+            Ok(ctx.normalized(body))
         },
     )
     .await
@@ -532,8 +553,13 @@ async fn update(
                 )));
             }
         }
-        ctx.store()
-            .update(&ctx.scope, &name, &body, flags, expected)
+        let mut store = ctx.store();
+        if ctx.shared.check_references.load(Ordering::Relaxed) {
+            store.check_references(&ctx.scope, &body)?;
+        }
+        let out = store.update(&ctx.scope, &name, &body, flags, expected)?;
+        drop(store);
+        Ok(ctx.normalized(out))
     })
     .await
 }

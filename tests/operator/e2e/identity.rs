@@ -431,3 +431,60 @@ async fn a_leader_frozen_past_its_lease_writes_nothing_when_it_resumes() {
     );
     assert_eq!(lease_holder(&world).await.as_deref(), Some("replica-b"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_upgrade_hands_the_lease_over_without_two_writers() {
+    let world = World::start("rolling").await;
+    // The chart's default: leader election on. Creates are slow, so the old replica is busy
+    // when the upgrade replaces it.
+    let elect = [
+        "--leader-elect",
+        "--lease-duration",
+        "4s",
+        "--leader-election-namespace",
+        "default",
+    ];
+    world
+        .emulator
+        .add_fault(json!({"operation": "CreateSecurityProfile", "delayMs": 700}))
+        .await;
+    let mut old = world.operator("old", &elect).await;
+    eventually("the old replica leads", WAIT, || async {
+        (lease_holder(&world).await.as_deref() == Some("old")).then_some(())
+    })
+    .await;
+    let names: Vec<String> = (0..6).map(|i| format!("roll-{i}")).collect();
+    let objects: Vec<Value> = names
+        .iter()
+        .map(|n| security_profile(n, json!({})))
+        .collect();
+    apply(&world, "roll.yaml", &objects).await;
+    // The new replica starts (a follower), then the old one is told to stop, mid-work.
+    let new = world.operator("new", &elect).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        new.aws_calls().await,
+        0.0,
+        "the new replica waits while the old one leads"
+    );
+    let pid = old.proc.pid().expect("old runs").to_string();
+    let term = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await;
+    assert!(term.is_ok_and(|s| s.success()));
+    old.proc.wait_exit(WAIT).await;
+    world.wait_converged(&names, WAIT).await;
+    eventually("the new replica leads", WAIT, || async {
+        (lease_holder(&world).await.as_deref() == Some("new")).then_some(())
+    })
+    .await;
+    let calls = world.emulator.calls().await;
+    assert_eq!(
+        http::all(&calls, "CreateSecurityProfile"),
+        names.len() as u64,
+        "one create per resource, none repeated by a second writer: {calls:?}"
+    );
+    assert_eq!(http::all(&calls, "UpdateSecurityProfile"), 0, "{calls:?}");
+    assert_eq!(profiles(&world.emulator).await.len(), names.len());
+}
