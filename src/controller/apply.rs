@@ -27,7 +27,6 @@ pub(crate) async fn apply(
     if is_paused(sp) {
         return Err(Error::Paused);
     }
-    // Always read: the guardrails' annotations live there too.
     let ns = namespace::facts(ctx, sp).await?;
     let resolution = resolve(sp, region_defaults(ctx, &ns, &sdk_region(ctx)))?;
     let id = &resolution.identity;
@@ -37,12 +36,7 @@ pub(crate) async fn apply(
     let guard = guard::guard_for(ctx, sp, &ns);
     guard.check_spec(&desired, &id.region)?;
     let observed = ctx.iot.observe(&id.region, &id.name).await?;
-    let facts = Facts {
-        resolution: &resolution,
-        observed: observed.as_ref(),
-        was_ready: was_ready(sp),
-    };
-    let plan = plan(&desired, facts);
+    let plan = plan(&desired, Facts::of(sp, &resolution, observed.as_ref()));
     guard.check_plan(&desired, observed.as_ref(), &plan)?;
     carry_out(ctx, sp, api, &resolution, observed, plan).await
 }
@@ -61,12 +55,6 @@ fn region_defaults<'a>(
         operator: ctx.default_region.as_deref(),
         sdk: sdk.as_deref(),
     }
-}
-
-/// Ready=True at the current generation: AWS matched this very spec before.
-fn was_ready(sp: &SecurityProfile) -> bool {
-    sp.condition("Ready")
-        .is_some_and(|c| c.status == "True" && c.observed_generation == sp.metadata.generation)
 }
 
 /// Turns a plan into AWS calls, a status and events.

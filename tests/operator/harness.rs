@@ -83,6 +83,13 @@ pub async fn start_servers() -> (Emulator, Sandbox, Client) {
         .admin()
         .set_iam_policy(None, &iam_policy(CLUSTER))
         .expect("the emulator evaluates the generated policy");
+    // The dimension the every-field specs name (AWS refuses a profile naming a missing one).
+    emulator
+        .admin()
+        .put_dimension(json!({
+            "name": "TopicFilterForAuthMessages", "type": "TOPIC_FILTER", "stringValues": ["auth/#"],
+        }))
+        .expect("dimension");
     let sandbox = Sandbox::start(SandboxConfig::default())
         .await
         .expect("sandbox starts");
