@@ -1,6 +1,15 @@
-//! The least-privilege IAM policy: exactly the actions the operator calls to create, read, update,
-//! delete and list permissions, with `iam:PassRole` limited to AWS IoT.
+//! The IAM policy of the operator, printed by `iam-policy`.
+//!
+//! Without options: the least-privilege action list on every resource (today's shape, kept in
+//! `docs/iam-policy.json`). With options (accounts, regions, roles, cluster id): a policy that
+//! enforces ownership by itself, so that even a bug in the operator cannot write to a profile
+//! of another cluster. IoT actions are limited to security-profile and thing-group ARNs (the
+//! resource types AWS IoT supports for these actions), writes to an existing profile need its
+//! `iot.awscc.io/cluster` tag to name this cluster (`aws:ResourceTag`), a create or an adoption
+//! must set it (`aws:RequestTag`), and `iam:PassRole` is limited to the allowed roles.
 
+use crate::reconcile::model::CLUSTER_TAG;
+use clap::Args;
 use serde_json::{Value, json};
 
 /// The IoT actions the operator may call.
@@ -10,7 +19,6 @@ pub const IOT_ACTIONS: &[&str] = &[
     "iot:DeleteSecurityProfile",
     "iot:DescribeSecurityProfile",
     "iot:DetachSecurityProfile",
-    "iot:ListSecurityProfiles",
     "iot:ListTagsForResource",
     "iot:ListTargetsForSecurityProfile",
     "iot:TagResource",
@@ -18,8 +26,13 @@ pub const IOT_ACTIONS: &[&str] = &[
     "iot:UpdateSecurityProfile",
 ];
 
-/// The IoT actions of the CustomMetric and Dimension kinds, and the pre-flight validation of
-/// a profile's behaviors (in-use checks use `iot:ListSecurityProfiles`, above).
+/// The action the `export` command needs (with its own credentials); the operator never lists.
+pub const EXPORT_ACTION: &str = "iot:ListSecurityProfiles";
+
+/// The IoT actions of the CustomMetric and Dimension kinds, the in-use check before deleting one
+/// (`ListSecurityProfiles` filtered by metric or dimension name), the existence check of the
+/// ones a profile names (`ListCustomMetrics`, `ListDimensions`) and the pre-flight validation of
+/// a profile's behaviors.
 pub const DEPENDENCY_ACTIONS: &[&str] = &[
     "iot:CreateCustomMetric",
     "iot:CreateDimension",
@@ -29,10 +42,30 @@ pub const DEPENDENCY_ACTIONS: &[&str] = &[
     "iot:DescribeDimension",
     "iot:ListCustomMetrics",
     "iot:ListDimensions",
+    "iot:ListSecurityProfiles",
     "iot:UpdateCustomMetric",
     "iot:UpdateDimension",
     "iot:ValidateSecurityProfileBehaviors",
 ];
+
+/// The actions of [`DEPENDENCY_ACTIONS`] that support no resource-level permission.
+const UNSCOPED_DEPENDENCY_ACTIONS: &[&str] = &[
+    "iot:ListCustomMetrics",
+    "iot:ListDimensions",
+    "iot:ListSecurityProfiles",
+    "iot:ValidateSecurityProfileBehaviors",
+];
+
+/// The tag actions, which the kinds of [`DEPENDENCY_ACTIONS`] use on their own ARNs too.
+const TAG_ACTIONS: &[&str] = &[
+    "iot:ListTagsForResource",
+    "iot:TagResource",
+    "iot:UntagResource",
+];
+
+/// The action the operator's own identity needs to serve namespaces annotated with
+/// `iot.awscc.io/role-arn` (only cross-account setups grant it: see `--cross-account`).
+pub const CROSS_ACCOUNT_ACTIONS: &[&str] = &["sts:AssumeRole"];
 
 /// Every action of the policy (the emulator's allowlist in the least-privilege test).
 pub fn actions() -> Vec<String> {
@@ -44,7 +77,106 @@ pub fn actions() -> Vec<String> {
         .collect()
 }
 
-/// The policy document.
+/// Options of `iam-policy`. None given: the unscoped least-privilege policy.
+#[derive(Args, Clone, Debug, Default)]
+pub struct PolicyArgs {
+    /// AWS account id the operator manages profiles in (repeatable; default: any).
+    #[arg(long = "account")]
+    pub accounts: Vec<String>,
+
+    /// Region the operator manages profiles in (repeatable; default: any).
+    #[arg(long = "region")]
+    pub regions: Vec<String>,
+
+    /// Roles the operator may pass to AWS IoT, comma-separated ARNs or IAM wildcards (default:
+    /// every role of the accounts). Match the operator's --allowed-role-arns.
+    #[arg(long, value_delimiter = ',')]
+    pub allowed_role_arns: Vec<String>,
+
+    /// The operator's --cluster-id (the value of its iot.awscc.io/cluster tag). Required with
+    /// any other option.
+    #[arg(long)]
+    pub cluster_id: Option<String>,
+
+    /// AWS partition (aws, aws-cn, aws-us-gov).
+    #[arg(long, default_value = "aws")]
+    pub partition: String,
+
+    /// Print the policies of a cross-account setup: the operator's own (sts:AssumeRole on the
+    /// fleet roles) and, for each fleet account's role, its permission policy (this policy, with
+    /// the other options) and its trust policy.
+    #[arg(long)]
+    pub cross_account: bool,
+
+    /// Add the statement that the `export` command needs (iot:ListSecurityProfiles on "*",
+    /// which supports no resource-level permission). The operator itself never lists.
+    #[arg(long)]
+    pub export: bool,
+}
+
+/// Bad `iam-policy` options.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error(
+        "--cluster-id is required for a scoped policy: pass the operator's --cluster-id (by default the UID of the kube-system namespace: kubectl get ns kube-system -o jsonpath='{{.metadata.uid}}')"
+    )]
+    NoClusterId,
+    #[error("--account {0:?} is not a 12-digit AWS account id")]
+    BadAccount(String),
+}
+
+impl PolicyArgs {
+    fn scoped(&self) -> bool {
+        !self.accounts.is_empty()
+            || !self.regions.is_empty()
+            || !self.allowed_role_arns.is_empty()
+            || self.cluster_id.is_some()
+    }
+
+    /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` for every account and region.
+    fn arns(&self, service: &str, regional: bool, resource: &str) -> Vec<String> {
+        let accounts = if self.accounts.is_empty() {
+            vec!["*".to_string()]
+        } else {
+            self.accounts.clone()
+        };
+        let regions = match (regional, self.regions.is_empty()) {
+            (false, _) => vec![String::new()],
+            (true, true) => vec!["*".to_string()],
+            (true, false) => self.regions.clone(),
+        };
+        let p = &self.partition;
+        let mut out = Vec::new();
+        for a in &accounts {
+            for r in &regions {
+                out.push(format!("arn:{p}:{service}:{r}:{a}:{resource}"));
+            }
+        }
+        out
+    }
+}
+
+/// The policy the options ask for.
+pub fn policy_for(args: &PolicyArgs) -> Result<Value, PolicyError> {
+    let mut policy = if args.scoped() {
+        scoped_policy(args)?
+    } else {
+        policy()
+    };
+    if args.export
+        && let Some(statements) = policy["Statement"].as_array_mut()
+    {
+        statements.push(json!({
+            "Sid": "ExportListsSecurityProfiles",
+            "Effect": "Allow",
+            "Action": EXPORT_ACTION,
+            "Resource": "*"
+        }));
+    }
+    Ok(policy)
+}
+
+/// The unscoped policy document: least-privilege actions on every resource.
 pub fn policy() -> Value {
     json!({
         "Version": "2012-10-17",
@@ -74,36 +206,172 @@ pub fn policy() -> Value {
     })
 }
 
-/// The policy as pretty JSON, as `docs/iam-policy.json` holds it.
-pub fn policy_json() -> String {
-    let mut s = serde_json::to_string_pretty(&policy()).unwrap_or_default();
+/// The policy that enforces ownership by itself (see the module documentation).
+fn scoped_policy(args: &PolicyArgs) -> Result<Value, PolicyError> {
+    let cluster = args.cluster_id.as_deref().ok_or(PolicyError::NoClusterId)?;
+    if let Some(bad) = args
+        .accounts
+        .iter()
+        .find(|a| a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(PolicyError::BadAccount(bad.clone()));
+    }
+    let profiles = args.arns("iot", true, "securityprofile/*");
+    // Attach and Detach are also authorized on the target: thing groups and the account-wide
+    // targets.
+    let targets: Vec<String> = [
+        "thinggroup/*",
+        "all/registered-things",
+        "all/unregistered-things",
+    ]
+    .iter()
+    .flat_map(|t| args.arns("iot", true, t))
+    .collect();
+    let dependencies: Vec<String> = ["custommetric/*", "dimension/*"]
+        .iter()
+        .flat_map(|r| args.arns("iot", true, r))
+        .collect();
+    let roles = if args.allowed_role_arns.is_empty() {
+        args.arns("iam", false, "role/*")
+    } else {
+        args.allowed_role_arns.clone()
+    };
+    let resource_tag = format!("aws:ResourceTag/{CLUSTER_TAG}");
+    let request_tag = format!("aws:RequestTag/{CLUSTER_TAG}");
+    Ok(json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadSecurityProfiles",
+                "Effect": "Allow",
+                "Action": [
+                    "iot:DescribeSecurityProfile",
+                    "iot:ListTagsForResource",
+                    "iot:ListTargetsForSecurityProfile"
+                ],
+                "Resource": profiles
+            },
+            {
+                "Sid": "CreateSecurityProfilesOfThisCluster",
+                "Effect": "Allow",
+                "Action": "iot:CreateSecurityProfile",
+                "Resource": profiles,
+                "Condition": { "StringEquals": { &request_tag: cluster } }
+            },
+            {
+                "Sid": "TagNewOrUnownedSecurityProfilesForThisCluster",
+                "Effect": "Allow",
+                "Action": "iot:TagResource",
+                "Resource": profiles,
+                "Condition": {
+                    "Null": { &resource_tag: "true" },
+                    "StringEquals": { &request_tag: cluster }
+                }
+            },
+            {
+                "Sid": "WriteSecurityProfilesOfThisCluster",
+                "Effect": "Allow",
+                "Action": [
+                    "iot:AttachSecurityProfile",
+                    "iot:DeleteSecurityProfile",
+                    "iot:DetachSecurityProfile",
+                    "iot:UpdateSecurityProfile"
+                ],
+                "Resource": profiles,
+                "Condition": { "StringEquals": { &resource_tag: cluster } }
+            },
+            {
+                "Sid": "RetagSecurityProfilesOfThisCluster",
+                "Effect": "Allow",
+                "Action": "iot:TagResource",
+                "Resource": profiles,
+                "Condition": {
+                    "StringEquals": { &resource_tag: cluster },
+                    "StringEqualsIfExists": { &request_tag: cluster }
+                }
+            },
+            {
+                "Sid": "UntagSecurityProfilesOfThisClusterButNotOwnership",
+                "Effect": "Allow",
+                "Action": "iot:UntagResource",
+                "Resource": profiles,
+                "Condition": {
+                    "StringEquals": { &resource_tag: cluster },
+                    "ForAllValues:StringNotLike": { "aws:TagKeys": ["iot.awscc.io/*"] }
+                }
+            },
+            {
+                "Sid": "AttachToTargets",
+                "Effect": "Allow",
+                "Action": ["iot:AttachSecurityProfile", "iot:DetachSecurityProfile"],
+                "Resource": targets
+            },
+            {
+                "Sid": "ManageCustomMetricsAndDimensions",
+                "Effect": "Allow",
+                "Action": DEPENDENCY_ACTIONS
+                    .iter()
+                    .filter(|a| !UNSCOPED_DEPENDENCY_ACTIONS.contains(a))
+                    .chain(TAG_ACTIONS)
+                    .collect::<std::collections::BTreeSet<_>>(),
+                "Resource": dependencies
+            },
+            {
+                "Sid": "ListDependenciesAndValidateBehaviors",
+                "Effect": "Allow",
+                "Action": UNSCOPED_DEPENDENCY_ACTIONS,
+                "Resource": "*"
+            },
+            {
+                "Sid": "PassAlertAndExportRolesToIoT",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": roles,
+                "Condition": {
+                    "StringEquals": { "iam:PassedToService": "iot.amazonaws.com" }
+                }
+            }
+        ]
+    }))
+}
+
+/// A policy as pretty JSON with a final newline, as `docs/iam-policy.json` holds it.
+pub fn to_json(policy: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(policy).unwrap_or_default();
     s.push('\n');
     s
 }
 
-/// The action the operator's own identity needs to serve namespaces annotated with
-/// `iot.awscc.io/role-arn` (not part of [`policy`]: only cross-account setups grant it).
-pub const CROSS_ACCOUNT_ACTIONS: &[&str] = &["sts:AssumeRole"];
+/// The unscoped policy as pretty JSON.
+pub fn policy_json() -> String {
+    to_json(&policy())
+}
 
-/// The policies of a cross-account setup, printed by `iam-policy --cross-account`:
-/// - `operatorPolicy`: the operator's own identity may assume the fleet roles (narrow
-///   `Resource` to their ARNs);
-/// - `fleetRolePermissionPolicy`: each fleet account's role gets the operator's IoT policy;
+/// The policies of a cross-account setup (`iam-policy --cross-account`):
+/// - `operatorPolicy`: the operator's own identity may assume the fleet roles (the
+///   `--allowed-role-arns` when given, else every role);
+/// - `fleetRolePermissionPolicy`: each fleet account's role gets the operator's IoT policy (as
+///   the other options scope it);
 /// - `fleetRoleTrustPolicy`: each fleet role trusts the operator's role (replace
 ///   `OPERATOR_ROLE_ARN`), with the external id of the namespace's `iot.awscc.io/external-id`
 ///   (drop the condition when the namespace sets none).
-pub fn cross_account_policies() -> Value {
-    json!({
+pub fn cross_account_policies(args: &PolicyArgs) -> Result<Value, PolicyError> {
+    let roles = if args.allowed_role_arns.is_empty() {
+        vec![format!("arn:{}:iam::*:role/*", args.partition)]
+    } else {
+        args.allowed_role_arns.clone()
+    };
+    Ok(json!({
         "operatorPolicy": {
             "Version": "2012-10-17",
             "Statement": [{
                 "Sid": "AssumeFleetAccountRoles",
                 "Effect": "Allow",
                 "Action": CROSS_ACCOUNT_ACTIONS,
-                "Resource": "arn:aws:iam::*:role/*"
+                "Resource": roles
             }]
         },
-        "fleetRolePermissionPolicy": policy(),
+        "fleetRolePermissionPolicy": policy_for(args)?,
         "fleetRoleTrustPolicy": {
             "Version": "2012-10-17",
             "Statement": [{
@@ -114,18 +382,32 @@ pub fn cross_account_policies() -> Value {
                 "Condition": {"StringEquals": {"sts:ExternalId": "EXTERNAL_ID"}}
             }]
         }
-    })
-}
-
-/// [`cross_account_policies`] as pretty JSON.
-pub fn cross_account_json() -> String {
-    let mut s = serde_json::to_string_pretty(&cross_account_policies()).unwrap_or_default();
-    s.push('\n');
-    s
+    }))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: PolicyArgs,
+    }
+
+    fn scoped(argv: &[&str]) -> Value {
+        let args = Cli::parse_from(std::iter::once("iam-policy").chain(argv.iter().copied())).args;
+        policy_for(&args).expect("a policy")
+    }
+
+    fn statement<'a>(p: &'a Value, sid: &str) -> &'a Value {
+        p["Statement"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["Sid"] == sid))
+            .unwrap_or_else(|| panic!("statement {sid} in {p:#}"))
+    }
+
     #[test]
     fn docs_policy_is_the_commands_output() {
         let committed = include_str!("../docs/iam-policy.json");
@@ -136,35 +418,159 @@ mod tests {
     }
 
     #[test]
-    fn cross_account_policies_cover_both_sides() {
-        let p = super::cross_account_policies();
-        assert_eq!(
-            p["operatorPolicy"]["Statement"][0]["Action"],
-            serde_json::json!(["sts:AssumeRole"])
-        );
-        assert_eq!(p["fleetRolePermissionPolicy"], super::policy());
-        let trust = &p["fleetRoleTrustPolicy"]["Statement"][0];
-        assert_eq!(trust["Action"], "sts:AssumeRole");
-        assert!(trust["Condition"]["StringEquals"]["sts:ExternalId"].is_string());
-        assert!(
-            !super::actions().iter().any(|a| a.starts_with("sts:")),
-            "the single-account policy grants no AssumeRole"
-        );
+    fn install_guide_example_is_the_commands_output() {
+        let guide = include_str!("../docs/install.md");
+        let section = guide
+            .split("### A policy that enforces ownership by itself")
+            .nth(1)
+            .expect("the install guide has the scoped policy example");
+        let json = section
+            .split("```json\n")
+            .nth(1)
+            .and_then(|s| s.split("\n```").next())
+            .expect("a JSON block");
+        let documented: Value = serde_json::from_str(json).expect("valid JSON");
+        let printed = scoped(&[
+            "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+            "--allowed-role-arns",
+            "arn:aws:iam::123456789012:role/iot-team-*",
+            "--cluster-id",
+            "prod-eu",
+        ]);
+        assert_eq!(documented, printed, "docs/install.md shows a stale policy");
     }
 
     #[test]
     fn pass_role_is_limited_to_iot() {
         let p = super::policy();
-        let pass = p["Statement"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["Action"] == "iam:PassRole")
-            .unwrap();
+        let pass = statement(&p, "PassAlertAndExportRolesToIoT");
         assert_eq!(pass["Action"], "iam:PassRole");
         assert_eq!(
             pass["Condition"]["StringEquals"]["iam:PassedToService"],
             "iot.amazonaws.com"
         );
+    }
+
+    /// The operator lists security profiles only to find who still uses a custom metric or
+    /// dimension it is about to delete (`ListSecurityProfiles` filtered by name).
+    #[test]
+    fn the_operator_lists_only_for_the_in_use_check() {
+        assert!(!IOT_ACTIONS.contains(&EXPORT_ACTION));
+        assert!(DEPENDENCY_ACTIONS.contains(&EXPORT_ACTION));
+        let p = scoped(&["--export"]);
+        assert_eq!(
+            statement(&p, "ExportListsSecurityProfiles")["Action"],
+            EXPORT_ACTION
+        );
+    }
+
+    #[test]
+    fn scoped_policy_names_accounts_regions_roles_and_the_cluster() {
+        let p = scoped(&[
+            "--account",
+            "123456789012",
+            "--region",
+            "us-east-1",
+            "--region",
+            "eu-west-1",
+            "--allowed-role-arns",
+            "arn:aws:iam::123456789012:role/team-a-*",
+            "--cluster-id",
+            "prod-1",
+        ]);
+        assert_eq!(
+            statement(&p, "ReadSecurityProfiles")["Resource"],
+            json!([
+                "arn:aws:iot:us-east-1:123456789012:securityprofile/*",
+                "arn:aws:iot:eu-west-1:123456789012:securityprofile/*"
+            ])
+        );
+        let write = statement(&p, "WriteSecurityProfilesOfThisCluster");
+        assert_eq!(
+            write["Condition"]["StringEquals"]["aws:ResourceTag/iot.awscc.io/cluster"],
+            "prod-1"
+        );
+        let create = statement(&p, "CreateSecurityProfilesOfThisCluster");
+        assert_eq!(
+            create["Condition"]["StringEquals"]["aws:RequestTag/iot.awscc.io/cluster"],
+            "prod-1"
+        );
+        let pass = statement(&p, "PassAlertAndExportRolesToIoT");
+        assert_eq!(
+            pass["Resource"],
+            json!(["arn:aws:iam::123456789012:role/team-a-*"])
+        );
+        assert_eq!(
+            pass["Condition"]["StringEquals"]["iam:PassedToService"],
+            "iot.amazonaws.com"
+        );
+        let targets = statement(&p, "AttachToTargets")["Resource"].to_string();
+        for t in [
+            "arn:aws:iot:eu-west-1:123456789012:thinggroup/*",
+            "arn:aws:iot:us-east-1:123456789012:all/registered-things",
+        ] {
+            assert!(targets.contains(t), "{t} in {targets}");
+        }
+        // On every resource: only the actions that support no resource-level permission.
+        for st in p["Statement"].as_array().unwrap() {
+            if st["Resource"] == "*" {
+                let actions: Vec<&str> = st["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap())
+                    .collect();
+                assert_eq!(actions, UNSCOPED_DEPENDENCY_ACTIONS, "{st}");
+            }
+        }
+    }
+
+    #[test]
+    fn partition_and_default_roles() {
+        let p = scoped(&[
+            "--account",
+            "123456789012",
+            "--cluster-id",
+            "c",
+            "--partition",
+            "aws-cn",
+        ]);
+        assert_eq!(
+            statement(&p, "PassAlertAndExportRolesToIoT")["Resource"],
+            json!(["arn:aws-cn:iam::123456789012:role/*"])
+        );
+        assert_eq!(
+            statement(&p, "ReadSecurityProfiles")["Resource"],
+            json!(["arn:aws-cn:iot:*:123456789012:securityprofile/*"])
+        );
+    }
+
+    #[test]
+    fn cross_account_policies_cover_both_sides() {
+        let args = Cli::parse_from(["iam-policy", "--cross-account"]).args;
+        let p = cross_account_policies(&args).unwrap();
+        assert_eq!(
+            p["operatorPolicy"]["Statement"][0]["Action"],
+            json!(["sts:AssumeRole"])
+        );
+        assert_eq!(p["fleetRolePermissionPolicy"], policy());
+        let trust = &p["fleetRoleTrustPolicy"]["Statement"][0];
+        assert_eq!(trust["Action"], "sts:AssumeRole");
+        assert!(trust["Condition"]["StringEquals"]["sts:ExternalId"].is_string());
+        assert!(
+            !actions().iter().any(|a| a.starts_with("sts:")),
+            "the single-account policy grants no AssumeRole"
+        );
+    }
+
+    #[test]
+    fn bad_options_are_clear_errors() {
+        let args = Cli::parse_from(["iam-policy", "--account", "123456789012"]).args;
+        assert_eq!(policy_for(&args), Err(PolicyError::NoClusterId));
+        let args = Cli::parse_from(["iam-policy", "--account", "12345", "--cluster-id", "c"]).args;
+        assert!(policy_for(&args).unwrap_err().to_string().contains("12345"));
     }
 }

@@ -27,13 +27,9 @@ enum Command {
         #[arg(long)]
         out_dir: Option<std::path::PathBuf>,
     },
-    /// Print the least-privilege IAM policy JSON.
-    IamPolicy {
-        /// Print the policies of a cross-account setup instead: the operator's (sts:AssumeRole)
-        /// and, for each fleet account's role, its permission and trust policies.
-        #[arg(long)]
-        cross_account: bool,
-    },
+    /// Print the least-privilege IAM policy JSON (scoped to accounts, regions, roles and this
+    /// cluster's ownership tag with options).
+    IamPolicy(iam::PolicyArgs),
     /// Start an embedded Kubernetes API, the IoT emulator and the controller: a local demo.
     Sandbox(Box<SandboxArgs>),
 }
@@ -49,12 +45,10 @@ async fn main() -> anyhow::Result<()> {
                 std::fs::write(dir.join(file), serde_yaml_ng::to_string(&crd)?)?;
             }
         }
-        Command::IamPolicy {
-            cross_account: false,
-        } => print!("{}", iam::policy_json()),
-        Command::IamPolicy {
-            cross_account: true,
-        } => print!("{}", iam::cross_account_json()),
+        Command::IamPolicy(args) if args.cross_account => {
+            print!("{}", iam::to_json(&iam::cross_account_policies(&args)?))
+        }
+        Command::IamPolicy(args) => print!("{}", iam::to_json(&iam::policy_for(&args)?)),
         Command::Run(args) => {
             telemetry::init(args.serve.log_format);
             let client = kube_client(&args).await?;

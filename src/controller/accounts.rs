@@ -4,6 +4,7 @@
 use super::error::Error;
 use crate::api::{EXTERNAL_ID_ANNOTATION, ROLE_ARN_ANNOTATION};
 use crate::aws::{IotError, Role};
+use crate::reconcile::guard::ClusterRules;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
@@ -31,15 +32,17 @@ pub(crate) async fn role_of(client: &Client, namespace: &str) -> Result<Option<R
     }))
 }
 
-/// HOOK for the admin's role allowlist (`--allowed-role-arns` of the guardrails work, not on
-/// this branch yet): every well-formed role is allowed until that flag exists; then this
-/// function returns `IotError::RoleNotAllowed` for a role outside it.
-pub(crate) fn check_allowed(role: &Role) -> Result<(), Error> {
+/// The role must be a role ARN and pass the admin's role allowlist (`--allowed-role-arns`,
+/// the same list that bounds the roles profiles may pass to AWS IoT).
+pub(crate) fn check_allowed(role: &Role, rules: &ClusterRules) -> Result<(), Error> {
     if role.account().is_none() {
         return Err(Error::Iot(IotError::AssumeRole {
             role: role.arn.clone(),
             message: "not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)".into(),
         }));
+    }
+    if !rules.lists.role_arns.allows(&role.arn) {
+        return Err(Error::Iot(IotError::RoleNotAllowed(role.arn.clone())));
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use super::events::publish;
 use super::execute::execute;
 use super::namespace::{self, NamespaceFacts};
 use super::status::{StatusBuilder, clear_identity, write_status, write_status_if_changed};
-use super::{Context, key};
+use super::{Context, guard, key};
 use crate::api::{Reason, SecurityProfile};
 use crate::reconcile::{
     Conditions, Convergence, Facts, Identity, Observation, Observed, Plan, Refusal, RegionDefaults,
@@ -32,6 +32,9 @@ pub(crate) async fn apply(
     let id = &resolution.identity;
     tracing::Span::current().record("aws_name", id.name.as_str());
     let desired = desired(sp, &ctx.cluster_id, &id.name);
+    // Guardrails: the spec before any AWS call, the plan before its first write.
+    let guard = guard::guard_for(ctx, sp, &ns);
+    guard.check_spec(&desired, &id.region)?;
     let spec_changed = !Facts::of(sp, &resolution, None).was_ready;
     let waiting = super::dependencies::waiting(sp, &desired, ctx, &id.region, spec_changed).await?;
     if !waiting.is_empty() {
@@ -39,6 +42,7 @@ pub(crate) async fn apply(
     }
     let observed = ctx.iot.observe(&id.region, &id.name).await?;
     let plan = plan(&desired, Facts::of(sp, &resolution, observed.as_ref()));
+    guard.check_plan(&desired, observed.as_ref(), &plan)?;
     if let Some(Validate { behaviors }) = preflight(&plan, spec_changed) {
         let errors = ctx.iot.validate_behaviors(&id.region, &behaviors).await?;
         if !errors.is_empty() {

@@ -3,6 +3,7 @@
 use super::Context;
 use crate::api::Reason;
 use crate::aws::{ErrorClass, IotError};
+use crate::reconcile::guard::Denial;
 use crate::reconcile::{ResourceSpecError, SpecError};
 use kube::runtime::controller::Action;
 use rand::Rng;
@@ -20,6 +21,8 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("paused: the iot.awscc.io/paused annotation is \"true\"")]
     Paused,
+    #[error("{0}")]
+    Denied(#[from] Denial),
     #[error("{0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("invalid spec: {0}")]
@@ -72,6 +75,8 @@ impl Error {
                 Retry::OnChange
             }
             Error::InUse { .. } => Retry::Soon,
+            // The admin may change the namespace's annotations: look again at the resync.
+            Error::Denied(_) => Retry::Slow,
             Error::Kube(_) | Error::Finalizer(_) => Retry::Backoff,
         }
     }
@@ -99,6 +104,7 @@ impl Error {
             Error::ResourceSpec(_) | Error::Rejected(_) => Reason::InvalidSpec,
             Error::InUse { .. } => Reason::Deleting,
             Error::Paused => Reason::Paused,
+            Error::Denied(d) => super::guard::reason(d),
             Error::Kube(_) | Error::Finalizer(_) => Reason::KubernetesError,
         };
         (reason, self.root().to_string())

@@ -9,6 +9,7 @@ mod dependencies;
 mod error;
 mod events;
 mod execute;
+mod guard;
 mod namespace;
 mod resource;
 mod runner;
@@ -21,6 +22,7 @@ pub use runner::run_controllers;
 use crate::api::{FINALIZER, SecurityProfile};
 use crate::aws::Iot;
 use crate::metrics::Metrics;
+use crate::reconcile::guard::ClusterRules;
 use crate::server::Health;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -44,6 +46,8 @@ pub struct Context {
     pub resync: Duration,
     /// Running reconciles, for the wedge check of `/healthz`.
     pub health: Health,
+    /// The multi-tenant guardrails (`--allow-adoption`, `--allowed-…`).
+    pub guard: ClusterRules,
     /// Consecutive failures per resource, for exponential backoff.
     failures: Arc<Mutex<HashMap<String, u32>>>,
 }
@@ -73,18 +77,19 @@ impl Context {
             default_region,
             resync,
             health: Health::default(),
+            guard: ClusterRules::default(),
             failures: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
     /// This context acting in the namespace's AWS account: the role its annotation
-    /// `iot.awscc.io/role-arn` names (with `iot.awscc.io/external-id`), or the operator's own
-    /// identity when it has none.
+    /// `iot.awscc.io/role-arn` names (with `iot.awscc.io/external-id`), if `--allowed-role-arns`
+    /// allows it, or the operator's own identity when it has none.
     pub(crate) async fn for_namespace(&self, namespace: &str) -> Result<Context, Error> {
         let Some(role) = accounts::role_of(&self.client, namespace).await? else {
             return Ok(self.with_iot(self.iot.clone()));
         };
-        accounts::check_allowed(&role)?;
+        accounts::check_allowed(&role, &self.guard)?;
         let iot = self.iot.assume(&role).await?;
         Ok(self.with_iot(iot))
     }
@@ -99,6 +104,7 @@ impl Context {
             default_region: self.default_region.clone(),
             resync: self.resync,
             health: self.health.clone(),
+            guard: self.guard.clone(),
             failures: self.failures.clone(),
         }
     }
@@ -106,6 +112,11 @@ impl Context {
     /// Shares `health` with the probes.
     pub fn with_health(mut self, health: Health) -> Context {
         self.health = health;
+        self
+    }
+
+    pub fn with_guard(mut self, rules: ClusterRules) -> Context {
+        self.guard = rules;
         self
     }
 

@@ -7,6 +7,9 @@ pub mod dependencies;
 pub mod desired;
 pub mod dimension;
 pub mod drift;
+pub mod guard;
+#[cfg(test)]
+mod guard_tests;
 pub mod identity;
 pub mod model;
 pub mod outcome;

@@ -18,18 +18,34 @@ fn role_arn(account: &str) -> String {
     format!("arn:aws:iam::{account}:role/iot-fleet")
 }
 
-/// The operator (least privilege plus `sts:AssumeRole`) with the two fleet roles registered.
+/// The policies `iam-policy --cross-account --account ACCOUNT --cluster-id CLUSTER` prints.
+fn cross_account(account: &str) -> serde_json::Value {
+    let args = securityprofile_operator::iam::PolicyArgs {
+        accounts: vec![account.to_string()],
+        regions: Vec::new(),
+        allowed_role_arns: Vec::new(),
+        cluster_id: Some(CLUSTER.to_string()),
+        partition: "aws".to_string(),
+        cross_account: true,
+        export: false,
+    };
+    securityprofile_operator::iam::cross_account_policies(&args).expect("policies")
+}
+
+/// The operator with the two fleet roles registered, every account under the policies
+/// `iam-policy --cross-account` prints: the operator's account its scoped policy plus the
+/// AssumeRole statement, each fleet account the fleet role's permission policy.
 async fn two_accounts(extra: &[&str]) -> Env {
     let env = Env::start_with(extra).await;
     let admin = env.emulator.admin();
-    let mut allowed = securityprofile_operator::iam::actions();
-    allowed.extend(
-        securityprofile_operator::iam::CROSS_ACCOUNT_ACTIONS
-            .iter()
-            .map(|a| a.to_string()),
-    );
-    admin.set_iam_allow(allowed);
+    let own = admin.account_id().to_string();
+    let mut operator = iam_policy(CLUSTER);
+    let assume = cross_account(&own)["operatorPolicy"]["Statement"][0].clone();
+    operator["Statement"].as_array_mut().unwrap().push(assume);
+    admin.set_iam_policy(Some(&own), &operator).unwrap();
     for account in [ACCOUNT_A, ACCOUNT_B] {
+        let fleet = &cross_account(account)["fleetRolePermissionPolicy"];
+        admin.set_iam_policy(Some(account), fleet).unwrap();
         admin.put_role(Role::new(&role_arn(account), None, None).expect("a role"));
     }
     env
