@@ -3,6 +3,8 @@
 #[path = "operator/harness.rs"]
 mod harness;
 
+#[path = "operator/brownfield.rs"]
+mod brownfield;
 #[path = "operator/e2e.rs"]
 mod e2e;
 #[path = "operator/faults.rs"]

@@ -80,6 +80,9 @@ pub struct Described {
 macro_rules! described {
     ($out:expr) => {{
         let out = $out;
+        // The deprecated v1 list is read on purpose: old clients wrote only that one.
+        #[allow(deprecated)]
+        let metrics_v1 = out.additional_metrics_to_retain;
         Described {
             arn: out.security_profile_arn.unwrap_or_default(),
             version: out.version,
@@ -88,6 +91,7 @@ macro_rules! described {
                 out.behaviors.as_deref(),
                 out.alert_targets.as_ref(),
                 out.additional_metrics_to_retain_v2.as_deref(),
+                metrics_v1.as_deref(),
                 out.metrics_export_config.as_ref(),
             )?,
             creation_date: out.creation_date.and_then(|d| d.fmt(Format::DateTime).ok()),
@@ -209,6 +213,34 @@ impl Iot {
             Err(e) => return Err(e.into()),
         };
         Ok(Some(described!(out)))
+    }
+
+    /// `ListSecurityProfiles`, all pages (250 names a page, the API's maximum): every profile
+    /// name of the region, in the order AWS lists them.
+    pub async fn list_profiles(&self, region: &str) -> Result<Vec<String>, IotError> {
+        let client = self.client(region);
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            self.pacer.wait(region, "ListSecurityProfiles").await;
+            let out = client
+                .list_security_profiles()
+                .max_results(250)
+                .set_next_token(token)
+                .send()
+                .await;
+            let out = self.record("ListSecurityProfiles", out)?;
+            names.extend(
+                out.security_profile_identifiers
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| p.name),
+            );
+            token = out.next_token;
+            if token.is_none() {
+                return Ok(names);
+            }
+        }
     }
 
     /// `ListTargetsForSecurityProfile`, all pages.
@@ -507,6 +539,7 @@ fn attributes_from(
         &HashMap<aws_sdk_iot::types::AlertTargetType, aws_sdk_iot::types::AlertTarget>,
     >,
     metrics: Option<&[aws_sdk_iot::types::MetricToRetain]>,
+    metrics_v1: Option<&[String]>,
     export: Option<&aws_sdk_iot::types::MetricsExportConfig>,
 ) -> Result<Attributes, ConvertError> {
     Ok(Attributes {
@@ -517,11 +550,14 @@ fn attributes_from(
             .map(convert::behavior_from_sdk)
             .collect::<Result<_, _>>()?,
         alert_targets: alert_targets.and_then(convert::alert_targets_from_sdk),
-        additional_metrics: metrics
-            .unwrap_or_default()
-            .iter()
-            .map(convert::metric_from_sdk)
-            .collect::<Result<_, _>>()?,
+        additional_metrics: convert::metrics_with_v1(
+            metrics
+                .unwrap_or_default()
+                .iter()
+                .map(convert::metric_from_sdk)
+                .collect::<Result<_, _>>()?,
+            metrics_v1.unwrap_or_default(),
+        ),
         metrics_export: export.map(convert::export_from_sdk),
     }
     .normalized())

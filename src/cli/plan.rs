@@ -1,0 +1,165 @@
+//! `plan`: what applying manifests would do in AWS, for review before they are applied. Reads
+//! AWS (Describe, ListTargets, ListTags) and asks the controller's pure planner; never writes.
+//!
+//! Exit code: 0 when nothing would change, 2 when something would, 1 on an error or when a
+//! manifest would be refused or is invalid (CI fails on what would not converge).
+
+use super::aws_flags::AwsFlags;
+use super::manifests::{self, Document, ReadError};
+use super::review::{PlanDocument, Review, render_text};
+use crate::aws::{Iot, IotError};
+use crate::metrics::Metrics;
+use crate::reconcile::{check_identity, desired, is_paused, plan, resolve_region};
+use aws_sdk_iot::config::Credentials;
+use clap::{Args, ValueEnum};
+use futures::{StreamExt, TryStreamExt};
+use kube::ResourceExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Manifests reviewed at once.
+const IN_FLIGHT: usize = 16;
+
+/// Output format of `plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Flags of `plan`.
+#[derive(Args, Clone, Debug)]
+pub struct PlanArgs {
+    /// Manifest file or folder of `*.yaml`/`*.yml` (repeatable).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR",
+        required = true
+    )]
+    pub files: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+
+    /// Region for manifests that set none (as `run --default-region`).
+    #[arg(long, env = "DEFAULT_REGION")]
+    pub default_region: Option<String>,
+
+    /// The cluster id the operator runs with (`run --cluster-id`, the iot.awscc.io/cluster
+    /// tag): it decides which profiles are this cluster's.
+    #[arg(long, env = "CLUSTER_ID")]
+    pub cluster_id: String,
+
+    /// Namespace of manifests that name none (as `kubectl apply -n`).
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+
+    #[command(flatten)]
+    pub aws: AwsFlags,
+}
+
+/// Errors of `plan` (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    Read(#[from] ReadError),
+    #[error("{0}")]
+    Aws(#[from] IotError),
+    #[error("cannot render JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The exit code for these reviews: 1 if one is blocked, else 2 if one writes, else 0.
+pub fn exit_code(reviews: &[Review]) -> u8 {
+    if reviews.iter().any(Review::blocked) {
+        1
+    } else if reviews.iter().any(Review::writes) {
+        2
+    } else {
+        0
+    }
+}
+
+/// The command: prints the plan on stdout and returns the exit code.
+pub async fn run(args: &PlanArgs, credentials: Option<Credentials>) -> Result<u8, PlanError> {
+    let documents = manifests::load(&args.files)?;
+    let iot = Iot::load(
+        args.aws.options(args.default_region.clone()),
+        credentials,
+        Arc::new(Metrics::default()),
+    )
+    .await;
+    let reviews = review_all(&iot, args, documents).await?;
+    print!("{}", render(args.output, &reviews)?);
+    Ok(exit_code(&reviews))
+}
+
+/// The plan as text or as the JSON document.
+pub fn render(format: Format, reviews: &[Review]) -> Result<String, serde_json::Error> {
+    Ok(match format {
+        Format::Text => render_text(reviews),
+        Format::Json => {
+            let doc = PlanDocument {
+                version: 1,
+                changes: reviews.iter().any(Review::writes),
+                blocked: reviews.iter().any(Review::blocked),
+                resources: reviews,
+            };
+            serde_json::to_string_pretty(&doc)? + "\n"
+        }
+    })
+}
+
+/// Reviews every document, in input order.
+pub async fn review_all(
+    iot: &Iot,
+    args: &PlanArgs,
+    documents: Vec<Document>,
+) -> Result<Vec<Review>, IotError> {
+    futures::stream::iter(documents)
+        .map(|doc| review(iot, args, doc))
+        .buffered(IN_FLIGHT)
+        .try_collect()
+        .await
+}
+
+/// What applying one document would do. AWS errors fail the command; a bad manifest is a
+/// review (`invalid`), so the others are still shown.
+async fn review(iot: &Iot, args: &PlanArgs, doc: Document) -> Result<Review, IotError> {
+    let mut sp = match doc.resource {
+        Ok(sp) => sp,
+        Err(message) => return Ok(Review::new(&doc.source, "", "").invalid(message)),
+    };
+    let namespace = sp.namespace().unwrap_or_else(|| args.namespace.clone());
+    sp.metadata.namespace = Some(namespace.clone());
+    let base = Review::new(&doc.source, &namespace, &sp.name_any());
+    if sp.metadata.name.as_deref().unwrap_or("").is_empty() {
+        return Ok(base.invalid("metadata.name is required".into()));
+    }
+    if is_paused(&sp) {
+        return Ok(base.paused());
+    }
+    let desired = match desired(&sp, &args.cluster_id) {
+        Ok(d) => d,
+        Err(e) => return Ok(base.invalid(e.to_string())),
+    };
+    let region = resolve_region(
+        sp.spec.region.as_deref(),
+        None,
+        args.default_region.as_deref(),
+    );
+    let region = match iot.region(region.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return Ok(base.invalid(e.to_string())),
+    };
+    let mut base = base;
+    base.security_profile_name = Some(desired.name.clone());
+    base.region = Some(region.clone());
+    if let Err(e) = check_identity(&sp, &desired.name, &region) {
+        return Ok(base.invalid(e.to_string()));
+    }
+    let observed = iot.observe(&region, &desired.name).await?;
+    Ok(base.with_plan(&plan(&desired, observed.as_ref()), observed.as_ref()))
+}
