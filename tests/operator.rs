@@ -15,5 +15,7 @@ mod lifecycle;
 mod ownership;
 #[path = "operator/packaging.rs"]
 mod packaging;
+#[path = "operator/plan.rs"]
+mod plan;
 #[path = "operator/policies.rs"]
 mod policies;
