@@ -10,5 +10,6 @@ pub mod names;
 pub mod plan;
 pub mod progress;
 pub mod review;
+pub mod seed;
 
 pub use aws_flags::AwsFlags;
