@@ -478,3 +478,88 @@ fn check_manifests(manifests: &[SecurityProfile]) {
     );
     assert_eq!(both.security_profile_description, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_pages_filters_skips_this_clusters_profiles_and_fails_on_aws_errors() {
+    securityprofile_operator::install_crypto_provider();
+    let emulator = iot_emulator::Emulator::start(iot_emulator::EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let admin = emulator.admin();
+    // More than one page of ListSecurityProfiles (250 a page).
+    for i in 0..260 {
+        admin
+            .put_profile(json!({"securityProfileName": format!("edge-{i:03}")}))
+            .unwrap();
+    }
+    admin
+        .put_profile(json!({"securityProfileName": "core"}))
+        .unwrap();
+    admin
+        .put_profile(json!({"securityProfileName": "mine", "tags": {
+            "iot.awscc.io/cluster": CLUSTER, "iot.awscc.io/namespace": NS, "iot.awscc.io/name": "mine"}}))
+        .unwrap();
+    let url = emulator.url();
+    let fast = ["--aws-tps", "*=5000"];
+    let iot = iot(&url).await;
+
+    let all = export_args(&[&["--region", REGION, "--cluster-id", CLUSTER], &fast[..]].concat());
+    let out = export::export(&iot, &all, &Progress::hidden())
+        .await
+        .unwrap();
+    assert_eq!(out.manifests.len(), 261, "every page");
+    assert_eq!(out.skipped.len(), 1);
+    assert_eq!(out.skipped[0].aws_name, "mine");
+    assert_eq!(
+        out.skipped[0].why,
+        format!("already managed by this cluster as {NS}/mine")
+    );
+    assert!(
+        out.manifests
+            .iter()
+            .all(|sp| sp.metadata.namespace.is_none())
+    );
+
+    let filtered = export_args(
+        &[
+            &["--region", REGION, "--name-filter", "edge-25?"],
+            &fast[..],
+        ]
+        .concat(),
+    );
+    let out = export::export(&iot, &filtered, &Progress::hidden())
+        .await
+        .unwrap();
+    let names: Vec<_> = out
+        .manifests
+        .iter()
+        .map(|sp| sp.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        (250..260).map(|i| format!("edge-{i}")).collect::<Vec<_>>()
+    );
+
+    // An AWS error: exit code 1, the operation, the AWS code and message on stderr.
+    admin.set_iam_allow(vec!["iot:Describe*".into()]);
+    let bin = run_binary(&[
+        "export",
+        "--region",
+        REGION,
+        "--aws-endpoint-url",
+        &url,
+        "--aws-max-attempts",
+        "1",
+    ]);
+    let stderr = String::from_utf8_lossy(&bin.stderr);
+    assert_eq!(bin.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ListSecurityProfiles: AccessDeniedException")
+            && stderr.contains("not authorized to perform: iot:ListSecurityProfiles"),
+        "{stderr}"
+    );
+    assert!(bin.stdout.is_empty(), "no partial output");
+}
