@@ -118,6 +118,7 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     if args.seed_profiles > 0 {
         let region = args
             .controller
+            .aws
             .default_region
             .as_deref()
             .unwrap_or("us-east-1");

@@ -5,13 +5,14 @@
 //! and ListTagsForResource per profile, many profiles in flight so that the pacer, not the
 //! round trips, sets the pace (the slowest operation's calls / its quota).
 
-use super::aws_flags::AwsFlags;
+use super::aws_flags::read_options;
 use super::glob;
 use super::manifest::{Identity, manifest};
 use super::names::kube_names;
 use super::progress::Progress;
 use crate::api::SecurityProfile;
 use crate::aws::{Iot, IotError};
+use crate::config::AwsArgs;
 use crate::metrics::Metrics;
 use crate::reconcile::Observed;
 use crate::reconcile::model::{CLUSTER_TAG, NAME_TAG, NAMESPACE_TAG};
@@ -27,9 +28,9 @@ const IN_FLIGHT: usize = 64;
 /// Flags of `export`.
 #[derive(Args, Clone, Debug)]
 pub struct ExportArgs {
-    /// AWS region to export.
+    /// AWS region to export (default: --default-region, then the AWS SDK chain).
     #[arg(long)]
-    pub region: String,
+    pub region: Option<String>,
 
     /// Namespace written into the manifests (default: none, so `kubectl apply -n` decides).
     #[arg(short = 'n', long)]
@@ -48,8 +49,10 @@ pub struct ExportArgs {
     #[arg(long, env = "CLUSTER_ID")]
     pub cluster_id: Option<String>,
 
+    /// AWS flags of `run`; operations without an `--aws-tps` rate are paced at AWS's
+    /// documented quotas (DescribeSecurityProfile 25/s, the List operations 10/s).
     #[command(flatten)]
-    pub aws: AwsFlags,
+    pub aws: AwsArgs,
 }
 
 /// Errors of `export`.
@@ -76,6 +79,8 @@ pub struct Skipped {
 /// What an export found.
 #[derive(Debug, Default)]
 pub struct Export {
+    /// The region read.
+    pub region: String,
     /// One manifest per exported profile, by AWS name.
     pub manifests: Vec<SecurityProfile>,
     pub skipped: Vec<Skipped>,
@@ -87,8 +92,13 @@ pub async fn run(
     args: &ExportArgs,
     credentials: Option<Credentials>,
 ) -> Result<Export, ExportError> {
-    let options = args.aws.options(Some(args.region.clone()));
-    let iot = Iot::load(options, credentials, Arc::new(Metrics::default())).await;
+    let region = args.region.clone().or(args.aws.default_region.clone());
+    let iot = Iot::load(
+        read_options(&args.aws, region),
+        credentials,
+        Arc::new(Metrics::default()),
+    )
+    .await;
     let export = export(&iot, args, &Progress::on_terminal()).await?;
     for s in &export.skipped {
         eprintln!("skipped {}: {}", s.aws_name, s.why);
@@ -100,7 +110,7 @@ pub async fn run(
     eprintln!(
         "exported {} profile(s) from {}, skipped {}",
         export.manifests.len(),
-        args.region,
+        export.region,
         export.skipped.len()
     );
     Ok(export)
@@ -112,7 +122,8 @@ pub async fn export(
     args: &ExportArgs,
     progress: &Progress,
 ) -> Result<Export, ExportError> {
-    let region = args.region.as_str();
+    let region = iot.region(args.region.as_deref())?;
+    let region = region.as_str();
     let names: Vec<String> = iot
         .list_profiles(region)
         .await?
@@ -135,7 +146,10 @@ pub async fn export(
         .await?;
     progress.finish();
     read.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut export = Export::default();
+    let mut export = Export {
+        region: region.to_string(),
+        ..Export::default()
+    };
     let mut kept = Vec::new();
     for (name, observed) in read {
         let Some(observed) = observed else {

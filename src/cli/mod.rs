@@ -11,5 +11,3 @@ pub mod plan;
 pub mod progress;
 pub mod review;
 pub mod seed;
-
-pub use aws_flags::AwsFlags;

@@ -4,10 +4,11 @@
 //! Exit code: 0 when nothing would change, 2 when something would, 1 on an error or when a
 //! manifest would be refused or is invalid (CI fails on what would not converge).
 
-use super::aws_flags::AwsFlags;
+use super::aws_flags::read_options;
 use super::manifests::{self, Document, ReadError};
 use super::review::{PlanDocument, Review, render_text};
 use crate::aws::{Iot, IotError};
+use crate::config::AwsArgs;
 use crate::metrics::Metrics;
 use crate::reconcile::{check_identity, desired, is_paused, plan, resolve_region};
 use aws_sdk_iot::config::Credentials;
@@ -43,10 +44,6 @@ pub struct PlanArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
 
-    /// Region for manifests that set none (as `run --default-region`).
-    #[arg(long, env = "DEFAULT_REGION")]
-    pub default_region: Option<String>,
-
     /// The cluster id the operator runs with (`run --cluster-id`, the iot.awscc.io/cluster
     /// tag): it decides which profiles are this cluster's.
     #[arg(long, env = "CLUSTER_ID")]
@@ -56,8 +53,10 @@ pub struct PlanArgs {
     #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
 
+    /// AWS flags of `run`; operations without an `--aws-tps` rate are paced at AWS's
+    /// documented quotas (DescribeSecurityProfile 25/s, the List operations 10/s).
     #[command(flatten)]
-    pub aws: AwsFlags,
+    pub aws: AwsArgs,
 }
 
 /// Errors of `plan` (exit code 1).
@@ -86,7 +85,7 @@ pub fn exit_code(reviews: &[Review]) -> u8 {
 pub async fn run(args: &PlanArgs, credentials: Option<Credentials>) -> Result<u8, PlanError> {
     let documents = manifests::load(&args.files)?;
     let iot = Iot::load(
-        args.aws.options(args.default_region.clone()),
+        read_options(&args.aws, args.aws.default_region.clone()),
         credentials,
         Arc::new(Metrics::default()),
     )
@@ -148,7 +147,7 @@ async fn review(iot: &Iot, args: &PlanArgs, doc: Document) -> Result<Review, Iot
     let region = resolve_region(
         sp.spec.region.as_deref(),
         None,
-        args.default_region.as_deref(),
+        args.aws.default_region.as_deref(),
     );
     let region = match iot.region(region.as_deref()) {
         Ok(r) => r,

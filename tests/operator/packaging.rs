@@ -411,10 +411,7 @@ fn two_replicas_elect_a_leader_on_a_lease_in_the_release_namespace() {
     assert!(args.contains(&"--leader-election-namespace=spo-system".to_string()));
     let parsed = controller_args(&args[1..]);
     assert!(parsed.leader.enabled);
-    assert_eq!(
-        parsed.leader.namespace.as_deref(),
-        Some("spo-system")
-    );
+    assert_eq!(parsed.leader.namespace.as_deref(), Some("spo-system"));
     let roles = of_kind(&objects, "Role");
     assert_eq!(roles.len(), 1, "{roles:#?}");
     assert_eq!(roles[0]["metadata"]["namespace"], "spo-system");
