@@ -37,9 +37,9 @@ fn rule_behaviors(i: usize) -> Value {
                             "consecutiveDatapointsToClear": 2}}),
         json!({"name": "auth-failures", "metric": "aws:num-authorization-failures",
                "criteria": {"comparisonOperator": "greater-than", "value": {"count": 5},
-                            "durationSeconds": 300}, "suppressAlerts": i % 2 == 0}),
+                            "durationSeconds": 300}, "suppressAlerts": i.is_multiple_of(2)}),
     ];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         behaviors.push(
             json!({"name": "destination-ips", "metric": "aws:destination-ip-addresses",
             "criteria": {"comparisonOperator": "not-in-cidr-set",
@@ -82,10 +82,10 @@ fn seed(i: usize, region: &str, account: &str) -> Seed {
         "securityProfileDescription": format!("{fleet} baseline #{} (created by hand)", i + 1),
         "behaviors": if i % 5 == 4 { ml_behaviors() } else { rule_behaviors(i) },
         "tags": {"team": fleet.to_lowercase().replace([':', '_'], "-"),
-                 "env": if i % 3 == 0 { "prod" } else { "staging" },
+                 "env": if i.is_multiple_of(3) { "prod" } else { "staging" },
                  "cost-center": format!("{}", 4000 + i % 7)},
     });
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         body["alertTargets"] = json!({"SNS": {
             "alertTargetArn": format!("arn:aws:sns:{region}:{account}:defender-alerts"),
             "roleArn": role(account, "defender-alerts")}});
@@ -100,7 +100,7 @@ fn seed(i: usize, region: &str, account: &str) -> Seed {
                                               "roleArn": role(account, "defender-export")});
     }
     let mut targets = vec![format!("arn:aws:iot:{region}:{account}:thinggroup/{group}")];
-    if i % 6 == 0 {
+    if i.is_multiple_of(6) {
         targets.push(format!(
             "arn:aws:iot:{region}:{account}:all/registered-things"
         ));

@@ -305,9 +305,9 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
         .iter()
         .map(|f| serde_yaml_ng::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
         .collect();
-    from_files.sort_by_key(|sp| aws_name(sp));
+    from_files.sort_by_key(aws_name);
     let mut from_lib = out.manifests.clone();
-    from_lib.sort_by_key(|sp| aws_name(sp));
+    from_lib.sort_by_key(aws_name);
     assert_eq!(
         from_files, from_lib,
         "binary and library export the same manifests"

@@ -209,7 +209,7 @@ async fn plan_shows_each_change_and_refusal_and_never_writes() {
         ["securityProfileDescription", "behaviors[b1]"]
     );
     assert!(fields(fresh).iter().all(|f| f.1.is_null()));
-    assert_eq!(fresh.attach, [g1.clone()]);
+    assert_eq!(fresh.attach, std::slice::from_ref(&g1));
     let tags: Vec<_> = fresh.tag.iter().map(|t| t.key.as_str()).collect();
     assert_eq!(
         tags,
@@ -248,8 +248,8 @@ async fn plan_shows_each_change_and_refusal_and_never_writes() {
         ("change", Some("old"), "new")
     );
     assert_eq!(ours.untag, ["drop"]);
-    assert_eq!(ours.attach, [g2.clone()]);
-    assert_eq!(ours.detach, [g1.clone()]);
+    assert_eq!(ours.attach, std::slice::from_ref(&g2));
+    assert_eq!(ours.detach, std::slice::from_ref(&g1));
 
     assert_eq!(r["same"].action, Action::None);
     assert_eq!(
