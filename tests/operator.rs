@@ -5,6 +5,8 @@ mod harness;
 
 #[path = "operator/brownfield.rs"]
 mod brownfield;
+#[path = "operator/brownfield_e2e.rs"]
+mod brownfield_e2e;
 #[path = "operator/e2e.rs"]
 mod e2e;
 #[path = "operator/faults.rs"]
