@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod iam;
+pub mod leader;
 pub mod metrics;
 pub mod operator;
 pub mod reconcile;

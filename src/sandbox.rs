@@ -115,15 +115,7 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     crds.create(&PostParams::default(), &crd()?).await?;
     println!("kubeconfig: {}", kubeconfig.display());
     println!("emulator: {}", emulator.url());
-    if args.seed_profiles > 0 {
-        let region = args
-            .controller
-            .aws
-            .default_region
-            .as_deref()
-            .unwrap_or("us-east-1");
-        seed_emulator(&emulator, region, args.seed_profiles).await?;
-    }
+    seed_emulator(&emulator, &args).await?;
 
     let operator_task = if args.no_controller {
         None
@@ -176,8 +168,19 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     Ok(())
 }
 
-/// Creates `n` unowned profiles, their thing groups and attachments in the emulator.
-async fn seed_emulator(emulator: &Emulator, region: &str, n: usize) -> Result<(), SandboxError> {
+/// Creates `--seed-profiles` unowned profiles, their thing groups and attachments in the
+/// emulator (in the controller's default region, else us-east-1).
+async fn seed_emulator(emulator: &Emulator, args: &SandboxArgs) -> Result<(), SandboxError> {
+    let n = args.seed_profiles;
+    if n == 0 {
+        return Ok(());
+    }
+    let region = args
+        .controller
+        .aws
+        .default_region
+        .as_deref()
+        .unwrap_or("us-east-1");
     let admin = emulator.admin();
     let failed = |e: &dyn std::fmt::Display| SandboxError::Seed(e.to_string());
     let seeds = crate::cli::seed::seeds(n, region, admin.account_id());

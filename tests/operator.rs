@@ -3,6 +3,8 @@
 #[path = "operator/harness.rs"]
 mod harness;
 
+#[path = "operator/admission_parity.rs"]
+mod admission_parity;
 #[path = "operator/brownfield.rs"]
 mod brownfield;
 #[path = "operator/brownfield_e2e.rs"]

@@ -3,6 +3,7 @@
 
 use super::convert::{self, ConvertError};
 use super::error::{AwsError, ErrorClass};
+use super::fence::Fence;
 use super::pacer::Pacer;
 use crate::metrics::Metrics;
 use crate::reconcile::{AttributeUpdate, Attributes, Field, Observed};
@@ -11,7 +12,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iot::Client;
 use aws_sdk_iot::config::Credentials;
-use aws_sdk_iot::error::ProvideErrorMetadata;
+use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::date_time::Format;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -51,17 +53,16 @@ pub enum IotError {
     Aws(#[from] AwsError),
     #[error("cannot convert between spec and AWS types: {0}")]
     Convert(#[from] ConvertError),
-    #[error(
-        "no AWS region: set spec.region, the namespace annotation iot.awscc.io/default-region, or the operator's --default-region"
-    )]
-    NoRegion,
+    #[error("not writing {0}: this process no longer holds the leader Lease")]
+    Fenced(&'static str),
 }
 
 impl IotError {
     pub fn class(&self) -> ErrorClass {
         match self {
             IotError::Aws(e) => e.class,
-            IotError::Convert(_) | IotError::NoRegion => ErrorClass::Invalid,
+            IotError::Convert(_) => ErrorClass::Invalid,
+            IotError::Fenced(_) => ErrorClass::Transient,
         }
     }
 }
@@ -80,7 +81,7 @@ pub struct Described {
 macro_rules! described {
     ($out:expr) => {{
         let out = $out;
-        // The deprecated v1 list is read on purpose: old clients wrote only that one.
+        // The deprecated names-only list, read so that it compares as its V2 equivalent.
         #[allow(deprecated)]
         let metrics_v1 = out.additional_metrics_to_retain;
         Described {
@@ -108,7 +109,15 @@ pub struct Iot {
     options: AwsOptions,
     clients: Mutex<HashMap<String, Client>>,
     pacer: Pacer,
+    fence: Fence,
     metrics: Arc<Metrics>,
+}
+
+/// Whether a call changes AWS (and so must pass the leader fence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
 }
 
 impl Iot {
@@ -145,16 +154,20 @@ impl Iot {
             pacer: Pacer::new(&options.tps),
             options,
             clients: Mutex::new(HashMap::new()),
+            fence: Fence::unfenced(),
             metrics,
         }
     }
 
-    /// The region a call goes to: the given one, else the SDK default chain's.
-    pub fn region(&self, region: Option<&str>) -> Result<String, IotError> {
-        region
-            .map(str::to_string)
-            .or_else(|| self.base.region().map(|r| r.to_string()))
-            .ok_or(IotError::NoRegion)
+    /// Fences every AWS write with `fence` (leader election).
+    pub fn with_fence(mut self, fence: Fence) -> Iot {
+        self.fence = fence;
+        self
+    }
+
+    /// The region of the SDK's default chain, if it has one.
+    pub fn default_region(&self) -> Option<String> {
+        self.base.region().map(|r| r.to_string())
     }
 
     fn client(&self, region: &str) -> Client {
@@ -175,17 +188,25 @@ impl Iot {
             .clone()
     }
 
-    /// Counts the call and turns an SDK error into an [`AwsError`].
-    fn record<T, E, R>(
+    /// The one path of every AWS call: waits for its slot at the pacer, checks the leader
+    /// fence right before a write is sent (after the wait, which can be long), sends it, counts
+    /// the outcome and turns an SDK error into an [`AwsError`].
+    async fn call<T, E>(
         &self,
+        region: &str,
         operation: &'static str,
-        result: Result<T, aws_sdk_iot::error::SdkError<E, R>>,
-    ) -> Result<T, AwsError>
+        access: Access,
+        send: impl std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, IotError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
-        match result {
+        self.pacer.wait(region, operation).await;
+        if access == Access::Write && !self.fence.is_open() {
+            self.metrics.aws_call(operation, "Fenced");
+            return Err(IotError::Fenced(operation));
+        }
+        match send.await {
             Ok(v) => {
                 self.metrics.aws_call(operation, "ok");
                 Ok(v)
@@ -193,24 +214,25 @@ impl Iot {
             Err(e) => {
                 let e = AwsError::from_sdk(operation, e);
                 self.metrics.aws_call(operation, &e.code);
-                Err(e)
+                Err(e.into())
             }
         }
     }
 
     /// `DescribeSecurityProfile`; `None` when there is no such profile.
     pub async fn describe(&self, region: &str, name: &str) -> Result<Option<Described>, IotError> {
-        self.pacer.wait(region, "DescribeSecurityProfile").await;
-        let out = self
+        let send = self
             .client(region)
             .describe_security_profile()
             .security_profile_name(name)
-            .send()
-            .await;
-        let out = match self.record("DescribeSecurityProfile", out) {
+            .send();
+        let out = match self
+            .call(region, "DescribeSecurityProfile", Access::Read, send)
+            .await
+        {
             Ok(out) => out,
-            Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(e) if e.class() == ErrorClass::NotFound => return Ok(None),
+            Err(e) => return Err(e),
         };
         Ok(Some(described!(out)))
     }
@@ -222,14 +244,14 @@ impl Iot {
         let mut names = Vec::new();
         let mut token = None;
         loop {
-            self.pacer.wait(region, "ListSecurityProfiles").await;
-            let out = client
+            let send = client
                 .list_security_profiles()
                 .max_results(250)
                 .set_next_token(token)
-                .send()
-                .await;
-            let out = self.record("ListSecurityProfiles", out)?;
+                .send();
+            let out = self
+                .call(region, "ListSecurityProfiles", Access::Read, send)
+                .await?;
             names.extend(
                 out.security_profile_identifiers
                     .unwrap_or_default()
@@ -253,16 +275,14 @@ impl Iot {
         let mut targets = BTreeSet::new();
         let mut token = None;
         loop {
-            self.pacer
-                .wait(region, "ListTargetsForSecurityProfile")
-                .await;
-            let out = client
+            let send = client
                 .list_targets_for_security_profile()
                 .security_profile_name(name)
                 .set_next_token(token)
-                .send()
-                .await;
-            let out = self.record("ListTargetsForSecurityProfile", out)?;
+                .send();
+            let out = self
+                .call(region, "ListTargetsForSecurityProfile", Access::Read, send)
+                .await?;
             targets.extend(
                 out.security_profile_targets
                     .unwrap_or_default()
@@ -286,14 +306,14 @@ impl Iot {
         let mut tags = BTreeMap::new();
         let mut token = None;
         loop {
-            self.pacer.wait(region, "ListTagsForResource").await;
-            let out = client
+            let send = client
                 .list_tags_for_resource()
                 .resource_arn(arn)
                 .set_next_token(token)
-                .send()
-                .await;
-            let out = self.record("ListTagsForResource", out)?;
+                .send();
+            let out = self
+                .call(region, "ListTagsForResource", Access::Read, send)
+                .await?;
             tags.extend(
                 out.tags
                     .unwrap_or_default()
@@ -364,8 +384,7 @@ impl Iot {
             .iter()
             .map(convert::metric_to_sdk)
             .collect::<Result<Vec<_>, _>>()?;
-        self.pacer.wait(region, "CreateSecurityProfile").await;
-        let out = self
+        let send = self
             .client(region)
             .create_security_profile()
             .security_profile_name(name)
@@ -387,9 +406,10 @@ impl Iot {
                     .transpose()?,
             )
             .set_tags(Some(convert::tags_to_sdk(tags)?))
-            .send()
-            .await;
-        let out = self.record("CreateSecurityProfile", out)?;
+            .send();
+        let out = self
+            .call(region, "CreateSecurityProfile", Access::Write, send)
+            .await?;
         Ok(out.security_profile_arn.unwrap_or_default())
     }
 
@@ -401,7 +421,6 @@ impl Iot {
         expected_version: i64,
         update: &AttributeUpdate,
     ) -> Result<Described, IotError> {
-        self.pacer.wait(region, "UpdateSecurityProfile").await;
         let mut req = self
             .client(region)
             .update_security_profile()
@@ -436,7 +455,9 @@ impl Iot {
             Some(Field::Set(m)) => req.metrics_export_config(convert::export_to_sdk(m)?),
             Some(Field::Clear) => req.delete_metrics_export_config(true),
         };
-        let out = self.record("UpdateSecurityProfile", req.send().await)?;
+        let out = self
+            .call(region, "UpdateSecurityProfile", Access::Write, req.send())
+            .await?;
         Ok(described!(out))
     }
 
@@ -447,49 +468,50 @@ impl Iot {
         name: &str,
         expected_version: i64,
     ) -> Result<(), IotError> {
-        self.pacer.wait(region, "DeleteSecurityProfile").await;
-        let out = self
+        let send = self
             .client(region)
             .delete_security_profile()
             .security_profile_name(name)
             .expected_version(expected_version)
-            .send()
-            .await;
-        match self.record("DeleteSecurityProfile", out) {
+            .send();
+        match self
+            .call(region, "DeleteSecurityProfile", Access::Write, send)
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) if e.class() == ErrorClass::NotFound => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
     /// `AttachSecurityProfile`.
     pub async fn attach(&self, region: &str, name: &str, target: &str) -> Result<(), IotError> {
-        self.pacer.wait(region, "AttachSecurityProfile").await;
-        let out = self
+        let send = self
             .client(region)
             .attach_security_profile()
             .security_profile_name(name)
             .security_profile_target_arn(target)
-            .send()
-            .await;
-        self.record("AttachSecurityProfile", out)?;
+            .send();
+        self.call(region, "AttachSecurityProfile", Access::Write, send)
+            .await?;
         Ok(())
     }
 
     /// `DetachSecurityProfile`; a target already detached counts as detached.
     pub async fn detach(&self, region: &str, name: &str, target: &str) -> Result<(), IotError> {
-        self.pacer.wait(region, "DetachSecurityProfile").await;
-        let out = self
+        let send = self
             .client(region)
             .detach_security_profile()
             .security_profile_name(name)
             .security_profile_target_arn(target)
-            .send()
-            .await;
-        match self.record("DetachSecurityProfile", out) {
+            .send();
+        match self
+            .call(region, "DetachSecurityProfile", Access::Write, send)
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) if e.class() == ErrorClass::NotFound => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -500,15 +522,14 @@ impl Iot {
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), IotError> {
-        self.pacer.wait(region, "TagResource").await;
-        let out = self
+        let send = self
             .client(region)
             .tag_resource()
             .resource_arn(arn)
             .set_tags(Some(convert::tags_to_sdk(tags)?))
-            .send()
-            .await;
-        self.record("TagResource", out)?;
+            .send();
+        self.call(region, "TagResource", Access::Write, send)
+            .await?;
         Ok(())
     }
 
@@ -519,15 +540,14 @@ impl Iot {
         arn: &str,
         keys: &BTreeSet<String>,
     ) -> Result<(), IotError> {
-        self.pacer.wait(region, "UntagResource").await;
-        let out = self
+        let send = self
             .client(region)
             .untag_resource()
             .resource_arn(arn)
             .set_tag_keys(Some(keys.iter().cloned().collect()))
-            .send()
-            .await;
-        self.record("UntagResource", out)?;
+            .send();
+        self.call(region, "UntagResource", Access::Write, send)
+            .await?;
         Ok(())
     }
 }
@@ -542,6 +562,21 @@ fn attributes_from(
     metrics_v1: Option<&[String]>,
     export: Option<&aws_sdk_iot::types::MetricsExportConfig>,
 ) -> Result<Attributes, ConvertError> {
+    let mut additional_metrics: Vec<crate::api::MetricToRetain> = metrics
+        .unwrap_or_default()
+        .iter()
+        .map(convert::metric_from_sdk)
+        .collect::<Result<_, _>>()?;
+    // A profile written with the deprecated `additionalMetricsToRetain` (names only) reads as
+    // its V2 equivalent, so that it is no drift against a spec that lists the same metrics.
+    for name in metrics_v1.unwrap_or_default() {
+        if !additional_metrics.iter().any(|m| &m.metric == name) {
+            additional_metrics.push(crate::api::MetricToRetain {
+                metric: name.clone(),
+                ..Default::default()
+            });
+        }
+    }
     Ok(Attributes {
         description,
         behaviors: behaviors
@@ -550,14 +585,7 @@ fn attributes_from(
             .map(convert::behavior_from_sdk)
             .collect::<Result<_, _>>()?,
         alert_targets: alert_targets.and_then(convert::alert_targets_from_sdk),
-        additional_metrics: convert::metrics_with_v1(
-            metrics
-                .unwrap_or_default()
-                .iter()
-                .map(convert::metric_from_sdk)
-                .collect::<Result<_, _>>()?,
-            metrics_v1.unwrap_or_default(),
-        ),
+        additional_metrics,
         metrics_export: export.map(convert::export_from_sdk),
     }
     .normalized())

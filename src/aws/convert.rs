@@ -217,22 +217,6 @@ pub fn metric_from_sdk(m: &sdk::MetricToRetain) -> Result<MetricToRetain, Conver
     })
 }
 
-/// The retained metrics of a profile: the V2 list, plus each name of the deprecated v1
-/// `additionalMetricsToRetain` that V2 does not already name (a profile written by an old
-/// client may carry only v1). Without this, such metrics would read as absent.
-pub fn metrics_with_v1(mut v2: Vec<MetricToRetain>, v1: &[String]) -> Vec<MetricToRetain> {
-    for name in v1 {
-        if !v2.iter().any(|m| &m.metric == name) {
-            v2.push(MetricToRetain {
-                metric: name.clone(),
-                metric_dimension: None,
-                export_metric: None,
-            });
-        }
-    }
-    v2
-}
-
 pub fn export_to_sdk(m: &MetricsExportConfig) -> Result<sdk::MetricsExportConfig, ConvertError> {
     Ok(sdk::MetricsExportConfig::builder()
         .mqtt_topic(&m.mqtt_topic)
@@ -321,23 +305,6 @@ mod tests {
             behavior_from_sdk(&behavior_to_sdk(&ml).unwrap()).unwrap(),
             ml
         );
-    }
-
-    #[test]
-    fn v1_retained_metrics_read_as_v2() {
-        let v2 = vec![MetricToRetain {
-            metric: "aws:num-disconnects".into(),
-            metric_dimension: None,
-            export_metric: Some(true),
-        }];
-        let merged = metrics_with_v1(
-            v2.clone(),
-            &["aws:num-disconnects".into(), "aws:all-bytes-out".into()],
-        );
-        assert_eq!(merged.len(), 2);
-        assert_eq!(merged[0], v2[0], "V2 wins for a metric both name");
-        assert_eq!(merged[1].metric, "aws:all-bytes-out");
-        assert_eq!(metrics_with_v1(vec![], &[]), vec![]);
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub enum ExportError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "no AWS region: pass --region (or --default-region, or configure the AWS SDK's region)"
+    )]
+    NoRegion,
     #[error("cannot render YAML: {0}")]
     Yaml(#[from] serde_yaml_ng::Error),
 }
@@ -122,7 +126,11 @@ pub async fn export(
     args: &ExportArgs,
     progress: &Progress,
 ) -> Result<Export, ExportError> {
-    let region = iot.region(args.region.as_deref())?;
+    let region = args
+        .region
+        .clone()
+        .or_else(|| iot.default_region())
+        .ok_or(ExportError::NoRegion)?;
     let region = region.as_str();
     let names: Vec<String> = iot
         .list_profiles(region)

@@ -10,7 +10,7 @@ use super::review::{PlanDocument, Review, render_text};
 use crate::aws::{Iot, IotError};
 use crate::config::AwsArgs;
 use crate::metrics::Metrics;
-use crate::reconcile::{check_identity, desired, is_paused, plan, resolve_region};
+use crate::reconcile::{Facts, RegionDefaults, desired, is_paused, plan, resolve};
 use aws_sdk_iot::config::Credentials;
 use clap::{Args, ValueEnum};
 use futures::{StreamExt, TryStreamExt};
@@ -140,25 +140,29 @@ async fn review(iot: &Iot, args: &PlanArgs, doc: Document) -> Result<Review, Iot
     if is_paused(&sp) {
         return Ok(base.paused());
     }
-    let desired = match desired(&sp, &args.cluster_id) {
-        Ok(d) => d,
-        Err(e) => return Ok(base.invalid(e.to_string())),
+    // As the controller resolves a resource that holds no identity yet, except that the
+    // namespace annotation cannot be read here (no cluster): `--default-region` stands for it.
+    let sdk = iot.default_region();
+    let defaults = RegionDefaults {
+        namespace: None,
+        operator: args.aws.default_region.as_deref(),
+        sdk: sdk.as_deref(),
     };
-    let region = resolve_region(
-        sp.spec.region.as_deref(),
-        None,
-        args.aws.default_region.as_deref(),
-    );
-    let region = match iot.region(region.as_deref()) {
+    let resolution = match resolve(&sp, defaults) {
         Ok(r) => r,
         Err(e) => return Ok(base.invalid(e.to_string())),
     };
+    let id = &resolution.identity;
     let mut base = base;
-    base.security_profile_name = Some(desired.name.clone());
-    base.region = Some(region.clone());
-    if let Err(e) = check_identity(&sp, &desired.name, &region) {
-        return Ok(base.invalid(e.to_string()));
-    }
-    let observed = iot.observe(&region, &desired.name).await?;
-    Ok(base.with_plan(&plan(&desired, observed.as_ref()), observed.as_ref()))
+    base.security_profile_name = Some(id.name.clone());
+    base.region = Some(id.region.clone());
+    let desired = desired(&sp, &args.cluster_id, &id.name);
+    let observed = iot.observe(&id.region, &id.name).await?;
+    let facts = Facts {
+        resolution: &resolution,
+        observed: observed.as_ref(),
+        was_ready: false,
+    };
+    let plan = plan(&desired, facts);
+    Ok(base.with_plan(&plan, observed.as_ref()))
 }

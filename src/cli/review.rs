@@ -2,8 +2,8 @@
 //! update changes (old -> new), targets attached and detached, tags set and removed, or why
 //! nothing would be written. Rendered as text for people and as JSON for machines.
 
-use crate::api::Reason;
-use crate::reconcile::{Attributes, Observed, Plan, Refusal, Step};
+use crate::api::{ConditionStatus, Reason};
+use crate::reconcile::{Attributes, Observation, Observed, Plan, Step};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -109,35 +109,44 @@ impl Review {
         self
     }
 
-    /// The review of the planner's decision, given what AWS holds.
+    /// The review of the planner's decision, given what AWS holds. Reasons and messages are
+    /// the planner's own, the words the resource's conditions would carry.
     pub fn with_plan(mut self, plan: &Plan, observed: Option<&Observed>) -> Review {
+        if let Some(c) = plan
+            .conditions()
+            .filter(|c| c.ready.status != ConditionStatus::True)
+        {
+            self.message = Some(c.ready.message);
+        }
         match plan {
             Plan::Refuse(refusal) => {
-                let (reason, message) = refusal_text(refusal);
                 self.action = Action::Refuse;
-                self.reason = Some(reason.as_str());
-                self.message = Some(message);
+                self.reason = Some(refusal.reason().as_str());
+                self.message = Some(refusal.message());
             }
-            Plan::Observe => {
+            Plan::Observe(o) => {
                 self.action = Action::Observe;
-                self.message = Some(match observed {
-                    Some(_) => {
-                        "managementPolicy: Observe: the profile exists; never written".into()
-                    }
-                    None => "managementPolicy: Observe: the profile does not exist (yet)".into(),
-                });
+                if *o == Observation::InSync {
+                    self.message = Some("managementPolicy: Observe: AWS matches the spec".into());
+                }
             }
-            Plan::Converge { steps, adopt } => {
-                self.action = match (steps.is_empty(), adopt) {
-                    (true, _) => Action::None,
-                    (false, true) => Action::Adopt,
-                    _ if matches!(steps.first(), Some(Step::Create { .. })) => Action::Create,
+            Plan::Converge(c) => {
+                self.action = match (c.steps.first(), &c.announce) {
+                    (None, _) => Action::None,
+                    (Some(Step::Create { .. }), _) => Action::Create,
+                    (_, Some(a)) if a.reason == "Adopted" => Action::Adopt,
                     _ => Action::Update,
                 };
-                self.describe_steps(steps, observed);
+                self.describe_steps(&c.steps, observed);
             }
-            Plan::Finalize { steps, .. } => {
-                self.action = match steps.is_empty() {
+            Plan::Release(identity) => {
+                self.action = Action::None;
+                self.message = Some(format!(
+                    "the recorded profile {identity} would be released and the spec followed"
+                ));
+            }
+            Plan::Finalize(f) => {
+                self.action = match f.steps.is_empty() {
                     true => Action::None,
                     false => Action::Delete,
                 };
@@ -178,20 +187,6 @@ impl Review {
     /// Whether the manifest would be refused or is invalid.
     pub fn blocked(&self) -> bool {
         matches!(self.action, Action::Refuse | Action::Invalid)
-    }
-}
-
-/// The reason and message of a refusal, as the operator's Synced condition states it.
-fn refusal_text(refusal: &Refusal) -> (Reason, String) {
-    match refusal {
-        Refusal::AlreadyExists => (
-            Reason::AlreadyExists,
-            "the profile already exists in AWS and is not managed by this operator; set spec.adoptionPolicy: Adopt to take it over".into(),
-        ),
-        Refusal::OwnedByAnother(owner) => (
-            Reason::OwnedByAnother,
-            format!("the profile belongs to another resource ({owner}); it is never written"),
-        ),
     }
 }
 
