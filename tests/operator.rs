@@ -23,3 +23,5 @@ mod packaging;
 mod plan;
 #[path = "operator/policies.rs"]
 mod policies;
+#[path = "operator/real.rs"]
+mod real;

@@ -289,7 +289,7 @@ async fn emulator_create(iot: &Iot, sp: &SecurityProfile) -> Result<String, IotE
         .unwrap_or_else(|| sp.metadata.name.clone().unwrap_or_default());
     let mut named = sp.clone();
     named.spec.security_profile_name = None;
-    let desired = reconcile::desired(&named, CLUSTER).expect("a desired profile");
+    let desired = reconcile::desired(&named, CLUSTER, &name);
     iot.create(REGION, &name, &desired.attributes, &desired.all_tags())
         .await
 }

@@ -87,6 +87,11 @@ impl Proc {
         }
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
@@ -110,6 +115,18 @@ impl Proc {
     pub fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("{} exited with {status}\n{}", self.name, self.output());
+        }
+    }
+
+    /// Waits for the process to exit by itself (after a SIGTERM, say) and returns its status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => status.expect("wait for the child"),
+            Err(_) => panic!(
+                "{} did not exit within {timeout:?}\n{}",
+                self.name,
+                self.output()
+            ),
         }
     }
 

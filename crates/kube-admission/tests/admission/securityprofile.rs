@@ -241,7 +241,7 @@ fn numeric_limits_and_nested_required_fields() {
 }
 
 #[test]
-fn name_and_region_are_immutable_and_cannot_be_removed() {
+fn name_and_region_cannot_change_but_can_be_removed_to_undo_an_edit() {
     let schema = CrdSchema::new(&security_profile_schema());
     let mut stored = security_profile();
     assert_eq!(schema.admit(&mut stored, None), Ok(()));
@@ -251,19 +251,26 @@ fn name_and_region_are_immutable_and_cannot_be_removed() {
     let rendered: Vec<String> = errs.iter().map(ToString::to_string).collect();
     assert_eq!(
         rendered,
-        vec!["spec.securityProfileName: Forbidden: securityProfileName is immutable once set"]
+        vec![
+            "spec.securityProfileName: Forbidden: securityProfileName cannot change once set (removing it again is allowed, to undo an edit)"
+        ]
     );
     assert_eq!(errs[0].reason(), "FieldValueForbidden");
 
-    let mut moved = with(|o| {
-        o["spec"].as_object_mut().unwrap().remove("region");
-    });
+    let mut moved = with(|o| o["spec"]["region"] = json!("us-west-2"));
     let errs = schema.admit(&mut moved, Some(&stored)).unwrap_err();
     let rendered: Vec<String> = errs.iter().map(ToString::to_string).collect();
     assert_eq!(
         rendered,
-        vec!["spec.region: Forbidden: region is immutable once set"]
+        vec![
+            "spec.region: Forbidden: region cannot change once set (removing it again is allowed, to undo an edit)"
+        ]
     );
+
+    let mut undone = with(|o| {
+        o["spec"].as_object_mut().unwrap().remove("region");
+    });
+    assert_eq!(schema.admit(&mut undone, Some(&stored)), Ok(()));
 
     let mut edited = with(|o| o["spec"]["securityProfileDescription"] = json!("now described"));
     assert_eq!(schema.admit(&mut edited, Some(&stored)), Ok(()));

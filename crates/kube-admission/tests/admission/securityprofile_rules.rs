@@ -56,41 +56,35 @@ fn rows() -> Vec<Row> {
     let ml = || json!({"confidenceLevel": "LOW"});
     vec![
         Row {
-            message: "securityProfileName is immutable once set",
+            message: "securityProfileName cannot change once set (removing it again is allowed, to undo an edit)",
             accepted: vec![
                 update(
                     |_| {},
                     |o| o["spec"]["securityProfileDescription"] = json!("edited"),
                 ),
                 update(remove("securityProfileName"), |_| {}),
+                // Undoing an edit that added the name by mistake.
+                update(|_| {}, remove("securityProfileName")),
             ],
-            rejected: vec![
-                (
-                    update(
-                        |_| {},
-                        |o| o["spec"]["securityProfileName"] = json!("other"),
-                    ),
-                    "spec.securityProfileName: Forbidden: securityProfileName is immutable once set",
+            rejected: vec![(
+                update(
+                    |_| {},
+                    |o| o["spec"]["securityProfileName"] = json!("other"),
                 ),
-                (
-                    update(|_| {}, remove("securityProfileName")),
-                    "spec.securityProfileName: Forbidden: securityProfileName is immutable once set",
-                ),
-            ],
+                "spec.securityProfileName: Forbidden: securityProfileName cannot change once set (removing it again is allowed, to undo an edit)",
+            )],
         },
         Row {
-            message: "region is immutable once set",
-            accepted: vec![update(remove("region"), |_| {})],
-            rejected: vec![
-                (
-                    update(|_| {}, |o| o["spec"]["region"] = json!("us-east-1")),
-                    "spec.region: Forbidden: region is immutable once set",
-                ),
-                (
-                    update(|_| {}, remove("region")),
-                    "spec.region: Forbidden: region is immutable once set",
-                ),
+            message: "region cannot change once set (removing it again is allowed, to undo an edit)",
+            accepted: vec![
+                update(remove("region"), |_| {}),
+                // Undoing an edit that added the region by mistake.
+                update(|_| {}, remove("region")),
             ],
+            rejected: vec![(
+                update(|_| {}, |o| o["spec"]["region"] = json!("us-east-1")),
+                "spec.region: Forbidden: region cannot change once set (removing it again is allowed, to undo an edit)",
+            )],
         },
         Row {
             message: "a profile cannot mix ML Detect behaviors (criteria.mlDetectionConfig) with rule-based behaviors",
