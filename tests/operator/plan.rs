@@ -272,7 +272,7 @@ async fn plan_shows_each_change_and_refusal_and_never_writes() {
             .message
             .as_deref()
             .unwrap()
-            .contains("iot.awscc.io/cluster=other")
+            .contains("managed by another resource")
     );
     let adopt = r["adoptable"];
     assert_eq!(adopt.action, Action::Adopt);
