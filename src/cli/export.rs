@@ -58,7 +58,7 @@ pub struct ExportArgs {
 /// Errors of `export`.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("{0}")]
+    #[error(transparent)]
     Aws(#[from] IotError),
     #[error("cannot write {path}: {source}")]
     Write {

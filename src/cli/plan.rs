@@ -62,9 +62,9 @@ pub struct PlanArgs {
 /// Errors of `plan` (exit code 1).
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("{0}")]
+    #[error(transparent)]
     Read(#[from] ReadError),
-    #[error("{0}")]
+    #[error(transparent)]
     Aws(#[from] IotError),
     #[error("cannot render JSON: {0}")]
     Json(#[from] serde_json::Error),
