@@ -9,6 +9,8 @@ mod admission_parity;
 mod brownfield;
 #[path = "operator/brownfield_e2e.rs"]
 mod brownfield_e2e;
+#[path = "operator/drift.rs"]
+mod drift;
 #[path = "operator/e2e.rs"]
 mod e2e;
 #[path = "operator/faults.rs"]
