@@ -1,5 +1,7 @@
 //! The controller's flags (each also an environment variable), shared by `run` and `sandbox`.
 
+pub mod guard;
+
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +45,9 @@ pub struct ControllerArgs {
 
     #[command(flatten)]
     pub serve: ServeArgs,
+
+    #[command(flatten)]
+    pub guard: guard::GuardArgs,
 }
 
 /// How the operator reaches AWS (also used by the read-only commands).

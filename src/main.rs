@@ -23,8 +23,9 @@ enum Command {
     Run(Box<ControllerArgs>),
     /// Print the CustomResourceDefinition YAML.
     Crd,
-    /// Print the least-privilege IAM policy JSON.
-    IamPolicy,
+    /// Print the least-privilege IAM policy JSON (scoped to accounts, regions, roles and this
+    /// cluster's ownership tag with options).
+    IamPolicy(iam::PolicyArgs),
     /// Start an embedded Kubernetes API, the IoT emulator and the controller: a local demo.
     Sandbox(Box<SandboxArgs>),
     /// Write a SecurityProfile manifest for every security profile of an AWS region (adopts
@@ -45,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd => print!("{}", api::crd_yaml()?),
-        Command::IamPolicy => print!("{}", iam::policy_json()),
+        Command::IamPolicy(args) => print!("{}", iam::to_json(&iam::policy_for(&args)?)),
         Command::Run(args) => {
             telemetry::init(args.serve.log_format);
             let client = kube_client(&args).await?;

@@ -129,6 +129,8 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
         controller
             .cluster_id
             .get_or_insert_with(|| "sandbox".to_string());
+        // The demo is single-tenant: its Adopt example may take over what it finds.
+        controller.guard.allow_adoption = true;
         let client = client.clone();
         let stop = shutdown.clone();
         Some(tokio::spawn(async move {

@@ -15,6 +15,8 @@ mod drift;
 mod e2e;
 #[path = "operator/faults.rs"]
 mod faults;
+#[path = "operator/guard.rs"]
+mod guard;
 #[path = "operator/lifecycle.rs"]
 mod lifecycle;
 #[path = "operator/ownership.rs"]

@@ -6,11 +6,11 @@ use super::events::publish;
 use super::execute::execute;
 use super::namespace::{self, NamespaceFacts};
 use super::status::{StatusBuilder, clear_identity, write_status, write_status_if_changed};
-use super::{Context, key};
+use super::{Context, guard, key};
 use crate::api::{Reason, SecurityProfile};
 use crate::reconcile::{
     Conditions, Convergence, Facts, Identity, Observation, Observed, Plan, Refusal, RegionDefaults,
-    Resolution, desired, identity, is_paused, plan, resolve,
+    Resolution, desired, is_paused, plan, resolve,
 };
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -27,22 +27,17 @@ pub(crate) async fn apply(
     if is_paused(sp) {
         return Err(Error::Paused);
     }
-    let ns = if identity::needs_namespace_default(sp) {
-        namespace::facts(ctx, sp).await?
-    } else {
-        NamespaceFacts::default()
-    };
+    let ns = namespace::facts(ctx, sp).await?;
     let resolution = resolve(sp, region_defaults(ctx, &ns, &sdk_region(ctx)))?;
     let id = &resolution.identity;
     tracing::Span::current().record("aws_name", id.name.as_str());
     let desired = desired(sp, &ctx.cluster_id, &id.name);
+    // Guardrails: the spec before any AWS call, the plan before its first write.
+    let guard = guard::guard_for(ctx, sp, &ns);
+    guard.check_spec(&desired, &id.region)?;
     let observed = ctx.iot.observe(&id.region, &id.name).await?;
-    let facts = Facts {
-        resolution: &resolution,
-        observed: observed.as_ref(),
-        was_ready: was_ready(sp),
-    };
-    let plan = plan(&desired, facts);
+    let plan = plan(&desired, Facts::of(sp, &resolution, observed.as_ref()));
+    guard.check_plan(&desired, observed.as_ref(), &plan)?;
     carry_out(ctx, sp, api, &resolution, observed, plan).await
 }
 
@@ -60,12 +55,6 @@ fn region_defaults<'a>(
         operator: ctx.default_region.as_deref(),
         sdk: sdk.as_deref(),
     }
-}
-
-/// Ready=True at the current generation: AWS matched this very spec before.
-fn was_ready(sp: &SecurityProfile) -> bool {
-    sp.condition("Ready")
-        .is_some_and(|c| c.status == "True" && c.observed_generation == sp.metadata.generation)
 }
 
 /// Turns a plan into AWS calls, a status and events.

@@ -239,6 +239,14 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
         .collect();
 
     // Export through the library, then through the built binary: the same manifests.
+    // Export runs with its own credentials: the operator's actions plus the one list it needs.
+    let operator_actions = securityprofile_operator::iam::actions();
+    let export_actions = [
+        operator_actions.clone(),
+        vec![securityprofile_operator::iam::EXPORT_ACTION.to_string()],
+    ]
+    .concat();
+    env.emulator.admin().set_iam_allow(export_actions);
     let args = export_args(&["--region", REGION, "--aws-endpoint-url", &url, "-n", NS]);
     let reads_before = call_counts(&env);
     let out = export::export(&iot(&url).await, &args, &Progress::hidden())
@@ -364,7 +372,8 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
     }
     assert_eq!(plan::exit_code(&reviews), 2);
 
-    // Apply with the operator running.
+    // Apply with the operator running, with the operator's least privilege (no list).
+    env.emulator.admin().set_iam_allow(operator_actions);
     let before = call_counts(&env);
     env.operator = Some(start_operator(env.client.clone(), args_for(&url)));
     let api = env.api();

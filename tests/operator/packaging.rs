@@ -991,6 +991,18 @@ fn request_attributes_follow_the_api_server() {
 /// Returns the grants and the requests the operator made.
 async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
     let (emulator, sandbox, client) = crate::harness::start_servers().await;
+    // The chart's operator is cluster "kube-system UID": the emulator enforces its policy.
+    let uid = Api::<Namespace>::all(client.clone())
+        .get("kube-system")
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .expect("kube-system has a UID");
+    emulator
+        .admin()
+        .set_iam_policy(None, &crate::harness::iam_policy(&uid))
+        .unwrap();
     // The profile's namespace carries the default region, so the operator reads it.
     Api::<Namespace>::all(client.clone())
         .create(
