@@ -12,6 +12,7 @@ use securityprofile_operator::cli::export::{self, ExportArgs};
 use securityprofile_operator::cli::plan::{self, PlanArgs};
 use securityprofile_operator::cli::progress::Progress;
 use securityprofile_operator::cli::review::Action;
+use securityprofile_operator::iam::PolicyArgs;
 use securityprofile_operator::metrics::Metrics;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -120,6 +121,8 @@ fn role(name: &str) -> String {
 /// another cluster owns. Returns the AWS names that should be exported.
 async fn fill(env: &Env) -> Vec<&'static str> {
     let admin = env.emulator.admin();
+    // Made by someone else: the operator's policy would not let it attach unowned profiles.
+    admin.set_iam_allow(vec!["*".into()]);
     let user_tags: Value = (0..40)
         .map(|i| (format!("team/key-{i:02}"), json!(format!("value {i}"))))
         .collect::<serde_json::Map<_, _>>()
@@ -239,14 +242,20 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
         .collect();
 
     // Export through the library, then through the built binary: the same manifests.
-    // Export runs with its own credentials: the operator's actions plus the one list it needs.
-    let operator_actions = securityprofile_operator::iam::actions();
-    let export_actions = [
-        operator_actions.clone(),
-        vec![securityprofile_operator::iam::EXPORT_ACTION.to_string()],
-    ]
-    .concat();
-    env.emulator.admin().set_iam_allow(export_actions);
+    // Export runs under `iam-policy --export`: the operator's policy plus the one list it needs.
+    let export_policy = securityprofile_operator::iam::policy_for(&PolicyArgs {
+        accounts: vec![ACCOUNT.to_string()],
+        allowed_role_arns: vec![format!("arn:aws:iam::{ACCOUNT}:role/*")],
+        cluster_id: Some(CLUSTER.to_string()),
+        partition: "aws".to_string(),
+        export: true,
+        ..Default::default()
+    })
+    .unwrap();
+    env.emulator
+        .admin()
+        .set_iam_policy(None, &export_policy)
+        .unwrap();
     let args = export_args(&["--region", REGION, "--aws-endpoint-url", &url, "-n", NS]);
     let reads_before = call_counts(&env);
     let out = export::export(&iot(&url).await, &args, &Progress::hidden())
@@ -372,8 +381,11 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
     }
     assert_eq!(plan::exit_code(&reviews), 2);
 
-    // Apply with the operator running, with the operator's least privilege (no list).
-    env.emulator.admin().set_iam_allow(operator_actions);
+    // Apply with the operator running under its own scoped policy (no list).
+    env.emulator
+        .admin()
+        .set_iam_policy(None, &iam_policy(CLUSTER))
+        .unwrap();
     let before = call_counts(&env);
     env.operator = Some(start_operator(env.client.clone(), args_for(&url)));
     let api = env.api();
