@@ -5,6 +5,10 @@ mod harness;
 
 #[path = "operator/admission_parity.rs"]
 mod admission_parity;
+#[path = "operator/brownfield.rs"]
+mod brownfield;
+#[path = "operator/brownfield_e2e.rs"]
+mod brownfield_e2e;
 #[path = "operator/drift.rs"]
 mod drift;
 #[path = "operator/e2e.rs"]
@@ -19,6 +23,8 @@ mod lifecycle;
 mod ownership;
 #[path = "operator/packaging.rs"]
 mod packaging;
+#[path = "operator/plan.rs"]
+mod plan;
 #[path = "operator/policies.rs"]
 mod policies;
 #[path = "operator/real.rs"]
