@@ -236,103 +236,109 @@ fn scoped_policy(args: &PolicyArgs) -> Result<Value, PolicyError> {
     } else {
         args.allowed_role_arns.clone()
     };
+    let mut statements = profile_statements(&profiles, cluster);
+    statements.extend([
+        json!({
+            "Sid": "AttachToTargets",
+            "Effect": "Allow",
+            "Action": ["iot:AttachSecurityProfile", "iot:DetachSecurityProfile"],
+            "Resource": targets
+        }),
+        json!({
+            "Sid": "ManageCustomMetricsAndDimensions",
+            "Effect": "Allow",
+            "Action": DEPENDENCY_ACTIONS
+                .iter()
+                .filter(|a| !UNSCOPED_DEPENDENCY_ACTIONS.contains(a))
+                .chain(TAG_ACTIONS)
+                .collect::<std::collections::BTreeSet<_>>(),
+            "Resource": dependencies
+        }),
+        json!({
+            "Sid": "ListDependenciesAndValidateBehaviors",
+            "Effect": "Allow",
+            "Action": UNSCOPED_DEPENDENCY_ACTIONS,
+            "Resource": "*"
+        }),
+        json!({
+            "Sid": "PassAlertAndExportRolesToIoT",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": roles,
+            "Condition": {
+                "StringEquals": { "iam:PassedToService": "iot.amazonaws.com" }
+            }
+        }),
+    ]);
+    Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
+}
+
+/// The statements on security profiles: reads anywhere in scope, creates and claims only with
+/// this cluster's tag, every other write only to profiles that already carry it.
+fn profile_statements(profiles: &[String], cluster: &str) -> Vec<Value> {
     let resource_tag = format!("aws:ResourceTag/{CLUSTER_TAG}");
     let request_tag = format!("aws:RequestTag/{CLUSTER_TAG}");
-    Ok(json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadSecurityProfiles",
-                "Effect": "Allow",
-                "Action": [
-                    "iot:DescribeSecurityProfile",
-                    "iot:ListTagsForResource",
-                    "iot:ListTargetsForSecurityProfile"
-                ],
-                "Resource": profiles
-            },
-            {
-                "Sid": "CreateSecurityProfilesOfThisCluster",
-                "Effect": "Allow",
-                "Action": "iot:CreateSecurityProfile",
-                "Resource": profiles,
-                "Condition": { "StringEquals": { &request_tag: cluster } }
-            },
-            {
-                "Sid": "TagNewOrUnownedSecurityProfilesForThisCluster",
-                "Effect": "Allow",
-                "Action": "iot:TagResource",
-                "Resource": profiles,
-                "Condition": {
-                    "Null": { &resource_tag: "true" },
-                    "StringEquals": { &request_tag: cluster }
-                }
-            },
-            {
-                "Sid": "WriteSecurityProfilesOfThisCluster",
-                "Effect": "Allow",
-                "Action": [
-                    "iot:AttachSecurityProfile",
-                    "iot:DeleteSecurityProfile",
-                    "iot:DetachSecurityProfile",
-                    "iot:UpdateSecurityProfile"
-                ],
-                "Resource": profiles,
-                "Condition": { "StringEquals": { &resource_tag: cluster } }
-            },
-            {
-                "Sid": "RetagSecurityProfilesOfThisCluster",
-                "Effect": "Allow",
-                "Action": "iot:TagResource",
-                "Resource": profiles,
-                "Condition": {
-                    "StringEquals": { &resource_tag: cluster },
-                    "StringEqualsIfExists": { &request_tag: cluster }
-                }
-            },
-            {
-                "Sid": "UntagSecurityProfilesOfThisClusterButNotOwnership",
-                "Effect": "Allow",
-                "Action": "iot:UntagResource",
-                "Resource": profiles,
-                "Condition": {
-                    "StringEquals": { &resource_tag: cluster },
-                    "ForAllValues:StringNotLike": { "aws:TagKeys": ["iot.awscc.io/*"] }
-                }
-            },
-            {
-                "Sid": "AttachToTargets",
-                "Effect": "Allow",
-                "Action": ["iot:AttachSecurityProfile", "iot:DetachSecurityProfile"],
-                "Resource": targets
-            },
-            {
-                "Sid": "ManageCustomMetricsAndDimensions",
-                "Effect": "Allow",
-                "Action": DEPENDENCY_ACTIONS
-                    .iter()
-                    .filter(|a| !UNSCOPED_DEPENDENCY_ACTIONS.contains(a))
-                    .chain(TAG_ACTIONS)
-                    .collect::<std::collections::BTreeSet<_>>(),
-                "Resource": dependencies
-            },
-            {
-                "Sid": "ListDependenciesAndValidateBehaviors",
-                "Effect": "Allow",
-                "Action": UNSCOPED_DEPENDENCY_ACTIONS,
-                "Resource": "*"
-            },
-            {
-                "Sid": "PassAlertAndExportRolesToIoT",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": roles,
-                "Condition": {
-                    "StringEquals": { "iam:PassedToService": "iot.amazonaws.com" }
-                }
+    vec![
+        json!({
+            "Sid": "ReadSecurityProfiles",
+            "Effect": "Allow",
+            "Action": [
+                "iot:DescribeSecurityProfile",
+                "iot:ListTagsForResource",
+                "iot:ListTargetsForSecurityProfile"
+            ],
+            "Resource": profiles
+        }),
+        json!({
+            "Sid": "CreateSecurityProfilesOfThisCluster",
+            "Effect": "Allow",
+            "Action": "iot:CreateSecurityProfile",
+            "Resource": profiles,
+            "Condition": { "StringEquals": { &request_tag: cluster } }
+        }),
+        json!({
+            "Sid": "TagNewOrUnownedSecurityProfilesForThisCluster",
+            "Effect": "Allow",
+            "Action": "iot:TagResource",
+            "Resource": profiles,
+            "Condition": {
+                "Null": { &resource_tag: "true" },
+                "StringEquals": { &request_tag: cluster }
             }
-        ]
-    }))
+        }),
+        json!({
+            "Sid": "WriteSecurityProfilesOfThisCluster",
+            "Effect": "Allow",
+            "Action": [
+                "iot:AttachSecurityProfile",
+                "iot:DeleteSecurityProfile",
+                "iot:DetachSecurityProfile",
+                "iot:UpdateSecurityProfile"
+            ],
+            "Resource": profiles,
+            "Condition": { "StringEquals": { &resource_tag: cluster } }
+        }),
+        json!({
+            "Sid": "RetagSecurityProfilesOfThisCluster",
+            "Effect": "Allow",
+            "Action": "iot:TagResource",
+            "Resource": profiles,
+            "Condition": {
+                "StringEquals": { &resource_tag: cluster },
+                "StringEqualsIfExists": { &request_tag: cluster }
+            }
+        }),
+        json!({
+            "Sid": "UntagSecurityProfilesOfThisClusterButNotOwnership",
+            "Effect": "Allow",
+            "Action": "iot:UntagResource",
+            "Resource": profiles,
+            "Condition": {
+                "StringEquals": { &resource_tag: cluster },
+                "ForAllValues:StringNotLike": { "aws:TagKeys": ["iot.awscc.io/*"] }
+            }
+        }),
+    ]
 }
 
 /// A policy as pretty JSON with a final newline, as `docs/iam-policy.json` holds it.

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod iam;

@@ -1,7 +1,8 @@
-//! securityprofile-operator: run | crd | iam-policy | sandbox.
+//! securityprofile-operator: run | crd | iam-policy | sandbox | export | plan.
 
 use clap::{Parser, Subcommand};
-use securityprofile_operator::config::ControllerArgs;
+use securityprofile_operator::cli::{export, plan};
+use securityprofile_operator::config::{ControllerArgs, LogFormat};
 use securityprofile_operator::sandbox::{self, SandboxArgs};
 use securityprofile_operator::{api, iam, operator, telemetry};
 
@@ -32,7 +33,17 @@ enum Command {
     IamPolicy(iam::PolicyArgs),
     /// Start an embedded Kubernetes API, the IoT emulator and the controller: a local demo.
     Sandbox(Box<SandboxArgs>),
+    /// Write a SecurityProfile manifest for every security profile of an AWS region (adopts
+    /// them without change).
+    Export(Box<export::ExportArgs>),
+    /// Show what applying manifests would do in AWS (read-only). Exit code 0: no change,
+    /// 2: changes, 1: error or refused/invalid manifest.
+    Plan(Box<plan::PlanArgs>),
 }
+
+/// Log filter of the one-shot commands: their output is the result; the SDK's notes about the
+/// region chain (IMDS unreachable off EC2) are not.
+const QUIET: &str = "warn,aws_config=error";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -58,6 +69,14 @@ async fn main() -> anyhow::Result<()> {
             // The demo prints its own report; logs are for when something goes wrong.
             telemetry::init_with_default(args.controller.serve.log_format, "warn");
             sandbox::run(*args, operator::shutdown_on_signal()).await?;
+        }
+        Command::Export(args) => {
+            telemetry::init_with_default(LogFormat::Text, QUIET);
+            export::run(&args, None).await?;
+        }
+        Command::Plan(args) => {
+            telemetry::init_with_default(LogFormat::Text, QUIET);
+            std::process::exit(plan::run(&args, None).await?.into());
         }
     }
     Ok(())

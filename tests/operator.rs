@@ -7,6 +7,10 @@ mod harness;
 mod accounts;
 #[path = "operator/admission_parity.rs"]
 mod admission_parity;
+#[path = "operator/brownfield.rs"]
+mod brownfield;
+#[path = "operator/brownfield_e2e.rs"]
+mod brownfield_e2e;
 #[path = "operator/dependencies.rs"]
 mod dependencies;
 #[path = "operator/drift.rs"]
@@ -23,6 +27,8 @@ mod lifecycle;
 mod ownership;
 #[path = "operator/packaging.rs"]
 mod packaging;
+#[path = "operator/plan.rs"]
+mod plan;
 #[path = "operator/policies.rs"]
 mod policies;
 #[path = "operator/real.rs"]

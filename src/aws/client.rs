@@ -251,6 +251,34 @@ impl Iot {
         Ok(Some(described!(out)))
     }
 
+    /// `ListSecurityProfiles`, all pages (250 names a page, the API's maximum): every profile
+    /// name of the region, in the order AWS lists them.
+    pub async fn list_profiles(&self, region: &str) -> Result<Vec<String>, IotError> {
+        let client = self.client(region);
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let send = client
+                .list_security_profiles()
+                .max_results(250)
+                .set_next_token(token)
+                .send();
+            let out = self
+                .call(region, "ListSecurityProfiles", Access::Read, send)
+                .await?;
+            names.extend(
+                out.security_profile_identifiers
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| p.name),
+            );
+            token = out.next_token;
+            if token.is_none() {
+                return Ok(names);
+            }
+        }
+    }
+
     /// `ListTargetsForSecurityProfile`, all pages.
     pub async fn list_targets(
         &self,
