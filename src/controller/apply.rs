@@ -36,11 +36,14 @@ pub(crate) async fn apply(
     let guard = guard::guard_for(ctx, sp, &ns);
     guard.check_spec(&desired, &id.region)?;
     let spec_changed = !Facts::of(sp, &resolution, None).was_ready;
-    let waiting = super::dependencies::waiting(sp, &desired, ctx, &id.region, spec_changed).await?;
+    let observed = ctx.iot.observe(&id.region, &id.name).await?;
+    // AWS is asked for unmanaged dependencies only before a create: a profile that exists
+    // already names dependencies AWS accepted.
+    let ask_aws = spec_changed && observed.is_none();
+    let waiting = super::dependencies::waiting(sp, &desired, ctx, &id.region, ask_aws).await?;
     if !waiting.is_empty() {
         return super::dependencies::report_waiting(sp, ctx, api, &waiting).await;
     }
-    let observed = ctx.iot.observe(&id.region, &id.name).await?;
     let plan = plan(&desired, Facts::of(sp, &resolution, observed.as_ref()));
     guard.check_plan(&desired, observed.as_ref(), &plan)?;
     if let Some(Validate { behaviors }) = preflight(&plan, spec_changed) {

@@ -55,14 +55,14 @@ async fn in_aws(
 }
 
 /// The dependencies the profile waits for (the decision is the planner's `waiting_for`). AWS
-/// is asked about the ones no resource of the namespace manages only while the spec is not
-/// yet applied (`spec_changed`): resyncs cost no list call.
+/// is asked about the ones no resource of the namespace manages only when `ask_aws` (a spec
+/// not yet applied, for a profile AWS does not have yet): resyncs cost no list call.
 pub(crate) async fn waiting(
     sp: &SecurityProfile,
     desired: &Desired,
     ctx: &Context,
     region: &str,
-    spec_changed: bool,
+    ask_aws: bool,
 ) -> Result<Vec<Dependency>, Error> {
     let wanted = dependencies(&desired.attributes);
     if wanted.is_empty() {
@@ -81,7 +81,7 @@ pub(crate) async fn waiting(
     }
     let unmanaged: BTreeSet<&Dependency> =
         wanted.iter().filter(|d| !ready.contains_key(*d)).collect();
-    let existing = match spec_changed && !unmanaged.is_empty() {
+    let existing = match ask_aws && !unmanaged.is_empty() {
         true => Some(in_aws(ctx, region, &unmanaged).await?),
         false => None,
     };
@@ -91,7 +91,7 @@ pub(crate) async fn waiting(
     }))
 }
 
-/// `Ready=False, reason=WaitingForDependency` naming what the profile waits for; no AWS call.
+/// `Ready=False, reason=WaitingForDependency` naming what the profile waits for; no AWS write.
 /// The profile is reconciled again when one of them changes readiness (a watch), or at resync.
 pub(crate) async fn report_waiting(
     sp: &SecurityProfile,
