@@ -11,7 +11,7 @@ mod faults;
 mod lifecycle;
 #[path = "operator/ownership.rs"]
 mod ownership;
-#[path = "operator/packaging.rs"]
+#[path = "operator/packaging/mod.rs"]
 mod packaging;
 #[path = "operator/policies.rs"]
 mod policies;
