@@ -3,9 +3,11 @@
 
 pub mod api;
 pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod iam;
+pub mod leader;
 pub mod metrics;
 pub mod operator;
 pub mod reconcile;

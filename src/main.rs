@@ -1,7 +1,8 @@
-//! securityprofile-operator: run | crd | iam-policy | probe | sandbox.
+//! securityprofile-operator: run | crd | iam-policy | sandbox | export | plan | probe.
 
 use clap::{Parser, Subcommand};
-use securityprofile_operator::config::ControllerArgs;
+use securityprofile_operator::cli::{export, plan};
+use securityprofile_operator::config::{ControllerArgs, LogFormat};
 #[cfg(feature = "sandbox")]
 use securityprofile_operator::sandbox::{self, SandboxArgs};
 use securityprofile_operator::{api, iam, operator, telemetry};
@@ -23,8 +24,18 @@ enum Command {
     Run(Box<ControllerArgs>),
     /// Print the CustomResourceDefinition YAML.
     Crd,
-    /// Print the least-privilege IAM policy JSON.
-    IamPolicy,
+    /// Print the least-privilege IAM policy JSON (scoped to accounts, regions, roles and this
+    /// cluster's ownership tag with options).
+    IamPolicy(iam::PolicyArgs),
+    /// Start an embedded Kubernetes API, the IoT emulator and the controller: a local demo.
+    #[cfg(feature = "sandbox")]
+    Sandbox(Box<SandboxArgs>),
+    /// Write a SecurityProfile manifest for every security profile of an AWS region (adopts
+    /// them without change).
+    Export(Box<export::ExportArgs>),
+    /// Show what applying manifests would do in AWS (read-only). Exit code 0: no change,
+    /// 2: changes, 1: error or refused/invalid manifest.
+    Plan(Box<plan::PlanArgs>),
     /// GET an http:// URL and exit 0 on a 200 answer (the chart's `helm test` asks /readyz;
     /// the image has no shell or curl).
     Probe {
@@ -34,10 +45,11 @@ enum Command {
         #[arg(long, default_value = "5s", value_parser = securityprofile_operator::config::parse_duration)]
         timeout: std::time::Duration,
     },
-    /// Start an embedded Kubernetes API, the IoT emulator and the controller: a local demo.
-    #[cfg(feature = "sandbox")]
-    Sandbox(Box<SandboxArgs>),
 }
+
+/// Log filter of the one-shot commands: their output is the result; the SDK's notes about the
+/// region chain (IMDS unreachable off EC2) are not.
+const QUIET: &str = "warn,aws_config=error";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -45,16 +57,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd => print!("{}", api::crd_yaml()?),
-        Command::IamPolicy => print!("{}", iam::policy_json()),
-        Command::Probe { url, timeout } => {
-            let status = tokio::time::timeout(timeout, probe(&url))
-                .await
-                .map_err(|_| anyhow::anyhow!("{url}: no answer within {timeout:?}"))??;
-            println!("{url}: {status}");
-            if status != 200 {
-                anyhow::bail!("{url} answered {status}, not 200");
-            }
-        }
+        Command::IamPolicy(args) => print!("{}", iam::to_json(&iam::policy_for(&args)?)),
         Command::Run(args) => {
             telemetry::init(args.serve.log_format);
             let client = kube_client(&args).await?;
@@ -65,6 +68,23 @@ async fn main() -> anyhow::Result<()> {
             // The demo prints its own report; logs are for when something goes wrong.
             telemetry::init_with_default(args.controller.serve.log_format, "warn");
             sandbox::run(*args, operator::shutdown_on_signal()).await?;
+        }
+        Command::Export(args) => {
+            telemetry::init_with_default(LogFormat::Text, QUIET);
+            export::run(&args, None).await?;
+        }
+        Command::Plan(args) => {
+            telemetry::init_with_default(LogFormat::Text, QUIET);
+            std::process::exit(plan::run(&args, None).await?.into());
+        }
+        Command::Probe { url, timeout } => {
+            let status = tokio::time::timeout(timeout, probe(&url))
+                .await
+                .map_err(|_| anyhow::anyhow!("{url}: no answer within {timeout:?}"))??;
+            println!("{url}: {status}");
+            if status != 200 {
+                anyhow::bail!("{url} answered {status}, not 200");
+            }
         }
     }
     Ok(())

@@ -48,6 +48,11 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub no_controller: bool,
 
+    /// Pre-fill the emulator with N realistic profiles made "by hand" (no ownership tags), to
+    /// try export -> plan -> apply offline.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed_profiles: usize,
+
     /// How long to wait for the applied resources to converge.
     #[arg(long, default_value = "60s", value_parser = crate::config::parse_duration)]
     pub converge_timeout: Duration,
@@ -70,6 +75,8 @@ pub enum SandboxError {
     Io(#[from] std::io::Error),
     #[error("operator: {0}")]
     Operator(#[from] operator::RunError),
+    #[error("seeding the emulator: {0}")]
+    Seed(String),
     #[error("{0} resource(s) did not converge")]
     NotConverged(usize),
 }
@@ -110,6 +117,7 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     crds.create(&PostParams::default(), &crd()?).await?;
     println!("kubeconfig: {}", kubeconfig.display());
     println!("emulator: {}", emulator.url());
+    seed_emulator(&emulator, &args).await?;
 
     let operator_task = if args.no_controller {
         None
@@ -123,6 +131,8 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
         controller
             .cluster_id
             .get_or_insert_with(|| "sandbox".to_string());
+        // The demo is single-tenant: its Adopt example may take over what it finds.
+        controller.guard.allow_adoption = true;
         let client = client.clone();
         let stop = shutdown.clone();
         Some(tokio::spawn(async move {
@@ -133,6 +143,7 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
 
     let documents = load_manifests(&args.apply)?;
     create_thing_groups(&emulator, &documents);
+    create_dimensions(&emulator, &documents);
     let applied = apply(&client, documents).await?;
     println!("applied {} object(s)", applied.len());
 
@@ -159,6 +170,44 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
         let _ = task.await;
     }
     drop(emulator);
+    Ok(())
+}
+
+/// Creates `--seed-profiles` unowned profiles, their thing groups and attachments in the
+/// emulator (in the controller's default region, else us-east-1).
+async fn seed_emulator(emulator: &Emulator, args: &SandboxArgs) -> Result<(), SandboxError> {
+    let n = args.seed_profiles;
+    if n == 0 {
+        return Ok(());
+    }
+    let region = args
+        .controller
+        .aws
+        .default_region
+        .as_deref()
+        .unwrap_or("us-east-1");
+    let admin = emulator.admin();
+    let failed = |e: &dyn std::fmt::Display| SandboxError::Seed(e.to_string());
+    let seeds = crate::cli::seed::seeds(n, region, admin.account_id());
+    for s in &seeds {
+        for group in &s.thing_groups {
+            admin
+                .create_thing_group(group, region)
+                .map_err(|e| failed(&e))?;
+        }
+        admin.put_profile(s.body.clone()).map_err(|e| failed(&e))?;
+    }
+    let options = crate::aws::AwsOptions {
+        endpoint_url: Some(emulator.url()),
+        region: Some(region.to_string()),
+        ..Default::default()
+    };
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let iot = crate::aws::Iot::load(options, Some(emulator_credentials()), metrics).await;
+    crate::cli::seed::attach(&iot, region, &seeds)
+        .await
+        .map_err(|e| failed(&e))?;
+    println!("seeded {n} unowned security profiles in {region}");
     Ok(())
 }
 
@@ -228,6 +277,26 @@ fn create_thing_groups(emulator: &Emulator, documents: &[Document]) {
                 && let Some(name) = resource.strip_prefix("thinggroup/")
             {
                 let _ = emulator.admin().create_thing_group(name, region);
+            }
+        }
+    }
+}
+
+/// The demo's convenience: dimensions that manifests name exist in the emulator (AWS refuses
+/// a profile that names a dimension that does not exist).
+fn create_dimensions(emulator: &Emulator, documents: &[Document]) {
+    for d in documents {
+        let spec = &d.object.data["spec"];
+        let region = spec["region"].as_str().unwrap_or("us-east-1");
+        let named = ["behaviors", "additionalMetricsToRetainV2"]
+            .iter()
+            .flat_map(|list| spec[*list].as_array().cloned().unwrap_or_default());
+        for item in named {
+            if let Some(name) = item["metricDimension"]["dimensionName"].as_str() {
+                let dimension = serde_json::json!({
+                    "name": name, "type": "TOPIC_FILTER", "stringValues": ["#"], "region": region,
+                });
+                let _ = emulator.admin().put_dimension(dimension);
             }
         }
     }

@@ -87,6 +87,11 @@ impl Proc {
         }
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
@@ -110,6 +115,18 @@ impl Proc {
     pub fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("{} exited with {status}\n{}", self.name, self.output());
+        }
+    }
+
+    /// Waits for the process to exit by itself (after a SIGTERM, say) and returns its status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => status.expect("wait for the child"),
+            Err(_) => panic!(
+                "{} did not exit within {timeout:?}\n{}",
+                self.name,
+                self.output()
+            ),
         }
     }
 
@@ -219,9 +236,22 @@ impl World {
             .await;
         assert_eq!(kubeconfig, kubeconfig_out, "--kubeconfig-out is honoured");
         let emulator = EmulatorAdmin::new(&emulator_url);
-        emulator
-            .set_iam_allow(securityprofile_operator::iam::actions())
-            .await;
+        // The emulator enforces exactly what `iam-policy` prints for this account (any region:
+        // the tests move profiles between regions) and the operators' cluster id.
+        let policy = Command::new(BINARY)
+            .args([
+                "iam-policy",
+                "--account",
+                "123456789012",
+                "--cluster-id",
+                "e2e",
+            ])
+            .output()
+            .await
+            .expect("iam-policy runs");
+        assert!(policy.status.success(), "iam-policy: {policy:?}");
+        let policy: Value = serde_json::from_slice(&policy.stdout).expect("policy JSON");
+        emulator.set_iam_policy(policy).await;
         let world = World {
             dir,
             sandbox,

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 // ---------------------------------------------------------------- helm install + operator
 
-/// The emulator (allowing only the actions of `iam-policy`) and a sandbox that enforces RBAC on
-/// service-account tokens, with an administrator's client.
+/// The test servers of `harness::start_servers`, except that the sandbox enforces RBAC on
+/// service-account tokens; with an administrator's client.
 async fn start_servers_with_rbac() -> (Emulator, Sandbox, kube::Client) {
     securityprofile_operator::install_crypto_provider();
     let emulator = Emulator::start(EmulatorConfig {
@@ -28,7 +28,10 @@ async fn start_servers_with_rbac() -> (Emulator, Sandbox, kube::Client) {
     .expect("emulator starts");
     emulator
         .admin()
-        .set_iam_allow(securityprofile_operator::iam::actions());
+        .put_dimension(json!({
+            "name": "TopicFilterForAuthMessages", "type": "TOPIC_FILTER", "stringValues": ["auth/#"],
+        }))
+        .expect("dimension");
     let sandbox = Sandbox::start(SandboxConfig {
         rbac: true,
         ..Default::default()
@@ -45,6 +48,18 @@ async fn start_servers_with_rbac() -> (Emulator, Sandbox, kube::Client) {
 /// operator made.
 async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
     let (emulator, sandbox, client) = start_servers_with_rbac().await;
+    // The chart's operator is cluster "kube-system UID": the emulator enforces its policy.
+    let uid = Api::<Namespace>::all(client.clone())
+        .get("kube-system")
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .expect("kube-system has a UID");
+    emulator
+        .admin()
+        .set_iam_policy(None, &crate::harness::iam_policy(&uid))
+        .unwrap();
     // The profile's namespace carries the default region, so the operator reads it.
     Api::<Namespace>::all(client.clone())
         .create(
