@@ -1,5 +1,6 @@
 //! The `sandbox` command: kube-sandbox + iot-emulator + the controller in one process, for a
 //! zero-install demo and for running the real `run` binary against both (`--no-controller`).
+//! Built with the `sandbox` feature only (on by default; the production image leaves it out).
 
 use crate::api::{SecurityProfile, crds};
 use crate::config::ControllerArgs;
@@ -100,6 +101,7 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     .await?;
     let sandbox = Sandbox::start(SandboxConfig {
         addr: args.api_addr,
+        ..Default::default()
     })
     .await?;
     let kubeconfig = match &args.kubeconfig_out {

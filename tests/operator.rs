@@ -25,7 +25,7 @@ mod guard;
 mod lifecycle;
 #[path = "operator/ownership.rs"]
 mod ownership;
-#[path = "operator/packaging.rs"]
+#[path = "operator/packaging/mod.rs"]
 mod packaging;
 #[path = "operator/plan.rs"]
 mod plan;

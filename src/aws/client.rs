@@ -13,6 +13,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iot::Client;
 use aws_sdk_iot::config::Credentials;
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::date_time::Format;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -142,7 +143,13 @@ impl Iot {
         credentials: Option<Credentials>,
         metrics: Arc<Metrics>,
     ) -> Iot {
+        // The hyper 1 / rustls 0.23 client with ring, the TLS stack kube uses (the SDK's default
+        // client would bring a second one).
+        let https = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https)
             .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)))
             .timeout_config(
                 TimeoutConfig::builder()
