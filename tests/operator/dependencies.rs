@@ -240,3 +240,37 @@ async fn the_dependency_example_converges() {
     );
     assert!(state.dimensions.iter().any(|d| d.name == "telemetryTopics"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_behavior_the_crd_cannot_catch_is_reported_from_validate_with_no_write() {
+    let env = Env::start().await;
+    // The CRD cannot know Device Defender's metric names; only the service can.
+    env.create_json(json!({
+        "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
+        "metadata": {"name": "typo"},
+        "spec": {"behaviors": [{
+            "name": "bytes",
+            "metric": "aws:all-bytes-outt",
+            "criteria": {"comparisonOperator": "greater-than", "value": {"count": 1000}, "durationSeconds": 300}
+        }]}
+    }))
+    .await;
+    let sp = env.wait_synced_false("typo", "InvalidSpec").await;
+    let message = condition(&sp, "Synced").unwrap().2;
+    assert!(message.contains("aws:all-bytes-outt"), "{message}");
+    assert_eq!(env.ok_calls("ValidateSecurityProfileBehaviors"), 1);
+    assert_eq!(env.all_calls("CreateSecurityProfile"), 0, "no create attempted");
+    assert_eq!(env.all_calls("UpdateSecurityProfile"), 0);
+    // The fix is validated again and created.
+    env.patch_spec(
+        "typo",
+        json!({"behaviors": [{
+            "name": "bytes",
+            "metric": "aws:all-bytes-out",
+            "criteria": {"comparisonOperator": "greater-than", "value": {"count": 1000}, "durationSeconds": 300}
+        }]}),
+    )
+    .await;
+    env.wait_ready("typo").await;
+    assert_eq!(env.ok_calls("CreateSecurityProfile"), 1);
+}

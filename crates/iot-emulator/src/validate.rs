@@ -420,6 +420,28 @@ pub fn check_members(members: &[Member], obj: &Value, prefix: &str, out: &mut Vi
     }
 }
 
+/// Device Defender's built-in metrics (cloud-side and device-side). A behavior's `aws:` metric
+/// must be one of them: the name is free text in the model, so only the service can tell.
+pub const BUILT_IN_METRICS: &[&str] = &[
+    "aws:all-bytes-in",
+    "aws:all-bytes-out",
+    "aws:all-packets-in",
+    "aws:all-packets-out",
+    "aws:destination-ip-addresses",
+    "aws:listening-tcp-ports",
+    "aws:listening-udp-ports",
+    "aws:message-byte-size",
+    "aws:num-authorization-failures",
+    "aws:num-connection-attempts",
+    "aws:num-disconnects",
+    "aws:num-established-tcp-connections",
+    "aws:num-listening-tcp-ports",
+    "aws:num-listening-udp-ports",
+    "aws:num-messages-received",
+    "aws:num-messages-sent",
+    "aws:source-ip-address",
+];
+
 /// Rules AWS applies to behaviors beyond the model (ValidateSecurityProfileBehaviors reports
 /// them as validationErrors; Create/Update answer InvalidRequest). Assumes `check` passed.
 pub fn behavior_rules(behaviors: &[Value]) -> Vec<String> {
@@ -430,6 +452,14 @@ pub fn behavior_rules(behaviors: &[Value]) -> Vec<String> {
         let name = b.get("name").and_then(Value::as_str).unwrap_or_default();
         if !names.insert(name) {
             errors.push(format!("Behavior name '{name}' is used more than once"));
+        }
+        if let Some(metric) = b.get("metric").and_then(Value::as_str)
+            && metric.starts_with("aws:")
+            && !BUILT_IN_METRICS.contains(&metric)
+        {
+            errors.push(format!(
+                "Behavior '{name}': {metric} is not a Device Defender metric"
+            ));
         }
         let Some(c) = b.get("criteria").filter(|c| !c.is_null()) else {
             continue;
