@@ -9,12 +9,15 @@ use super::manifests::{self, Document, ReadError};
 use super::review::{PlanDocument, Review, render_text};
 use crate::aws::{Iot, IotError};
 use crate::config::AwsArgs;
+use crate::config::guard::GuardArgs;
 use crate::metrics::Metrics;
+use crate::reconcile::guard::Guard;
 use crate::reconcile::{Facts, RegionDefaults, desired, is_paused, plan, resolve};
 use aws_sdk_iot::config::Credentials;
 use clap::{Args, ValueEnum};
 use futures::{StreamExt, TryStreamExt};
 use kube::ResourceExt;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -57,6 +60,11 @@ pub struct PlanArgs {
     /// documented quotas (DescribeSecurityProfile 25/s, the List operations 10/s).
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    /// The guardrail flags of `run` (`--allow-adoption`, `--allowed-*`). Namespace
+    /// annotations cannot be read here (no cluster): give the namespace's lists as flags.
+    #[command(flatten)]
+    pub guard: GuardArgs,
 }
 
 /// Errors of `plan` (exit code 1).
@@ -157,6 +165,11 @@ async fn review(iot: &Iot, args: &PlanArgs, doc: Document) -> Result<Review, Iot
     base.security_profile_name = Some(id.name.clone());
     base.region = Some(id.region.clone());
     let desired = desired(&sp, &args.cluster_id, &id.name);
+    // The same guardrails as the controller, before any AWS call and before any write.
+    let guard = Guard::new(&args.guard.rules(), &namespace, &BTreeMap::new());
+    if let Err(denial) = guard.check_spec(&desired, &id.region) {
+        return Ok(base.denied(&denial));
+    }
     let observed = iot.observe(&id.region, &id.name).await?;
     let facts = Facts {
         resolution: &resolution,
@@ -164,5 +177,8 @@ async fn review(iot: &Iot, args: &PlanArgs, doc: Document) -> Result<Review, Iot
         was_ready: false,
     };
     let plan = plan(&desired, facts);
+    if let Err(denial) = guard.check_plan(&desired, observed.as_ref(), &plan) {
+        return Ok(base.denied(&denial));
+    }
     Ok(base.with_plan(&plan, observed.as_ref()))
 }

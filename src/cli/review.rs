@@ -103,6 +103,15 @@ impl Review {
         self
     }
 
+    /// The cluster admin's guardrails refuse the manifest (adoption not allowed, a value
+    /// outside an allowlist): the operator would write nothing.
+    pub fn denied(mut self, denial: &crate::reconcile::guard::Denial) -> Review {
+        self.action = Action::Refuse;
+        self.reason = Some(denial.reason().as_str());
+        self.message = Some(denial.to_string());
+        self
+    }
+
     pub fn paused(mut self) -> Review {
         self.action = Action::Paused;
         self.message = Some("iot.awscc.io/paused is \"true\": no AWS call".into());

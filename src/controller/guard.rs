@@ -18,8 +18,5 @@ pub(super) fn guard_for(ctx: &Context, sp: &SecurityProfile, ns: &NamespaceFacts
 
 /// The `Synced=False` reason of a denial.
 pub(super) fn reason(denial: &Denial) -> Reason {
-    match denial {
-        Denial::AdoptionNotAllowed { .. } => Reason::AdoptionNotAllowed,
-        Denial::Forbidden { .. } => Reason::Forbidden,
-    }
+    denial.reason()
 }

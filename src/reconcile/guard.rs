@@ -260,6 +260,16 @@ pub enum Denial {
     },
 }
 
+impl Denial {
+    /// The `Synced=False` reason the operator reports for this denial.
+    pub fn reason(&self) -> crate::api::Reason {
+        match self {
+            Denial::AdoptionNotAllowed { .. } => crate::api::Reason::AdoptionNotAllowed,
+            Denial::Forbidden { .. } => crate::api::Reason::Forbidden,
+        }
+    }
+}
+
 /// The rules as they apply to one namespace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Guard {

@@ -354,6 +354,7 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
         &url,
         "--cluster-id",
         CLUSTER,
+        "--allow-adoption",
     ]);
     let docs = securityprofile_operator::cli::manifests::load(&plan_args.files).unwrap();
     let reviews = plan::review_all(&iot(&url).await, &plan_args, docs)

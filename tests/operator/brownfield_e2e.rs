@@ -148,7 +148,14 @@ fn readme_path_export_plan_apply_writes_only_ownership_tags() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_dir(profiles).unwrap().count(), SEEDED);
     let plan = [
-        &["plan", "-f", profiles, "--cluster-id", "sandbox"],
+        &[
+            "plan",
+            "-f",
+            profiles,
+            "--cluster-id",
+            "sandbox",
+            "--allow-adoption",
+        ],
         &aws[..],
     ]
     .concat();

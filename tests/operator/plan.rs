@@ -185,6 +185,31 @@ async fn plan_shows_each_change_and_refusal_and_never_writes() {
     let state_before = emulator.admin().state();
     let calls_before = emulator.admin().calls();
 
+    // Adoption not allowed (the default), then allowed, as the operator's flag says.
+    let refused = plan_args(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--aws-endpoint-url",
+        &url,
+        "--cluster-id",
+        CLUSTER,
+        "--default-region",
+        REGION,
+    ]);
+    let docs = manifests::load(&refused.files).unwrap();
+    let reviews = plan::review_all(&iot(&url).await, &refused, docs)
+        .await
+        .unwrap();
+    let adoptable = reviews.iter().find(|r| r.name == "adoptable").unwrap();
+    assert_eq!(
+        (adoptable.action, adoptable.reason),
+        (Action::Refuse, Some("AdoptionNotAllowed"))
+    );
+    assert_eq!(
+        plan::exit_code(&reviews),
+        1,
+        "a refused manifest fails the check"
+    );
     let args = plan_args(&[
         "-f",
         dir.to_str().unwrap(),
@@ -194,6 +219,7 @@ async fn plan_shows_each_change_and_refusal_and_never_writes() {
         CLUSTER,
         "--default-region",
         REGION,
+        "--allow-adoption",
     ]);
     let docs = manifests::load(&args.files).unwrap();
     assert_eq!(docs.len(), 9, "the ConfigMap is skipped");
