@@ -31,6 +31,13 @@ pub struct ControllerArgs {
     #[arg(long, env = "RESYNC_PERIOD", default_value = "10m", value_parser = parse_duration)]
     pub resync_period: Duration,
 
+    /// Share of each AWS read quota (DescribeSecurityProfile, ListTargetsForSecurityProfile,
+    /// ListTagsForResource) that periodic resyncs may use, in percent; the rest is kept for
+    /// user changes. When the resources cannot all be resynced within --resync-period at
+    /// this share, the period is stretched (logged, and exported as a metric).
+    #[arg(long, env = "RESYNC_BUDGET", default_value = "50%", value_parser = crate::controller::parse_percent)]
+    pub resync_budget: crate::controller::Percent,
+
     /// Reconciles running at once.
     #[arg(long, env = "CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,

@@ -3,6 +3,15 @@
 //! One reconcile function (`reconcile`), a finalizer branch (`cleanup`), an error policy, and
 //! the plan executor (`execute`). The planner (`reconcile::plan`) holds the decisions.
 
+mod budget;
+mod publisher;
+mod queue;
+mod reads;
+mod runner;
+
+pub use budget::{Percent, parse_percent};
+pub use runner::{RunnerConfig, run_controllers};
+
 use crate::api::{
     ConditionStatus, DEFAULT_REGION_ANNOTATION, DeletionPolicy, FINALIZER, ManagementPolicy,
     Reason, SecurityProfile, SecurityProfileStatus, condition, now_seconds, rfc3339,
@@ -13,18 +22,15 @@ use crate::reconcile::{
     Desired, Farewell, Observed, Plan, Refusal, SpecError, Step, check_identity, desired,
     is_paused, plan, resolve_region, simulate,
 };
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::watcher::Config as WatcherConfig;
-use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 use kube::{Client, Resource, ResourceExt};
+use publisher::{Publisher, Reporter};
 use rand::Rng;
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{Instrument, field, info, info_span, warn};
@@ -34,7 +40,7 @@ pub struct Context {
     pub client: Client,
     pub iot: Iot,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
+    pub publisher: Publisher,
     pub cluster_id: String,
     pub default_region: Option<String>,
     pub resync: Duration,
@@ -51,23 +57,31 @@ impl Context {
         default_region: Option<String>,
         resync: Duration,
     ) -> Context {
-        let recorder = Recorder::new(
+        let publisher = Publisher::start(
             client.clone(),
             Reporter {
                 controller: "securityprofile-operator".into(),
                 instance: std::env::var("POD_NAME").ok(),
             },
+            metrics.events_dropped.clone(),
         );
         Context {
             client,
             iot,
             metrics,
-            recorder,
+            publisher,
             cluster_id,
             default_region,
             resync,
             failures: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Drops what is kept about a resource that is gone (its failure count, its conditions in
+    /// the resource gauges).
+    pub fn forget(&self, key: &str) {
+        self.failures().remove(key);
+        self.metrics.set_conditions(key, None);
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -254,7 +268,7 @@ async fn apply(
     tracing::Span::current().record("aws_name", desired.name.as_str());
     let region = region_of(sp, ctx).await?;
     check_identity(sp, &desired.name, &region)?;
-    let observed = ctx.iot.observe(&region, &desired.name).await?;
+    let observed = reads::observe(ctx, &region, &desired).await?;
     match plan(&desired, observed.as_ref()) {
         Plan::Refuse(refusal) => {
             let (reason, message) = match refusal {
@@ -759,79 +773,6 @@ async fn report_error(
 }
 
 async fn publish(ctx: &Context, sp: &SecurityProfile, type_: EventType, reason: &str, note: &str) {
-    let event = Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Reconcile".to_string(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &sp.object_ref(&())).await {
-        warn!(error = %e, "could not publish event");
-    }
-}
-
-/// What makes a resource worth reconciling: spec (generation), finalizers, deletion, the pause
-/// annotation. Status-only writes change none of these, so they never cause AWS calls.
-fn reconcile_trigger(sp: &SecurityProfile) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    predicates::generation(sp).hash(&mut h);
-    predicates::finalizers(sp).hash(&mut h);
-    sp.metadata.deletion_timestamp.is_some().hash(&mut h);
-    is_paused(sp).hash(&mut h);
-    Some(h.finish())
-}
-
-/// Runs one controller per watched namespace (or one for all) until `shutdown` resolves.
-pub async fn run_controllers(
-    ctx: Arc<Context>,
-    namespaces: &[String],
-    concurrency: u16,
-    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
-    on_ready: impl Fn() + Send + Sync + 'static,
-) {
-    let apis: Vec<Api<SecurityProfile>> = if namespaces.is_empty() {
-        vec![Api::all(ctx.client.clone())]
-    } else {
-        namespaces
-            .iter()
-            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-            .collect()
-    };
-    let mut readers = Vec::new();
-    let mut runs = Vec::new();
-    for api in apis {
-        let (reader, writer) = reflector::store();
-        readers.push(reader.clone());
-        let stream = watcher(api, WatcherConfig::default().any_semantic())
-            .default_backoff()
-            // The cache keeps what reconciles read: not managedFields, nor kubectl's copy of
-            // the whole last applied manifest (a large share of memory at 10,000 resources).
-            .modify(|sp: &mut SecurityProfile| {
-                sp.managed_fields_mut().clear();
-                sp.annotations_mut()
-                    .remove("kubectl.kubernetes.io/last-applied-configuration");
-            })
-            .reflect(writer)
-            .applied_objects()
-            .predicate_filter(reconcile_trigger, Default::default());
-        let run = Controller::for_stream(stream, reader)
-            .with_config(ControllerConfig::default().concurrency(concurrency))
-            .graceful_shutdown_on(shutdown.clone())
-            .run(reconcile, error_policy, ctx.clone())
-            .for_each(|res| async move {
-                if let Err(e) = res {
-                    tracing::debug!(error = %e, "reconcile error");
-                }
-            });
-        runs.push(run);
-    }
-    let ready = async move {
-        for r in readers {
-            let _ = r.wait_until_ready().await;
-        }
-        on_ready();
-    };
-    futures::join!(ready, futures::future::join_all(runs));
+    ctx.publisher
+        .publish(sp.object_ref(&()), type_, reason, note);
 }

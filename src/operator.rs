@@ -3,7 +3,7 @@
 
 use crate::aws::{AwsOptions, Iot};
 use crate::config::ControllerArgs;
-use crate::controller::{Context, run_controllers};
+use crate::controller::{Context, RunnerConfig, run_controllers};
 use crate::metrics::Metrics;
 use crate::server::{self, Health};
 use aws_sdk_iot::config::Credentials;
@@ -127,14 +127,7 @@ pub async fn run_with_credentials(
         move || health.set_ready(true)
     };
     if !args.leader_elect {
-        run_controllers(
-            ctx,
-            &args.watch_namespaces,
-            args.concurrency,
-            shutdown,
-            ready,
-        )
-        .await;
+        run_controllers(ctx, RunnerConfig::from(args), shutdown, ready).await;
         return Ok(());
     }
 
@@ -198,7 +191,7 @@ pub async fn run_with_credentials(
     };
     let watcher = tokio::spawn(watch_leadership);
     let _watcher_guard = AbortOnDrop(watcher.abort_handle());
-    run_controllers(ctx, &args.watch_namespaces, args.concurrency, stop, || {}).await;
+    run_controllers(ctx, RunnerConfig::from(args), stop, || {}).await;
     let lost_leadership = lost.clone().now_or_never().is_some();
     // Dropping the receiver makes the lease manager release the Lease.
     watcher.abort();

@@ -9,6 +9,8 @@ mod e2e;
 mod faults;
 #[path = "operator/lifecycle.rs"]
 mod lifecycle;
+#[path = "operator/overload.rs"]
+mod overload;
 #[path = "operator/ownership.rs"]
 mod ownership;
 #[path = "operator/packaging.rs"]

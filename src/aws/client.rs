@@ -145,6 +145,11 @@ impl Iot {
         }
     }
 
+    /// The calls per second the operator allows itself for `operation` (`--aws-tps`).
+    pub fn quota(&self, operation: &str) -> Option<f64> {
+        self.pacer.rate(operation)
+    }
+
     /// The region a call goes to: the given one, else the SDK default chain's.
     pub fn region(&self, region: Option<&str>) -> Result<String, IotError> {
         region

@@ -7,4 +7,4 @@ mod pacer;
 
 pub use client::{AwsOptions, Described, Iot, IotError};
 pub use error::{AwsError, ErrorClass};
-pub use pacer::{Pacer, parse_rate};
+pub use pacer::{DOCUMENTED_QUOTAS, Lane, OWN_ACCOUNT, Pacer, current_lane, in_lane, parse_rate};

@@ -1,0 +1,156 @@
+//! Cheaper resyncs: a resync reads targets and tags only on every
+//! [`FULL_READ_EVERY`](super::budget::FULL_READ_EVERY)th time, and only while the last full
+//! read found AWS as the spec wants it. Work caused by a user always reads everything.
+//!
+//! In between, `DescribeSecurityProfile` still reads the version and every attribute (so
+//! changes to them are corrected at every resync), and the targets and tags are taken to be
+//! those of the spec: the last full read found them so, and the spec has not changed since
+//! (a spec change is user work).
+
+use super::Context;
+use super::budget::FULL_READ_EVERY;
+use crate::aws::IotError;
+use crate::reconcile::{Desired, Observed, Plan, plan};
+use std::cell::Cell;
+use std::future::Future;
+
+/// How a reconcile read AWS, and whether AWS then matched the spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Describe only.
+    Partial { matched: bool },
+    /// Describe, targets and tags.
+    Full { matched: bool },
+}
+
+/// Per resource: full reads skipped since the last one, and what the last full read found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadHistory {
+    skipped: u8,
+    matched: bool,
+}
+
+impl ReadHistory {
+    /// Whether the next resync may skip targets and tags.
+    pub fn may_skip(&self) -> bool {
+        self.matched && self.skipped + 1 < FULL_READ_EVERY
+    }
+
+    pub fn record(&mut self, outcome: ReadOutcome) {
+        *self = match outcome {
+            ReadOutcome::Partial { matched: true } => ReadHistory {
+                skipped: self.skipped.saturating_add(1),
+                matched: true,
+            },
+            ReadOutcome::Partial { matched: false } => ReadHistory::default(),
+            ReadOutcome::Full { matched } => ReadHistory {
+                skipped: 0,
+                matched,
+            },
+        };
+    }
+}
+
+/// What the runner allows the current reconcile to skip, and what it did.
+pub struct ReadPlan {
+    may_skip: bool,
+    outcome: Cell<Option<ReadOutcome>>,
+}
+
+impl ReadPlan {
+    pub fn new(may_skip: bool) -> ReadPlan {
+        ReadPlan {
+            may_skip,
+            outcome: Cell::new(None),
+        }
+    }
+}
+
+tokio::task_local! {
+    static PLAN: ReadPlan;
+}
+
+/// Runs a reconcile under `plan`; returns its output and how it read AWS (if it did).
+pub async fn with_reads<F: Future>(plan: ReadPlan, f: F) -> (F::Output, Option<ReadOutcome>) {
+    PLAN.scope(plan, async move {
+        let out = f.await;
+        (out, PLAN.with(|p| p.outcome.get()))
+    })
+    .await
+}
+
+fn matches(desired: &Desired, observed: Option<&Observed>) -> bool {
+    matches!(plan(desired, observed), Plan::Converge { steps, adopt: false } if steps.is_empty())
+}
+
+/// Reads the profile for a reconcile: everything, or (on a resync the runner allows it)
+/// everything but targets and tags.
+pub async fn observe(
+    ctx: &Context,
+    region: &str,
+    desired: &Desired,
+) -> Result<Option<Observed>, IotError> {
+    let may_skip = PLAN.try_with(|p| p.may_skip).unwrap_or(false);
+    let (observed, partial) = if may_skip {
+        let observed = ctx
+            .iot
+            .describe(region, &desired.name)
+            .await?
+            .map(|d| Observed {
+                arn: d.arn,
+                version: d.version,
+                attributes: d.attributes,
+                targets: desired.targets.clone(),
+                tags: desired.all_tags(),
+                creation_date: d.creation_date,
+                last_modified_date: d.last_modified_date,
+            });
+        (observed, true)
+    } else {
+        (ctx.iot.observe(region, &desired.name).await?, false)
+    };
+    let matched = matches(desired, observed.as_ref());
+    let outcome = if partial {
+        ReadOutcome::Partial { matched }
+    } else {
+        ReadOutcome::Full { matched }
+    };
+    let _ = PLAN.try_with(|p| p.outcome.set(Some(outcome)));
+    Ok(observed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_tags_every_third_resync_while_in_sync() {
+        let mut h = ReadHistory::default();
+        // Nothing known yet: a full read.
+        assert!(!h.may_skip());
+        let mut pattern = Vec::new();
+        for _ in 0..7 {
+            let skip = h.may_skip();
+            pattern.push(if skip { 'p' } else { 'F' });
+            h.record(if skip {
+                ReadOutcome::Partial { matched: true }
+            } else {
+                ReadOutcome::Full { matched: true }
+            });
+        }
+        assert_eq!(pattern.iter().collect::<String>(), "FppFppF");
+    }
+
+    #[test]
+    fn a_difference_means_a_full_read_next() {
+        let mut h = ReadHistory::default();
+        h.record(ReadOutcome::Full { matched: true });
+        assert!(h.may_skip());
+        h.record(ReadOutcome::Partial { matched: false });
+        assert!(!h.may_skip());
+        h.record(ReadOutcome::Full { matched: false });
+        assert!(!h.may_skip());
+        h.record(ReadOutcome::Full { matched: true });
+        assert!(h.may_skip());
+    }
+}

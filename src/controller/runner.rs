@@ -1,0 +1,413 @@
+//! Runs the reconciles: watches SecurityProfiles, turns each change into work of the user's
+//! lane or the resync lane, and serves the work queue (see `queue`) with `--concurrency`
+//! workers. Resyncs are paced by the resync budget (see `budget`).
+//!
+//! This replaces kube-runtime's `Controller`, whose runner, when all its slots are busy, picks
+//! the next due object in hash order (some can wait for ever under load) and cannot tell a
+//! user's change from a periodic resync.
+
+use super::budget::{self, Percent, Schedule};
+use super::queue::{Due, SharedQueue};
+use super::reads::{self, ReadHistory, ReadPlan};
+use super::{Context, error_policy, reconcile};
+use crate::api::SecurityProfile;
+use crate::aws::{Lane, in_lane};
+use crate::reconcile::is_paused;
+use futures::StreamExt;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::watcher::{self, Config as WatcherConfig};
+use kube::runtime::{WatchStreamExt, predicates};
+use rand::Rng;
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::{debug, info};
+
+/// How the runner serves the resources.
+#[derive(Clone, Debug)]
+pub struct RunnerConfig {
+    /// Namespaces to watch (empty: all).
+    pub namespaces: Vec<String>,
+    /// Reconciles running at once.
+    pub concurrency: u16,
+    /// Share of each read quota that resyncs may use.
+    pub resync_budget: Percent,
+}
+
+impl From<&crate::config::ControllerArgs> for RunnerConfig {
+    fn from(args: &crate::config::ControllerArgs) -> RunnerConfig {
+        RunnerConfig {
+            namespaces: args.watch_namespaces.clone(),
+            concurrency: args.concurrency,
+            resync_budget: args.resync_budget,
+        }
+    }
+}
+
+/// What the runner keeps per live resource (dropped when it goes).
+#[derive(Debug)]
+struct Known {
+    /// Hash of what makes a change worth reconciling (see [`trigger`]).
+    trigger: u64,
+    /// The watch (and cache) the resource comes from.
+    store: usize,
+    reads: ReadHistory,
+}
+
+struct Runner {
+    ctx: Arc<Context>,
+    queue: SharedQueue,
+    stores: Vec<Store<SecurityProfile>>,
+    known: Mutex<HashMap<String, Known>>,
+    /// Resyncs per second within the budget (`None`: no read quota configured).
+    rate: Option<f64>,
+    /// The resource count last logged with its schedule.
+    logged: Mutex<Option<usize>>,
+}
+
+fn key_of(sp: &SecurityProfile) -> String {
+    format!("{}/{}", sp.namespace().unwrap_or_default(), sp.name_any())
+}
+
+/// What makes a resource worth reconciling: spec (generation), finalizers, deletion,
+/// annotations (the pause annotation among them). Status-only writes change none of these,
+/// so they never cause AWS calls.
+fn trigger(sp: &SecurityProfile) -> u64 {
+    let mut h = DefaultHasher::new();
+    predicates::generation(sp).hash(&mut h);
+    predicates::finalizers(sp).hash(&mut h);
+    sp.metadata.deletion_timestamp.is_some().hash(&mut h);
+    is_paused(sp).hash(&mut h);
+    sp.annotations().hash(&mut h);
+    h.finish()
+}
+
+/// Whether a resource seen for the first time needs work for its user: never reconciled at
+/// this generation, not Ready at it, or being deleted. Otherwise it only needs a resync.
+fn needs_user_work(sp: &SecurityProfile) -> bool {
+    let generation = sp.metadata.generation;
+    let observed = sp.status.as_ref().and_then(|s| s.observed_generation);
+    let ready_now = sp
+        .condition("Ready")
+        .is_some_and(|c| c.status == "True" && c.observed_generation == generation);
+    sp.metadata.deletion_timestamp.is_some() || observed != generation || !ready_now
+}
+
+/// The follow-up a reconcile asked for. kube-runtime 5 keeps `Action`'s delay private, so it
+/// is read back from its `Debug` form (`Action { requeue_after: Some(1.5s) }`).
+fn requeue_after(action: &Action) -> Option<Duration> {
+    let text = format!("{action:?}");
+    let inner = text.split_once("Some(")?.1.rsplit_once(')')?.0;
+    let split = inner.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (n, unit) = inner.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "ms" => n / 1e3,
+        "µs" => n / 1e6,
+        "ns" => n / 1e9,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+impl Runner {
+    fn known(&self) -> MutexGuard<'_, HashMap<String, Known>> {
+        match self.known.lock() {
+            Ok(k) => k,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::new(self.known().len(), self.ctx.resync, self.rate)
+    }
+
+    /// Exports the schedule, and logs it at startup and when the resource count moved a lot.
+    fn review_schedule(&self, force: bool) {
+        let s = self.schedule();
+        let n = self.known().len();
+        let m = &self.ctx.metrics;
+        m.resync_effective_period.set(s.effective.as_secs_f64());
+        m.resync_backlog
+            .set(self.queue.with(|q| q.backlog()) as i64);
+        let mut logged = match self.logged.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !(force || logged.is_some_and(|l| budget::changed_a_lot(l, n))) {
+            return;
+        }
+        *logged = Some(n);
+        let rate = self
+            .rate
+            .map(|r| format!("{r:.2}"))
+            .unwrap_or("unlimited".into());
+        if s.stretched() {
+            info!(resources = n, requested_s = s.requested.as_secs_f64(), effective_s = s.effective.as_secs_f64(), resyncs_per_s = %rate,
+                "resync period stretched: the resync budget cannot read every resource within --resync-period");
+        } else {
+            info!(resources = n, period_s = s.effective.as_secs_f64(), resyncs_per_s = %rate, "resync period kept within the resync budget");
+        }
+    }
+
+    /// A resource was added or changed (or listed again after a watch restart).
+    fn seen(&self, store: usize, sp: &SecurityProfile) {
+        let key = key_of(sp);
+        let t = trigger(sp);
+        let now = Instant::now();
+        let due = {
+            let mut known = self.known();
+            match known.get_mut(&key) {
+                Some(k) if k.trigger == t => None,
+                Some(k) => {
+                    k.trigger = t;
+                    Some(Due {
+                        lane: Lane::User,
+                        at: now,
+                    })
+                }
+                None => {
+                    known.insert(
+                        key.clone(),
+                        Known {
+                            trigger: t,
+                            store,
+                            reads: Default::default(),
+                        },
+                    );
+                    Some(if needs_user_work(sp) {
+                        Due {
+                            lane: Lane::User,
+                            at: now,
+                        }
+                    } else {
+                        // Already in sync when last seen: its first resync falls anywhere in
+                        // one period, so that a restart does not read every resource at once.
+                        let spread = self.ctx.resync.mul_f64(rand::rng().random_range(0.0..1.0));
+                        Due {
+                            lane: Lane::Resync,
+                            at: now + spread,
+                        }
+                    })
+                }
+            }
+        };
+        if let Some(due) = due {
+            self.queue.with(|q| q.schedule(&key, due));
+        }
+    }
+
+    /// A resource is gone: nothing about it is kept.
+    fn gone(&self, key: &str) {
+        self.known().remove(key);
+        self.queue.with(|q| q.forget(key));
+        self.ctx.forget(key);
+    }
+
+    /// After a (re)list, forgets the resources of this watch that are no longer there.
+    fn prune(&self, store: usize) {
+        let stale: Vec<String> = self
+            .known()
+            .iter()
+            .filter(|(k, v)| v.store == store && self.get(store, k).is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            self.gone(&key);
+        }
+    }
+
+    fn get(&self, store: usize, key: &str) -> Option<Arc<SecurityProfile>> {
+        let (ns, name) = key.split_once('/')?;
+        let r = ObjectRef::new(name).within(ns);
+        self.stores.get(store)?.get(&r)
+    }
+
+    /// Reconciles one resource and returns the follow-up.
+    async fn serve(&self, key: &str, lane: Lane) -> Option<Due> {
+        let (store, history) = {
+            let known = self.known();
+            let k = known.get(key)?;
+            (k.store, k.reads)
+        };
+        let sp = self.get(store, key)?;
+        let plan = ReadPlan::new(lane == Lane::Resync && history.may_skip());
+        let (action, outcome) = reads::with_reads(
+            plan,
+            in_lane(lane, async {
+                match reconcile(sp.clone(), self.ctx.clone()).await {
+                    Ok(action) => action,
+                    Err(e) => error_policy(sp.clone(), &e, self.ctx.clone()),
+                }
+            }),
+        )
+        .await;
+        if let (Some(outcome), Some(k)) = (outcome, self.known().get_mut(key)) {
+            k.reads.record(outcome);
+        }
+        let after = requeue_after(&action)?;
+        let requested = self.ctx.resync;
+        Some(if after >= requested / 2 {
+            // A resync: at the effective period, which the budget may have stretched.
+            let s = self.schedule();
+            let stretch = s.effective.as_secs_f64() / requested.as_secs_f64().max(1e-3);
+            Due {
+                lane: Lane::Resync,
+                at: Instant::now() + after.mul_f64(stretch.max(1.0)),
+            }
+        } else {
+            // A retry (backoff) stays in the lane of the work that failed.
+            Due {
+                lane,
+                at: Instant::now() + after,
+            }
+        })
+    }
+
+    /// One worker: serves the queue until shutdown; a reconcile under way is finished.
+    async fn work(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let (key, lane) = tokio::select! {
+                next = self.queue.next() => next,
+                _ = &mut shutdown => return,
+            };
+            let next = self.serve(&key, lane).await;
+            self.queue.with(|q| q.done(&key, next));
+            let backlog = self.queue.with(|q| q.backlog());
+            self.ctx.metrics.resync_backlog.set(backlog as i64);
+        }
+    }
+}
+
+/// Runs the watches and the workers until `shutdown` resolves; reconciles under way finish.
+pub async fn run_controllers(
+    ctx: Arc<Context>,
+    config: RunnerConfig,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+    on_ready: impl Fn() + Send + Sync + 'static,
+) {
+    let apis: Vec<Api<SecurityProfile>> = if config.namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        config
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect()
+    };
+    let rate = budget::resync_rate(config.resync_budget, |op| ctx.iot.quota(op));
+    let mut writers = Vec::new();
+    let mut stores = Vec::new();
+    for _ in &apis {
+        let (reader, writer) = reflector::store();
+        stores.push(reader);
+        writers.push(writer);
+    }
+    let spacing = Schedule::new(0, ctx.resync, rate).spacing;
+    let runner = Arc::new(Runner {
+        ctx,
+        queue: SharedQueue::new(spacing),
+        stores,
+        known: Mutex::new(HashMap::new()),
+        rate,
+        logged: Mutex::new(None),
+    });
+    let watches = futures::future::join_all(
+        apis.into_iter()
+            .zip(writers)
+            .enumerate()
+            .map(|(i, (api, writer))| watch(runner.clone(), i, api, writer)),
+    );
+    let ready = {
+        let runner = runner.clone();
+        async move {
+            for s in &runner.stores {
+                let _ = s.wait_until_ready().await;
+            }
+            runner.review_schedule(true);
+            on_ready();
+        }
+    };
+    let workers = futures::future::join_all(
+        (0..config.concurrency.max(1)).map(|_| runner.clone().work(shutdown.clone())),
+    );
+    // The watches run until shutdown; the workers stop taking work then and finish theirs.
+    let watching = async {
+        tokio::select! {
+            _ = async { futures::join!(watches, ready) } => {}
+            _ = shutdown.clone() => {}
+        }
+    };
+    futures::join!(watching, workers);
+}
+
+/// Follows one watch: keeps its cache and turns its events into work.
+async fn watch(
+    runner: Arc<Runner>,
+    store: usize,
+    api: Api<SecurityProfile>,
+    writer: reflector::store::Writer<SecurityProfile>,
+) {
+    let events = watcher::watcher(api, WatcherConfig::default().any_semantic())
+        .default_backoff()
+        // The cache keeps what reconciles read: not managedFields, nor kubectl's copy of the
+        // whole last applied manifest (a large share of memory at 10,000 resources).
+        .modify(|sp: &mut SecurityProfile| {
+            sp.managed_fields_mut().clear();
+            sp.annotations_mut()
+                .remove("kubectl.kubernetes.io/last-applied-configuration");
+        })
+        .reflect(writer);
+    events
+        .for_each(|event| {
+            match event {
+                Ok(watcher::Event::Apply(sp) | watcher::Event::InitApply(sp)) => {
+                    let new = !runner.known().contains_key(&key_of(&sp));
+                    runner.seen(store, &sp);
+                    if new {
+                        runner.review_schedule(false);
+                    }
+                }
+                Ok(watcher::Event::Delete(sp)) => {
+                    runner.gone(&key_of(&sp));
+                    runner.review_schedule(false);
+                }
+                Ok(watcher::Event::InitDone) => runner.prune(store),
+                Ok(watcher::Event::Init) => {}
+                Err(e) => debug!(error = %e, "watch error"),
+            }
+            async {}
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requeue_delays_are_read_back() {
+        assert_eq!(requeue_after(&Action::await_change()), None);
+        for d in [
+            Duration::from_secs(600),
+            Duration::from_millis(1500),
+            Duration::from_micros(250),
+            Duration::from_nanos(7),
+            Duration::from_secs_f64(123.456789),
+        ] {
+            let back = requeue_after(&Action::requeue(d)).unwrap();
+            assert!(
+                (back.as_secs_f64() - d.as_secs_f64()).abs() < 1e-6,
+                "{d:?} -> {back:?}"
+            );
+        }
+    }
+}
