@@ -12,7 +12,7 @@ pub enum LogFormat {
     Text,
 }
 
-/// Flags of the controller.
+/// Flags of the controller: the watch, and one group per layer (AWS, leader election, serving).
 #[derive(Args, Clone, Debug)]
 pub struct ControllerArgs {
     /// Kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster config).
@@ -22,10 +22,6 @@ pub struct ControllerArgs {
     /// Namespaces to watch, comma-separated (default: all).
     #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',')]
     pub watch_namespaces: Vec<String>,
-
-    /// Region for resources that set none (after the namespace annotation iot.awscc.io/default-region).
-    #[arg(long, env = "DEFAULT_REGION")]
-    pub default_region: Option<String>,
 
     /// How often AWS is read again to correct drift (jittered by ±10%).
     #[arg(long, env = "RESYNC_PERIOD", default_value = "10m", value_parser = parse_duration)]
@@ -46,36 +42,72 @@ pub struct ControllerArgs {
     #[arg(long, env = "CLUSTER_ID")]
     pub cluster_id: Option<String>,
 
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub leader: LeaderArgs,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// How the operator reaches AWS (also used by the read-only commands).
+#[derive(Args, Clone, Debug, Default)]
+pub struct AwsArgs {
+    /// Region for resources that set none (after the namespace annotation iot.awscc.io/default-region).
+    #[arg(long, env = "DEFAULT_REGION")]
+    pub default_region: Option<String>,
+
     /// AWS endpoint override (e.g. the IoT emulator).
-    #[arg(long, env = "AWS_ENDPOINT_URL_IOT")]
-    pub aws_endpoint_url: Option<String>,
+    #[arg(long = "aws-endpoint-url", env = "AWS_ENDPOINT_URL_IOT")]
+    pub endpoint_url: Option<String>,
 
     /// Attempts per AWS call (SDK retries with exponential backoff and jitter).
-    #[arg(long, env = "AWS_MAX_ATTEMPTS", default_value_t = 3)]
-    pub aws_max_attempts: u32,
+    #[arg(
+        long = "aws-max-attempts",
+        env = "AWS_MAX_ATTEMPTS",
+        default_value_t = 3
+    )]
+    pub max_attempts: u32,
 
     /// Timeout of one AWS call attempt.
-    #[arg(long, env = "AWS_ATTEMPT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub aws_attempt_timeout: Duration,
+    #[arg(long = "aws-attempt-timeout", env = "AWS_ATTEMPT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub attempt_timeout: Duration,
 
-    /// Client-side rate limit per AWS operation and region, as OPERATION=N or *=N calls per
-    /// second (repeatable or comma-separated). Set it to the account's quotas so that the
-    /// operator paces itself instead of being throttled.
-    #[arg(long, env = "AWS_TPS", value_delimiter = ',', value_parser = crate::aws::parse_rate)]
-    pub aws_tps: Vec<(String, f64)>,
+    /// Client-side rate limit per AWS account, region and operation, as OPERATION=N or *=N
+    /// calls per second (repeatable or comma-separated; `*` covers every operation not named).
+    /// Default: AWS's documented Device Defender quotas (10/s for every operation the operator
+    /// calls, 25/s for DescribeSecurityProfile), so that it paces itself instead of being
+    /// throttled.
+    #[arg(long = "aws-tps", env = "AWS_TPS", value_delimiter = ',', value_parser = crate::aws::parse_rate)]
+    pub tps: Vec<(String, f64)>,
+}
 
+/// Leader election: one writer at a time.
+#[derive(Args, Clone, Debug)]
+pub struct LeaderArgs {
     /// Elect a leader on a coordination.k8s.io Lease before reconciling.
-    #[arg(long, env = "LEADER_ELECT", default_value_t = false)]
-    pub leader_elect: bool,
+    #[arg(long = "leader-elect", env = "LEADER_ELECT", default_value_t = false)]
+    pub enabled: bool,
 
     /// Namespace of the leader-election Lease (default: the pod's namespace, else default).
-    #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
-    pub leader_election_namespace: Option<String>,
+    #[arg(long = "leader-election-namespace", env = "LEADER_ELECTION_NAMESPACE")]
+    pub namespace: Option<String>,
 
-    /// Lease duration for leader election.
-    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    /// Lease duration for leader election: how long another replica waits before taking over.
+    #[arg(long = "lease-duration", env = "LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
     pub lease_duration: Duration,
 
+    /// A leader that has not renewed its Lease for this long stops every AWS write; shorter than
+    /// the lease duration, so a leader is fenced before another can take over.
+    #[arg(long = "renew-deadline", env = "RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub renew_deadline: Duration,
+}
+
+/// Probes, metrics and logs.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
     /// Address of /metrics.
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:8080")]
     pub metrics_addr: SocketAddr,

@@ -1,4 +1,4 @@
-//! The least-privilege IAM policy: exactly the actions of the seed's create, read, update,
+//! The least-privilege IAM policy: exactly the actions the operator calls to create, read, update,
 //! delete and list permissions, with `iam:PassRole` limited to AWS IoT.
 
 use serde_json::{Value, json};

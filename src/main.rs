@@ -36,13 +36,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Crd => print!("{}", api::crd_yaml()?),
         Command::IamPolicy => print!("{}", iam::policy_json()),
         Command::Run(args) => {
-            telemetry::init(args.log_format);
+            telemetry::init(args.serve.log_format);
             let client = kube_client(&args).await?;
             operator::run(client, &args, operator::shutdown_on_signal()).await?;
         }
         Command::Sandbox(args) => {
             // The demo prints its own report; logs are for when something goes wrong.
-            telemetry::init_with_default(args.controller.log_format, "warn");
+            telemetry::init_with_default(args.controller.serve.log_format, "warn");
             sandbox::run(*args, operator::shutdown_on_signal()).await?;
         }
     }

@@ -84,8 +84,8 @@ pub async fn run_with_credentials(
     let metrics = Arc::new(Metrics::default());
     let health = Health::default();
     let (health_addr, metrics_addr) = server::serve(
-        args.health_addr,
-        args.metrics_addr,
+        args.serve.health_addr,
+        args.serve.metrics_addr,
         health.clone(),
         metrics.clone(),
     )
@@ -104,11 +104,11 @@ pub async fn run_with_credentials(
     };
     let iot = Iot::load(
         AwsOptions {
-            endpoint_url: args.aws_endpoint_url.clone(),
-            max_attempts: args.aws_max_attempts,
-            attempt_timeout: args.aws_attempt_timeout,
-            region: args.default_region.clone(),
-            tps: args.aws_tps.clone(),
+            endpoint_url: args.aws.endpoint_url.clone(),
+            max_attempts: args.aws.max_attempts,
+            attempt_timeout: args.aws.attempt_timeout,
+            region: args.aws.default_region.clone(),
+            tps: args.aws.tps.clone(),
         },
         credentials,
         metrics.clone(),
@@ -119,20 +119,21 @@ pub async fn run_with_credentials(
         iot,
         metrics,
         cluster_id,
-        args.default_region.clone(),
+        args.aws.default_region.clone(),
         args.resync_period,
     ));
     let ready = {
         let health = health.clone();
         move || health.set_ready(true)
     };
-    if !args.leader_elect {
+    if !args.leader.enabled {
         run_controllers(ctx, RunnerConfig::from(args), shutdown, ready).await;
         return Ok(());
     }
 
     let namespace = args
-        .leader_election_namespace
+        .leader
+        .namespace
         .clone()
         .or_else(|| std::env::var("POD_NAMESPACE").ok())
         .unwrap_or_else(|| "default".to_string());
@@ -143,7 +144,7 @@ pub async fn run_with_credentials(
             rand::random::<u32>()
         )
     });
-    let lease_secs = args.lease_duration.as_secs().max(2);
+    let lease_secs = args.leader.lease_duration.as_secs().max(2);
     let manager = LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
         .with_namespace(namespace)
         .with_identity(identity.clone())

@@ -113,8 +113,9 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
         None
     } else {
         let mut controller = args.controller.clone();
-        controller.aws_endpoint_url = Some(emulator.url());
+        controller.aws.endpoint_url = Some(emulator.url());
         controller
+            .aws
             .default_region
             .get_or_insert_with(|| "us-east-1".to_string());
         controller

@@ -1,9 +1,10 @@
-//! The `Ready` and `Synced` conditions and their reasons (api.md).
+//! The `Ready` and `Synced` conditions and their reasons.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::{Timestamp, Unit};
 
-/// Why a condition has its status. The strings are the contract of api.md.
+/// Why a condition has its status. The strings are a contract: users and the Argo CD health
+/// check match on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
     Available,
@@ -20,6 +21,18 @@ pub enum Reason {
     Paused,
     VersionConflict,
     NotFound,
+    /// AWS rejected the request for good (a 4xx that the same request will get again).
+    AwsRejected,
+    /// The Kubernetes API failed (not AWS).
+    KubernetesError,
+    /// `managementPolicy: Observe` and AWS differs from the spec.
+    Drifted,
+    /// `adoptionPolicy: Adopt` where the cluster admin does not allow adoption.
+    AdoptionNotAllowed,
+    /// The spec names a role, topic, target or region outside the admin's allowlists.
+    Forbidden,
+    /// A CustomMetric or Dimension the profile names is not ready yet.
+    WaitingForDependency,
 }
 
 impl Reason {
@@ -39,6 +52,12 @@ impl Reason {
             Reason::Paused => "Paused",
             Reason::VersionConflict => "VersionConflict",
             Reason::NotFound => "NotFound",
+            Reason::AwsRejected => "AwsRejected",
+            Reason::KubernetesError => "KubernetesError",
+            Reason::Drifted => "Drifted",
+            Reason::AdoptionNotAllowed => "AdoptionNotAllowed",
+            Reason::Forbidden => "Forbidden",
+            Reason::WaitingForDependency => "WaitingForDependency",
         }
     }
 }

@@ -333,10 +333,10 @@ fn default_values_render_a_hardened_least_privilege_operator() {
     );
     // The args are valid flags of `run` (the same parser as the binary).
     let parsed = controller_args(&args_of(&objects)[1..]);
-    assert!(!parsed.leader_elect);
+    assert!(!parsed.leader.enabled);
     assert!(parsed.watch_namespaces.is_empty());
-    assert_eq!(parsed.health_addr.port(), 8081);
-    assert_eq!(parsed.metrics_addr.port(), 8080);
+    assert_eq!(parsed.serve.health_addr.port(), 8081);
+    assert_eq!(parsed.serve.metrics_addr.port(), 8080);
 
     let env: Vec<(&str, &str)> = c["env"]
         .as_array()
@@ -410,11 +410,8 @@ fn two_replicas_elect_a_leader_on_a_lease_in_the_release_namespace() {
     assert!(args.contains(&"--leader-elect".to_string()), "{args:?}");
     assert!(args.contains(&"--leader-election-namespace=spo-system".to_string()));
     let parsed = controller_args(&args[1..]);
-    assert!(parsed.leader_elect);
-    assert_eq!(
-        parsed.leader_election_namespace.as_deref(),
-        Some("spo-system")
-    );
+    assert!(parsed.leader.enabled);
+    assert_eq!(parsed.leader.namespace.as_deref(), Some("spo-system"));
     let roles = of_kind(&objects, "Role");
     assert_eq!(roles.len(), 1, "{roles:#?}");
     assert_eq!(roles[0]["metadata"]["namespace"], "spo-system");

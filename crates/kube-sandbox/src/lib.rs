@@ -1,6 +1,6 @@
 //! kube-sandbox: an in-process Kubernetes API server (HTTPS, bearer token) with the real API's
 //! semantics for the subset of kinds the operator, kubectl and helm use. Test and demo
-//! infrastructure: see `shared/design/sandbox.md` and this crate's README.
+//! infrastructure: see this crate's README.
 
 mod apply;
 mod discovery;

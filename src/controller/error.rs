@@ -1,0 +1,107 @@
+//! Errors of one reconcile and what the error policy does about each.
+
+use super::Context;
+use crate::api::{Reason, SecurityProfile};
+use crate::aws::{ErrorClass, IotError};
+use crate::reconcile::SpecError;
+use kube::runtime::controller::Action;
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Errors of one reconcile.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Iot(#[from] IotError),
+    #[error("invalid spec: {0}")]
+    Spec(#[from] SpecError),
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("paused: the iot.awscc.io/paused annotation is \"true\"")]
+    Paused,
+    #[error("{0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+/// How the error policy requeues after an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Exponential backoff with jitter (throttling, 5xx, timeouts, conflicts).
+    Backoff,
+    /// Terminal for now: retry at the resync period (AccessDenied, AWS 4xx).
+    Slow,
+    /// Only a change to the resource helps (invalid spec, paused).
+    OnChange,
+}
+
+impl Error {
+    pub(crate) fn root(&self) -> &Error {
+        match self {
+            Error::Finalizer(e) => match e.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(inner)
+                | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.root(),
+                _ => self,
+            },
+            other => other,
+        }
+    }
+
+    pub(crate) fn retry(&self) -> Retry {
+        match self.root() {
+            Error::Iot(e) if e.class().is_retryable() => Retry::Backoff,
+            Error::Iot(IotError::NoRegion) => Retry::OnChange,
+            Error::Iot(_) => Retry::Slow,
+            Error::Spec(_) | Error::Paused => Retry::OnChange,
+            Error::Kube(_) | Error::Finalizer(_) => Retry::Backoff,
+        }
+    }
+
+    /// The Synced=False reason and message of this error.
+    pub(crate) fn reason(&self) -> (Reason, String) {
+        match self.root() {
+            Error::Iot(IotError::Aws(e)) => {
+                let reason = match e.class {
+                    ErrorClass::Throttled => Reason::Throttled,
+                    ErrorClass::AccessDenied => Reason::AccessDenied,
+                    ErrorClass::VersionConflict => Reason::VersionConflict,
+                    _ => Reason::AwsError,
+                };
+                (reason, e.to_string())
+            }
+            Error::Iot(e @ IotError::NoRegion) => (Reason::InvalidSpec, e.to_string()),
+            Error::Iot(e) => (Reason::AwsError, e.to_string()),
+            Error::Spec(e) => (Reason::InvalidSpec, e.to_string()),
+            Error::Paused => (Reason::Paused, self.root().to_string()),
+            e => (Reason::AwsError, e.to_string()),
+        }
+    }
+}
+
+/// `d` jittered by ±10%, so that resyncs of many resources spread out.
+pub(crate) fn jittered(d: Duration) -> Duration {
+    d.mul_f64(rand::rng().random_range(0.9..1.1))
+}
+
+/// Exponential backoff with jitter: 1s, 2s, 4s … capped at 5 minutes, each between half and all of it.
+pub(crate) fn backoff(failures: u32) -> Duration {
+    let base = Duration::from_secs(1)
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(9))
+        .min(Duration::from_secs(300));
+    base.mul_f64(rand::rng().random_range(0.5..=1.0))
+}
+
+/// Requeues after an error: backoff for retryable errors, the resync period for terminal ones.
+pub fn error_policy(sp: Arc<SecurityProfile>, err: &Error, ctx: Arc<Context>) -> Action {
+    let n = {
+        let mut failures = ctx.failures();
+        let n = failures.entry(super::key(&sp)).or_insert(0);
+        *n += 1;
+        *n
+    };
+    match err.retry() {
+        Retry::Backoff => Action::requeue(backoff(n)),
+        Retry::Slow => Action::requeue(jittered(ctx.resync)),
+        Retry::OnChange => Action::await_change(),
+    }
+}
