@@ -359,11 +359,16 @@ async fn watch(
     let events = watcher::watcher(api, WatcherConfig::default().any_semantic())
         .default_backoff()
         // The cache keeps what reconciles read: not managedFields, nor kubectl's copy of the
-        // whole last applied manifest (a large share of memory at 10,000 resources).
+        // whole last applied manifest (a large share of memory at 10,000 resources), nor
+        // labels, owners and the creation time, which no reconcile reads.
         .modify(|sp: &mut SecurityProfile| {
             sp.managed_fields_mut().clear();
             sp.annotations_mut()
                 .remove("kubectl.kubernetes.io/last-applied-configuration");
+            sp.labels_mut().clear();
+            sp.metadata.owner_references = None;
+            sp.metadata.creation_timestamp = None;
+            sp.metadata.generate_name = None;
         })
         .reflect(writer);
     events
