@@ -71,6 +71,18 @@ pub struct Schedule {
     pub spacing: Duration,
 }
 
+/// Least time between two resyncs that read targets and tags too: the budget of the tighter
+/// of the two list quotas; zero without a quota.
+pub fn full_read_spacing(budget: Percent, quota: impl Fn(&str) -> Option<f64>) -> Duration {
+    ["ListTargetsForSecurityProfile", "ListTagsForResource"]
+        .iter()
+        .filter_map(|op| quota(op))
+        .filter(|q| *q > 0.0)
+        .map(|q| Duration::from_secs_f64(1.0 / (budget.0 / 100.0 * q)))
+        .max()
+        .unwrap_or(Duration::ZERO)
+}
+
 impl Schedule {
     pub fn new(resources: usize, requested: Duration, rate: Option<f64>) -> Schedule {
         let Some(rate) = rate.filter(|r| *r > 0.0) else {
@@ -144,6 +156,22 @@ mod tests {
         // No quota: nothing to stretch, no spacing.
         let s = Schedule::new(10_000, ten_min, None);
         assert_eq!((s.effective, s.spacing), (ten_min, Duration::ZERO));
+    }
+
+    #[test]
+    fn full_reads_are_paced_by_the_tighter_list_quota() {
+        let half = Percent::new(50.0).unwrap();
+        // 50% of 10/s: one full read every 200 ms.
+        assert_eq!(full_read_spacing(half, aws), Duration::from_millis(200));
+        let tags_slower = |op: &str| {
+            Some(if op == "ListTagsForResource" {
+                2.0
+            } else {
+                10.0
+            })
+        };
+        assert_eq!(full_read_spacing(half, tags_slower), Duration::from_secs(1));
+        assert_eq!(full_read_spacing(half, |_| None), Duration::ZERO);
     }
 
     #[test]

@@ -18,6 +18,8 @@ use tokio::time::Instant;
 pub struct Due {
     pub lane: Lane,
     pub at: Instant,
+    /// A resync that reads targets and tags too (see `reads`), paced by their own budget.
+    pub full: bool,
 }
 
 impl Due {
@@ -27,6 +29,7 @@ impl Due {
         Due {
             lane: self.lane.min(other.lane),
             at: self.at.min(other.at),
+            full: self.full || other.full,
         }
     }
 }
@@ -52,13 +55,24 @@ pub struct Queue {
     due: [BTreeSet<Slot>; 2],
     running: HashMap<String, Running>,
     seq: u64,
-    /// Least time between two resyncs (the budget); when the next one may start.
-    spacing: Duration,
+    /// Least time between two resyncs, and between two resyncs that read everything (the
+    /// budget); when the next of each may start.
+    spacing: Spacing,
     next_resync: Instant,
+    next_full: Instant,
+}
+
+/// The budget's pace of resyncs.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Spacing {
+    /// Between two resyncs (each reads DescribeSecurityProfile).
+    pub any: Duration,
+    /// Between two resyncs that also read targets and tags.
+    pub full: Duration,
 }
 
 impl Queue {
-    pub fn new(spacing: Duration, now: Instant) -> Queue {
+    pub fn new(spacing: Spacing, now: Instant) -> Queue {
         Queue {
             waiting: HashMap::new(),
             later: BTreeSet::new(),
@@ -67,6 +81,7 @@ impl Queue {
             seq: 0,
             spacing,
             next_resync: now,
+            next_full: now,
         }
     }
 
@@ -115,13 +130,29 @@ impl Queue {
     /// something is scheduled).
     pub fn pop(&mut self, now: Instant) -> Result<(String, Lane), Option<Instant>> {
         self.promote(now);
+        // The first due resync waits for the budget (resyncs are served in due order, so a
+        // full read is not overtaken by later partial ones).
+        let resync_at = self.due[Lane::Resync as usize].first().map(|(_, _, key)| {
+            let full = self.waiting.get(key).is_some_and(|(d, _)| d.full);
+            (
+                full,
+                if full {
+                    self.next_resync.max(self.next_full)
+                } else {
+                    self.next_resync
+                },
+            )
+        });
         let lane = if !self.due[Lane::User as usize].is_empty() {
             Lane::User
-        } else if !self.due[Lane::Resync as usize].is_empty() && self.next_resync <= now {
-            self.next_resync = now + self.spacing;
+        } else if let Some((full, at)) = resync_at.filter(|(_, at)| *at <= now) {
+            self.next_resync = now.max(at) + self.spacing.any;
+            if full {
+                self.next_full = now.max(at) + self.spacing.full;
+            }
             Lane::Resync
         } else {
-            let resync = (!self.due[Lane::Resync as usize].is_empty()).then_some(self.next_resync);
+            let resync = resync_at.map(|(_, at)| at);
             let later = self.later.first().map(|s| s.0);
             return Err(match (resync, later) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -187,7 +218,7 @@ pub struct SharedQueue {
 }
 
 impl SharedQueue {
-    pub fn new(spacing: Duration) -> SharedQueue {
+    pub fn new(spacing: Spacing) -> SharedQueue {
         SharedQueue {
             queue: Mutex::new(Queue::new(spacing, Instant::now())),
             changed: Notify::new(),
@@ -239,7 +270,18 @@ mod tests {
     use super::*;
 
     fn due(lane: Lane, at: Instant) -> Due {
-        Due { lane, at }
+        Due {
+            lane,
+            at,
+            full: false,
+        }
+    }
+
+    fn every(any: Duration) -> Spacing {
+        Spacing {
+            any,
+            full: Duration::ZERO,
+        }
     }
 
     fn drain(q: &mut Queue, now: Instant) -> Vec<String> {
@@ -255,7 +297,7 @@ mod tests {
     fn user_work_first_then_resyncs_by_due_time() {
         let t0 = Instant::now();
         let s = Duration::from_secs;
-        let mut q = Queue::new(Duration::ZERO, t0);
+        let mut q = Queue::new(Spacing::default(), t0);
         q.schedule("r3", due(Lane::Resync, t0 + s(3)));
         q.schedule("r1", due(Lane::Resync, t0 + s(1)));
         q.schedule("u2", due(Lane::User, t0 + s(2)));
@@ -270,7 +312,7 @@ mod tests {
     fn one_entry_per_resource_the_more_urgent() {
         let t0 = Instant::now();
         let s = Duration::from_secs;
-        let mut q = Queue::new(Duration::ZERO, t0);
+        let mut q = Queue::new(Spacing::default(), t0);
         q.schedule("a", due(Lane::Resync, t0 + s(600)));
         q.schedule("b", due(Lane::Resync, t0 + s(1)));
         // An edit of `a` turns its far resync into user work now.
@@ -284,7 +326,7 @@ mod tests {
     #[test]
     fn work_arriving_during_a_reconcile_runs_after_it() {
         let t0 = Instant::now();
-        let mut q = Queue::new(Duration::ZERO, t0);
+        let mut q = Queue::new(Spacing::default(), t0);
         q.schedule("a", due(Lane::Resync, t0));
         assert_eq!(q.pop(t0), Ok(("a".into(), Lane::Resync)));
         // Not served twice at once.
@@ -298,7 +340,7 @@ mod tests {
     fn resyncs_are_spaced_by_the_budget_user_work_is_not() {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
-        let mut q = Queue::new(ms(100), t0);
+        let mut q = Queue::new(every(ms(100)), t0);
         for k in ["r1", "r2", "r3"] {
             q.schedule(k, due(Lane::Resync, t0));
         }
@@ -314,12 +356,40 @@ mod tests {
     }
 
     #[test]
+    fn full_reads_have_their_own_pace() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut q = Queue::new(
+            Spacing {
+                any: ms(100),
+                full: ms(300),
+            },
+            t0,
+        );
+        for (k, full) in [("f1", true), ("p1", false), ("f2", true), ("p2", false)] {
+            q.schedule(
+                k,
+                Due {
+                    full,
+                    ..due(Lane::Resync, t0)
+                },
+            );
+        }
+        assert_eq!(q.pop(t0), Ok(("f1".into(), Lane::Resync)));
+        assert_eq!(q.pop(t0 + ms(100)), Ok(("p1".into(), Lane::Resync)));
+        // f2 waits for the full-read pace, and p2 behind it (due order is kept).
+        assert_eq!(q.pop(t0 + ms(200)), Err(Some(t0 + ms(300))));
+        assert_eq!(q.pop(t0 + ms(300)), Ok(("f2".into(), Lane::Resync)));
+        assert_eq!(q.pop(t0 + ms(400)), Ok(("p2".into(), Lane::Resync)));
+    }
+
+    #[test]
     fn no_resource_is_passed_over_under_overload() {
         // 100 resources resynced far more often than the budget allows: every one of them is
         // still served, in turn, and an edit jumps the backlog.
         let t0 = Instant::now();
         let ms = Duration::from_millis;
-        let mut q = Queue::new(ms(10), t0);
+        let mut q = Queue::new(every(ms(10)), t0);
         for i in 0..100 {
             q.schedule(&format!("r{i}"), due(Lane::Resync, t0));
         }
@@ -347,7 +417,7 @@ mod tests {
     #[test]
     fn a_deleted_resource_is_forgotten_even_while_running() {
         let t0 = Instant::now();
-        let mut q = Queue::new(Duration::ZERO, t0);
+        let mut q = Queue::new(Spacing::default(), t0);
         q.schedule("a", due(Lane::Resync, t0));
         q.schedule("b", due(Lane::Resync, t0));
         q.forget("b");

@@ -36,17 +36,27 @@ impl ReadHistory {
         self.matched && self.skipped + 1 < FULL_READ_EVERY
     }
 
-    pub fn record(&mut self, outcome: ReadOutcome) {
+    /// Records how a reconcile read AWS. A full read that found differences which the
+    /// reconcile then corrected (`corrected`) leaves AWS as the spec wants it too; such
+    /// resources (new ones among them) start their cycle at `stagger` (0 up to
+    /// `FULL_READ_EVERY - 1`), so that resources created together do not all read everything
+    /// on the same resync.
+    pub fn record(&mut self, outcome: ReadOutcome, corrected: bool, stagger: u8) {
         *self = match outcome {
             ReadOutcome::Partial { matched: true } => ReadHistory {
                 skipped: self.skipped.saturating_add(1),
                 matched: true,
             },
             ReadOutcome::Partial { matched: false } => ReadHistory::default(),
-            ReadOutcome::Full { matched } => ReadHistory {
+            ReadOutcome::Full { matched: true } => ReadHistory {
                 skipped: 0,
-                matched,
+                matched: true,
             },
+            ReadOutcome::Full { matched: false } if corrected => ReadHistory {
+                skipped: stagger % FULL_READ_EVERY,
+                matched: true,
+            },
+            ReadOutcome::Full { matched: false } => ReadHistory::default(),
         };
     }
 }
@@ -128,29 +138,37 @@ mod tests {
         let mut h = ReadHistory::default();
         // Nothing known yet: a full read.
         assert!(!h.may_skip());
-        let mut pattern = Vec::new();
+        let mut pattern = String::new();
         for _ in 0..7 {
             let skip = h.may_skip();
             pattern.push(if skip { 'p' } else { 'F' });
-            h.record(if skip {
+            let outcome = if skip {
                 ReadOutcome::Partial { matched: true }
             } else {
                 ReadOutcome::Full { matched: true }
-            });
+            };
+            h.record(outcome, true, 0);
         }
-        assert_eq!(pattern.iter().collect::<String>(), "FppFppF");
+        assert_eq!(pattern, "FppFppF");
     }
 
     #[test]
-    fn a_difference_means_a_full_read_next() {
+    fn a_difference_means_a_full_read_next_unless_corrected() {
         let mut h = ReadHistory::default();
-        h.record(ReadOutcome::Full { matched: true });
+        h.record(ReadOutcome::Full { matched: true }, true, 0);
         assert!(h.may_skip());
-        h.record(ReadOutcome::Partial { matched: false });
+        h.record(ReadOutcome::Partial { matched: false }, true, 0);
         assert!(!h.may_skip());
-        h.record(ReadOutcome::Full { matched: false });
+        h.record(ReadOutcome::Full { matched: false }, false, 0);
         assert!(!h.may_skip());
-        h.record(ReadOutcome::Full { matched: true });
+        h.record(ReadOutcome::Full { matched: true }, true, 0);
         assert!(h.may_skip());
+        // Created or corrected: in sync, at a staggered point of the cycle.
+        let mut fresh = ReadHistory::default();
+        fresh.record(ReadOutcome::Full { matched: false }, true, 2);
+        assert!(!fresh.may_skip());
+        let mut fresh = ReadHistory::default();
+        fresh.record(ReadOutcome::Full { matched: false }, true, 1);
+        assert!(fresh.may_skip());
     }
 }

@@ -7,7 +7,7 @@
 //! user's change from a periodic resync.
 
 use super::budget::{self, Percent, Schedule};
-use super::queue::{Due, SharedQueue};
+use super::queue::{Due, SharedQueue, Spacing};
 use super::reads::{self, ReadHistory, ReadPlan};
 use super::{Context, error_policy, reconcile};
 use crate::api::SecurityProfile;
@@ -171,6 +171,7 @@ impl Runner {
                     Some(Due {
                         lane: Lane::User,
                         at: now,
+                        full: false,
                     })
                 }
                 None => {
@@ -186,6 +187,7 @@ impl Runner {
                         Due {
                             lane: Lane::User,
                             at: now,
+                            full: false,
                         }
                     } else {
                         // Already in sync when last seen: its first resync falls anywhere in
@@ -194,6 +196,7 @@ impl Runner {
                         Due {
                             lane: Lane::Resync,
                             at: now + spread,
+                            full: true,
                         }
                     })
                 }
@@ -239,19 +242,24 @@ impl Runner {
         };
         let sp = self.get(store, key)?;
         let plan = ReadPlan::new(lane == Lane::Resync && history.may_skip());
-        let (action, outcome) = reads::with_reads(
+        let ((action, succeeded), outcome) = reads::with_reads(
             plan,
             in_lane(lane, async {
                 match reconcile(sp.clone(), self.ctx.clone()).await {
-                    Ok(action) => action,
-                    Err(e) => error_policy(sp.clone(), &e, self.ctx.clone()),
+                    Ok(action) => (action, true),
+                    Err(e) => (error_policy(sp.clone(), &e, self.ctx.clone()), false),
                 }
             }),
         )
         .await;
-        if let (Some(outcome), Some(k)) = (outcome, self.known().get_mut(key)) {
-            k.reads.record(outcome);
-        }
+        let stagger = rand::rng().random_range(0..budget::FULL_READ_EVERY);
+        let full = match (outcome, self.known().get_mut(key)) {
+            (Some(outcome), Some(k)) => {
+                k.reads.record(outcome, succeeded, stagger);
+                !k.reads.may_skip()
+            }
+            _ => !history.may_skip(),
+        };
         let after = requeue_after(&action)?;
         let requested = self.ctx.resync;
         Some(if after >= requested / 2 {
@@ -261,12 +269,14 @@ impl Runner {
             Due {
                 lane: Lane::Resync,
                 at: Instant::now() + after.mul_f64(stretch.max(1.0)),
+                full,
             }
         } else {
             // A retry (backoff) stays in the lane of the work that failed.
             Due {
                 lane,
                 at: Instant::now() + after,
+                full,
             }
         })
     }
@@ -311,7 +321,10 @@ pub async fn run_controllers(
         stores.push(reader);
         writers.push(writer);
     }
-    let spacing = Schedule::new(0, ctx.resync, rate).spacing;
+    let spacing = Spacing {
+        any: Schedule::new(0, ctx.resync, rate).spacing,
+        full: budget::full_read_spacing(config.resync_budget, |op| ctx.iot.quota(op)),
+    };
     let runner = Arc::new(Runner {
         ctx,
         queue: SharedQueue::new(spacing),
