@@ -100,9 +100,18 @@ pub struct LeaderArgs {
     pub lease_duration: Duration,
 
     /// A leader that has not renewed its Lease for this long stops every AWS write; shorter than
-    /// the lease duration, so a leader is fenced before another can take over.
-    #[arg(long = "renew-deadline", env = "RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
-    pub renew_deadline: Duration,
+    /// the lease duration, so a leader is fenced before another can take over (default: two
+    /// thirds of the lease duration).
+    #[arg(long = "renew-deadline", env = "RENEW_DEADLINE", value_parser = parse_duration)]
+    pub renew_deadline: Option<Duration>,
+}
+
+impl LeaderArgs {
+    /// The renew deadline in force.
+    pub fn renew_deadline(&self) -> Duration {
+        self.renew_deadline
+            .unwrap_or_else(|| self.lease_duration.mul_f64(2.0 / 3.0))
+    }
 }
 
 /// Probes, metrics and logs.

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod config;
 pub mod controller;
 pub mod iam;
+pub mod leader;
 pub mod metrics;
 pub mod operator;
 pub mod reconcile;

@@ -1,18 +1,18 @@
 //! The `run` command as a library function: probes, metrics, AWS client, leader election and
 //! the controllers. `sandbox` and the tests call the same function.
 
-use crate::aws::{AwsOptions, Iot};
+use crate::aws::{AwsOptions, Fence, Iot};
 use crate::config::ControllerArgs;
 use crate::controller::{Context, RunnerConfig, run_controllers};
+use crate::leader::{Elector, LeaderError};
 use crate::metrics::Metrics;
 use crate::server::{self, Health};
 use aws_sdk_iot::config::Credentials;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{Api, Client};
-use kube_lease_manager::LeaseManagerBuilder;
 use std::sync::Arc;
-use std::time::Duration;
+use tokio::sync::watch;
 use tracing::info;
 
 /// A cloneable future that resolves when the operator should stop.
@@ -57,7 +57,7 @@ pub enum RunError {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error("leader election: {0}")]
-    Lease(#[from] kube_lease_manager::LeaseManagerError),
+    Leader(#[from] LeaderError),
     #[error("lost leadership; exiting so that a new process starts as a follower")]
     LostLeadership,
 }
@@ -91,46 +91,68 @@ pub async fn run_with_credentials(
     )
     .await?;
     info!(%health_addr, %metrics_addr, "serving probes and metrics");
-    let cluster_id = match &args.cluster_id {
-        Some(id) => id.clone(),
-        None => {
-            let ns: Api<Namespace> = Api::all(client.clone());
-            ns.get("kube-system")
-                .await?
-                .metadata
-                .uid
-                .unwrap_or_default()
-        }
+    let cluster_id = cluster_id(&client, args).await?;
+    let fence = if args.leader.enabled {
+        Fence::leased()
+    } else {
+        Fence::unfenced()
     };
-    let iot = Iot::load(
-        AwsOptions {
-            endpoint_url: args.aws.endpoint_url.clone(),
-            max_attempts: args.aws.max_attempts,
-            attempt_timeout: args.aws.attempt_timeout,
-            region: args.aws.default_region.clone(),
-            tps: args.aws.tps.clone(),
-        },
-        credentials,
-        metrics.clone(),
-    )
-    .await;
-    let ctx = Arc::new(Context::new(
+    let iot = Iot::load(aws_options(args), credentials, metrics.clone())
+        .await
+        .with_fence(fence.clone());
+    let ctx = Context::new(
         client.clone(),
         iot,
         metrics,
         cluster_id,
         args.aws.default_region.clone(),
         args.resync_period,
-    ));
-    let ready = {
-        let health = health.clone();
-        move || health.set_ready(true)
-    };
+    )
+    .with_health(health.clone());
+    let ctx = Arc::new(ctx);
     if !args.leader.enabled {
+        let ready = move || health.set_ready(true);
         run_controllers(ctx, RunnerConfig::from(args), shutdown, ready).await;
         return Ok(());
     }
+    lead(client, args, ctx, fence, health, shutdown).await
+}
 
+/// The `iot.awscc.io/cluster` tag value: the flag, else the kube-system namespace's UID.
+async fn cluster_id(client: &Client, args: &ControllerArgs) -> Result<String, RunError> {
+    if let Some(id) = &args.cluster_id {
+        return Ok(id.clone());
+    }
+    let ns: Api<Namespace> = Api::all(client.clone());
+    Ok(ns
+        .get("kube-system")
+        .await?
+        .metadata
+        .uid
+        .unwrap_or_default())
+}
+
+fn aws_options(args: &ControllerArgs) -> AwsOptions {
+    AwsOptions {
+        endpoint_url: args.aws.endpoint_url.clone(),
+        max_attempts: args.aws.max_attempts,
+        attempt_timeout: args.aws.attempt_timeout,
+        region: args.aws.default_region.clone(),
+        tps: args.aws.tps.clone(),
+    }
+}
+
+/// Campaigns for the Lease, and reconciles only while leading. Losing the Lease aborts every
+/// in-flight reconcile at once (the write fence has already closed by then); a shutdown while
+/// leading drains them, then gives the Lease up.
+async fn lead(
+    client: Client,
+    args: &ControllerArgs,
+    ctx: Arc<Context>,
+    fence: Fence,
+    health: Health,
+    shutdown: Shutdown,
+) -> Result<(), RunError> {
     let namespace = args
         .leader
         .namespace
@@ -144,63 +166,38 @@ pub async fn run_with_credentials(
             rand::random::<u32>()
         )
     });
-    let lease_secs = args.leader.lease_duration.as_secs().max(2);
-    let manager = LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
-        .with_namespace(namespace)
-        .with_identity(identity.clone())
-        .with_duration(lease_secs)
-        .with_grace((lease_secs / 3).max(1))
-        .build()
-        .await?;
-    let (mut leader, lease_task) = manager.watch().await;
-    // If this future is dropped (the process is going away), the lease stops being renewed.
-    let _lease_guard = AbortOnDrop(lease_task.abort_handle());
+    let elector = Arc::new(Elector::new(
+        Api::namespaced(client, &namespace),
+        LEASE_NAME,
+        &identity,
+        args.leader.lease_duration,
+        args.leader.renew_deadline(),
+        fence,
+    )?);
+    let (tx, mut leading) = watch::channel(false);
+    let campaign = tokio::spawn({
+        let elector = elector.clone();
+        async move { elector.run(tx).await }
+    });
+    let _campaign = AbortOnDrop(campaign.abort_handle());
     // Followers are ready too: they know who leads.
     health.set_ready(true);
     info!(%identity, "waiting for leadership");
-    loop {
-        if *leader.borrow_and_update() {
-            break;
-        }
+    while !*leading.borrow_and_update() {
         tokio::select! {
-            changed = leader.changed() => if changed.is_err() { return Ok(()) },
+            changed = leading.changed() => if changed.is_err() { return Ok(()) },
             _ = shutdown.clone() => return Ok(()),
         }
     }
-    info!(%identity, "acquired leadership");
-    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
-    let watch_leadership = async move {
-        loop {
-            if leader.changed().await.is_err() || !*leader.borrow() {
-                let _ = lost_tx.send(());
-                return leader;
-            }
+    let lost = async move { while leading.changed().await.is_ok() && *leading.borrow() {} };
+    let controllers = run_controllers(ctx, RunnerConfig::from(args), shutdown, || {});
+    tokio::select! {
+        _ = controllers => {
+            elector.release().await;
+            Ok(())
         }
-    };
-    let lost = shutdown_on(async move {
-        let _ = lost_rx.await;
-    });
-    let stop = {
-        let shutdown = shutdown.clone();
-        let lost = lost.clone();
-        shutdown_on(async move {
-            tokio::select! {
-                _ = shutdown => {},
-                _ = lost => {},
-            }
-        })
-    };
-    let watcher = tokio::spawn(watch_leadership);
-    let _watcher_guard = AbortOnDrop(watcher.abort_handle());
-    run_controllers(ctx, RunnerConfig::from(args), stop, || {}).await;
-    let lost_leadership = lost.clone().now_or_never().is_some();
-    // Dropping the receiver makes the lease manager release the Lease.
-    watcher.abort();
-    let _ = tokio::time::timeout(Duration::from_secs(5), lease_task).await;
-    if lost_leadership {
-        return Err(RunError::LostLeadership);
+        _ = lost => Err(RunError::LostLeadership),
     }
-    Ok(())
 }
 
 /// Aborts a spawned task when dropped, so that nothing outlives the `run` future.

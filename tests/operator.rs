@@ -3,6 +3,8 @@
 #[path = "operator/harness.rs"]
 mod harness;
 
+#[path = "operator/admission_parity.rs"]
+mod admission_parity;
 #[path = "operator/e2e.rs"]
 mod e2e;
 #[path = "operator/faults.rs"]
@@ -17,3 +19,5 @@ mod ownership;
 mod packaging;
 #[path = "operator/policies.rs"]
 mod policies;
+#[path = "operator/real.rs"]
+mod real;

@@ -1,17 +1,26 @@
 -- Argo CD health check for iot.awscc.io/SecurityProfile
 -- (resource.customizations.health.iot.awscc.io_SecurityProfile). Lua 5.1.
 --
--- Healthy      Ready=True and the current generation is reconciled.
--- Progressing  no status yet, generation not yet reconciled, Ready Unknown/missing, or a
---              transient error the operator retries (Throttled, AwsError, VersionConflict).
--- Degraded     an error that waits for a spec change (InvalidSpec, AlreadyExists,
---              OwnedByAnother, AccessDenied, any unknown reason), or Ready=False while synced
---              (e.g. an observed profile that does not exist).
+-- Healthy      Ready=True and the current generation is reconciled, also while a resync of
+--              that generation meets a transient error the operator retries.
+-- Progressing  no status yet, generation not yet reconciled, Ready Unknown/missing, a
+--              transient error the operator retries (Throttled, AwsError, VersionConflict,
+--              KubernetesError), or a dependency not ready yet (WaitingForDependency).
+-- Degraded     an error that waits for a change (InvalidSpec, AwsRejected, AlreadyExists,
+--              OwnedByAnother, AccessDenied, AdoptionNotAllowed, Forbidden, any unknown
+--              reason), or Ready=False while synced (an observed profile that is missing or
+--              Drifted).
 -- Suspended    paused with the iot.awscc.io/paused annotation (Synced=False, reason Paused).
 
 local hs = {}
 
-local transient = { Throttled = true, AwsError = true, VersionConflict = true }
+local transient = {
+  Throttled = true,
+  AwsError = true,
+  VersionConflict = true,
+  KubernetesError = true,
+  WaitingForDependency = true,
+}
 
 local function find(conditions, kind)
   if conditions == nil then
@@ -54,6 +63,11 @@ if synced ~= nil and synced.status == "False" then
   if reason == "Paused" then
     hs.status = "Suspended"
     hs.message = text(synced, "Paused by the iot.awscc.io/paused annotation")
+  elseif transient[reason] and ready ~= nil and ready.status == "True" then
+    -- A resync of this very generation failed for a moment: AWS matched it, and still does
+    -- as far as anyone knows.
+    hs.status = "Healthy"
+    hs.message = text(ready, "The security profile matches the spec") .. " (retrying: " .. reason .. ")"
   elseif transient[reason] then
     hs.status = "Progressing"
     hs.message = reason .. ": " .. text(synced, "retrying")

@@ -62,14 +62,14 @@ pub const NAME_PATTERN: &str = "^[a-zA-Z0-9:_-]+$";
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {
-        "rule": "!has(oldSelf.securityProfileName) || (has(self.securityProfileName) && self.securityProfileName == oldSelf.securityProfileName)",
-        "message": "securityProfileName is immutable once set",
+        "rule": "!has(oldSelf.securityProfileName) || !has(self.securityProfileName) || self.securityProfileName == oldSelf.securityProfileName",
+        "message": "securityProfileName cannot change once set (removing it again is allowed, to undo an edit)",
         "fieldPath": ".securityProfileName",
         "reason": "FieldValueForbidden"
     },
     {
-        "rule": "!has(oldSelf.region) || (has(self.region) && self.region == oldSelf.region)",
-        "message": "region is immutable once set",
+        "rule": "!has(oldSelf.region) || !has(self.region) || self.region == oldSelf.region",
+        "message": "region cannot change once set (removing it again is allowed, to undo an edit)",
         "fieldPath": ".region",
         "reason": "FieldValueForbidden"
     },
@@ -96,9 +96,16 @@ pub struct SecurityProfileSpec {
     )]
     pub region: Option<String>,
 
-    /// A description of the security profile.
+    /// A description of the security profile: printable ASCII characters and spaces (AWS's
+    /// pattern `[\p{Graph}\x20]*`, so no tabs, newlines or non-ASCII letters), at most 1000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1000))]
+    #[schemars(
+        length(max = 1000),
+        extend("x-kubernetes-validations" = [{
+            "rule": "self.matches('^[ -~]*$')",
+            "message": "securityProfileDescription may contain only printable ASCII characters and spaces (no tabs, newlines or non-ASCII characters)"
+        }])
+    )]
     pub security_profile_description: Option<String>,
 
     /// Behaviors that, when violated by a device (thing), cause an alert. Keyed by name.
@@ -123,16 +130,18 @@ pub struct SecurityProfileSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_export_config: Option<MetricsExportConfig>,
 
-    /// Tags of the profile in AWS. Keys starting with iot.awscc.io/ are reserved for ownership.
+    /// Tags of the profile in AWS, at most 47: AWS allows 50 per resource and the operator adds
+    /// its 3 ownership tags. Keys starting with iot.awscc.io/ are reserved for ownership, and
+    /// keys starting with aws: (in any case) for AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
-        length(max = 50),
+        length(max = 47),
         extend(
             "x-kubernetes-list-type" = "map",
             "x-kubernetes-list-map-keys" = ["key"],
             "x-kubernetes-validations" = [{
-                "rule": "self.all(t, !t.key.startsWith('iot.awscc.io/') && !t.key.startsWith('aws:'))",
-                "message": "tag keys starting with iot.awscc.io/ are reserved for the operator and aws: for AWS"
+                "rule": "self.all(t, !t.key.startsWith('iot.awscc.io/') && !t.key.lowerAscii().startsWith('aws:'))",
+                "message": "tag keys starting with iot.awscc.io/ are reserved for the operator and aws: (in any case) for AWS"
             }]
         )
     )]
@@ -164,6 +173,12 @@ pub struct SecurityProfileSpec {
 /// A behavior: a metric, its dimension and the criteria that define normal.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.criteria) || has(self.criteria.mlDetectionConfig) || has(self.metric)",
+    "message": "a rule-based behavior (criteria without mlDetectionConfig) requires a metric",
+    "fieldPath": ".metric",
+    "reason": "FieldValueRequired"
+}]))]
 pub struct Behavior {
     /// The name for the behavior.
     #[schemars(length(min = 1, max = 128), regex(pattern = r"^[a-zA-Z0-9:_-]+$"))]
@@ -206,15 +221,52 @@ pub enum DimensionOperator {
     NotIn,
 }
 
-/// The criteria by which a behavior is determined to be normal.
+/// The criteria by which a behavior is determined to be normal: rule-based (a comparisonOperator
+/// and exactly one of value or statisticalThreshold) or ML Detect (mlDetectionConfig, which
+/// learns the threshold, so none of those three).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [{
-    "rule": "!has(self.mlDetectionConfig) || (!has(self.value) && !has(self.statisticalThreshold))",
-    "message": "mlDetectionConfig cannot be combined with value or statisticalThreshold"
-}]))]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "!has(self.mlDetectionConfig) || !has(self.comparisonOperator)",
+        "message": "criteria with mlDetectionConfig cannot set comparisonOperator: ML Detect learns the threshold",
+        "fieldPath": ".comparisonOperator",
+        "reason": "FieldValueForbidden"
+    },
+    {
+        "rule": "!has(self.mlDetectionConfig) || !has(self.value)",
+        "message": "criteria with mlDetectionConfig cannot set value: ML Detect learns the threshold",
+        "fieldPath": ".value",
+        "reason": "FieldValueForbidden"
+    },
+    {
+        "rule": "!has(self.mlDetectionConfig) || !has(self.statisticalThreshold)",
+        "message": "criteria with mlDetectionConfig cannot set statisticalThreshold: ML Detect learns the threshold",
+        "fieldPath": ".statisticalThreshold",
+        "reason": "FieldValueForbidden"
+    },
+    {
+        "rule": "has(self.mlDetectionConfig) || has(self.comparisonOperator)",
+        "message": "rule-based criteria (without mlDetectionConfig) require a comparisonOperator",
+        "fieldPath": ".comparisonOperator",
+        "reason": "FieldValueRequired"
+    },
+    {
+        "rule": "has(self.mlDetectionConfig) || has(self.value) || has(self.statisticalThreshold)",
+        "message": "rule-based criteria (without mlDetectionConfig) require value or statisticalThreshold",
+        "fieldPath": ".value",
+        "reason": "FieldValueRequired"
+    },
+    {
+        "rule": "has(self.mlDetectionConfig) || !has(self.value) || !has(self.statisticalThreshold)",
+        "message": "rule-based criteria take exactly one of value or statisticalThreshold, not both",
+        "fieldPath": ".statisticalThreshold",
+        "reason": "FieldValueForbidden"
+    }
+]))]
 pub struct BehaviorCriteria {
-    /// The operator that relates the metric to the value or statistical threshold.
+    /// The operator that relates the metric to the value or statistical threshold (required by
+    /// rule-based criteria, forbidden with mlDetectionConfig).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison_operator: Option<ComparisonOperator>,
     /// The value to compare the metric with.
@@ -234,7 +286,8 @@ pub struct BehaviorCriteria {
     /// A statistical ranking (percentile) used as the threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statistical_threshold: Option<StatisticalThreshold>,
-    /// ML Detect configuration; cannot be combined with value or statisticalThreshold.
+    /// ML Detect configuration; cannot be combined with comparisonOperator, value or
+    /// statisticalThreshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ml_detection_config: Option<MachineLearningDetectionConfig>,
 }
@@ -265,7 +318,7 @@ pub struct MetricValue {
     pub count: Option<i64>,
     /// A set of CIDRs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(inner(length(min = 2, max = 43)))]
+    #[schemars(inner(length(min = 2, max = 43), regex(pattern = r"^[a-fA-F0-9:./]+$")))]
     pub cidrs: Option<Vec<String>>,
     /// A set of ports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -385,8 +438,11 @@ pub struct MetricsExportConfig {
 /// A tag of the profile in AWS.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct Tag {
-    /// The tag's key.
-    #[schemars(length(min = 1, max = 128))]
+    /// The tag's key: letters, digits, spaces and `_.:/=+-@` (AWS's pattern).
+    #[schemars(
+        length(min = 1, max = 128),
+        regex(pattern = r"^[\p{L}\p{Z}\p{N}_.:/=+@-]*$")
+    )]
     pub key: String,
     /// The tag's value.
     #[serde(default)]

@@ -3,6 +3,7 @@
 
 use super::convert::{self, ConvertError};
 use super::error::{AwsError, ErrorClass};
+use super::fence::Fence;
 use super::pacer::Pacer;
 use crate::metrics::Metrics;
 use crate::reconcile::{AttributeUpdate, Attributes, Field, Observed};
@@ -11,7 +12,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iot::Client;
 use aws_sdk_iot::config::Credentials;
-use aws_sdk_iot::error::ProvideErrorMetadata;
+use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::date_time::Format;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -51,17 +53,16 @@ pub enum IotError {
     Aws(#[from] AwsError),
     #[error("cannot convert between spec and AWS types: {0}")]
     Convert(#[from] ConvertError),
-    #[error(
-        "no AWS region: set spec.region, the namespace annotation iot.awscc.io/default-region, or the operator's --default-region"
-    )]
-    NoRegion,
+    #[error("not writing {0}: this process no longer holds the leader Lease")]
+    Fenced(&'static str),
 }
 
 impl IotError {
     pub fn class(&self) -> ErrorClass {
         match self {
             IotError::Aws(e) => e.class,
-            IotError::Convert(_) | IotError::NoRegion => ErrorClass::Invalid,
+            IotError::Convert(_) => ErrorClass::Invalid,
+            IotError::Fenced(_) => ErrorClass::Transient,
         }
     }
 }
@@ -80,6 +81,9 @@ pub struct Described {
 macro_rules! described {
     ($out:expr) => {{
         let out = $out;
+        // The deprecated names-only list, read so that it compares as its V2 equivalent.
+        #[allow(deprecated)]
+        let metrics_v1 = out.additional_metrics_to_retain;
         Described {
             arn: out.security_profile_arn.unwrap_or_default(),
             version: out.version,
@@ -88,6 +92,7 @@ macro_rules! described {
                 out.behaviors.as_deref(),
                 out.alert_targets.as_ref(),
                 out.additional_metrics_to_retain_v2.as_deref(),
+                metrics_v1.as_deref(),
                 out.metrics_export_config.as_ref(),
             )?,
             creation_date: out.creation_date.and_then(|d| d.fmt(Format::DateTime).ok()),
@@ -104,7 +109,15 @@ pub struct Iot {
     options: AwsOptions,
     clients: Mutex<HashMap<String, Client>>,
     pacer: Pacer,
+    fence: Fence,
     metrics: Arc<Metrics>,
+}
+
+/// Whether a call changes AWS (and so must pass the leader fence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
 }
 
 impl Iot {
@@ -141,6 +154,7 @@ impl Iot {
             pacer: Pacer::new(&options.tps),
             options,
             clients: Mutex::new(HashMap::new()),
+            fence: Fence::unfenced(),
             metrics,
         }
     }
@@ -150,12 +164,15 @@ impl Iot {
         self.pacer.rate(operation)
     }
 
-    /// The region a call goes to: the given one, else the SDK default chain's.
-    pub fn region(&self, region: Option<&str>) -> Result<String, IotError> {
-        region
-            .map(str::to_string)
-            .or_else(|| self.base.region().map(|r| r.to_string()))
-            .ok_or(IotError::NoRegion)
+    /// Fences every AWS write with `fence` (leader election).
+    pub fn with_fence(mut self, fence: Fence) -> Iot {
+        self.fence = fence;
+        self
+    }
+
+    /// The region of the SDK's default chain, if it has one.
+    pub fn default_region(&self) -> Option<String> {
+        self.base.region().map(|r| r.to_string())
     }
 
     fn client(&self, region: &str) -> Client {
@@ -176,17 +193,25 @@ impl Iot {
             .clone()
     }
 
-    /// Counts the call and turns an SDK error into an [`AwsError`].
-    fn record<T, E, R>(
+    /// The one path of every AWS call: waits for its slot at the pacer, checks the leader
+    /// fence right before a write is sent (after the wait, which can be long), sends it, counts
+    /// the outcome and turns an SDK error into an [`AwsError`].
+    async fn call<T, E>(
         &self,
+        region: &str,
         operation: &'static str,
-        result: Result<T, aws_sdk_iot::error::SdkError<E, R>>,
-    ) -> Result<T, AwsError>
+        access: Access,
+        send: impl std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, IotError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
-        match result {
+        self.pacer.wait(region, operation).await;
+        if access == Access::Write && !self.fence.is_open() {
+            self.metrics.aws_call(operation, "Fenced");
+            return Err(IotError::Fenced(operation));
+        }
+        match send.await {
             Ok(v) => {
                 self.metrics.aws_call(operation, "ok");
                 Ok(v)
@@ -194,24 +219,25 @@ impl Iot {
             Err(e) => {
                 let e = AwsError::from_sdk(operation, e);
                 self.metrics.aws_call(operation, &e.code);
-                Err(e)
+                Err(e.into())
             }
         }
     }
 
     /// `DescribeSecurityProfile`; `None` when there is no such profile.
     pub async fn describe(&self, region: &str, name: &str) -> Result<Option<Described>, IotError> {
-        self.pacer.wait(region, "DescribeSecurityProfile").await;
-        let out = self
+        let send = self
             .client(region)
             .describe_security_profile()
             .security_profile_name(name)
-            .send()
-            .await;
-        let out = match self.record("DescribeSecurityProfile", out) {
+            .send();
+        let out = match self
+            .call(region, "DescribeSecurityProfile", Access::Read, send)
+            .await
+        {
             Ok(out) => out,
-            Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(e) if e.class() == ErrorClass::NotFound => return Ok(None),
+            Err(e) => return Err(e),
         };
         Ok(Some(described!(out)))
     }
@@ -226,16 +252,14 @@ impl Iot {
         let mut targets = BTreeSet::new();
         let mut token = None;
         loop {
-            self.pacer
-                .wait(region, "ListTargetsForSecurityProfile")
-                .await;
-            let out = client
+            let send = client
                 .list_targets_for_security_profile()
                 .security_profile_name(name)
                 .set_next_token(token)
-                .send()
-                .await;
-            let out = self.record("ListTargetsForSecurityProfile", out)?;
+                .send();
+            let out = self
+                .call(region, "ListTargetsForSecurityProfile", Access::Read, send)
+                .await?;
             targets.extend(
                 out.security_profile_targets
                     .unwrap_or_default()
@@ -259,14 +283,14 @@ impl Iot {
         let mut tags = BTreeMap::new();
         let mut token = None;
         loop {
-            self.pacer.wait(region, "ListTagsForResource").await;
-            let out = client
+            let send = client
                 .list_tags_for_resource()
                 .resource_arn(arn)
                 .set_next_token(token)
-                .send()
-                .await;
-            let out = self.record("ListTagsForResource", out)?;
+                .send();
+            let out = self
+                .call(region, "ListTagsForResource", Access::Read, send)
+                .await?;
             tags.extend(
                 out.tags
                     .unwrap_or_default()
@@ -337,8 +361,7 @@ impl Iot {
             .iter()
             .map(convert::metric_to_sdk)
             .collect::<Result<Vec<_>, _>>()?;
-        self.pacer.wait(region, "CreateSecurityProfile").await;
-        let out = self
+        let send = self
             .client(region)
             .create_security_profile()
             .security_profile_name(name)
@@ -360,9 +383,10 @@ impl Iot {
                     .transpose()?,
             )
             .set_tags(Some(convert::tags_to_sdk(tags)?))
-            .send()
-            .await;
-        let out = self.record("CreateSecurityProfile", out)?;
+            .send();
+        let out = self
+            .call(region, "CreateSecurityProfile", Access::Write, send)
+            .await?;
         Ok(out.security_profile_arn.unwrap_or_default())
     }
 
@@ -374,7 +398,6 @@ impl Iot {
         expected_version: i64,
         update: &AttributeUpdate,
     ) -> Result<Described, IotError> {
-        self.pacer.wait(region, "UpdateSecurityProfile").await;
         let mut req = self
             .client(region)
             .update_security_profile()
@@ -409,7 +432,9 @@ impl Iot {
             Some(Field::Set(m)) => req.metrics_export_config(convert::export_to_sdk(m)?),
             Some(Field::Clear) => req.delete_metrics_export_config(true),
         };
-        let out = self.record("UpdateSecurityProfile", req.send().await)?;
+        let out = self
+            .call(region, "UpdateSecurityProfile", Access::Write, req.send())
+            .await?;
         Ok(described!(out))
     }
 
@@ -420,49 +445,50 @@ impl Iot {
         name: &str,
         expected_version: i64,
     ) -> Result<(), IotError> {
-        self.pacer.wait(region, "DeleteSecurityProfile").await;
-        let out = self
+        let send = self
             .client(region)
             .delete_security_profile()
             .security_profile_name(name)
             .expected_version(expected_version)
-            .send()
-            .await;
-        match self.record("DeleteSecurityProfile", out) {
+            .send();
+        match self
+            .call(region, "DeleteSecurityProfile", Access::Write, send)
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) if e.class() == ErrorClass::NotFound => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
     /// `AttachSecurityProfile`.
     pub async fn attach(&self, region: &str, name: &str, target: &str) -> Result<(), IotError> {
-        self.pacer.wait(region, "AttachSecurityProfile").await;
-        let out = self
+        let send = self
             .client(region)
             .attach_security_profile()
             .security_profile_name(name)
             .security_profile_target_arn(target)
-            .send()
-            .await;
-        self.record("AttachSecurityProfile", out)?;
+            .send();
+        self.call(region, "AttachSecurityProfile", Access::Write, send)
+            .await?;
         Ok(())
     }
 
     /// `DetachSecurityProfile`; a target already detached counts as detached.
     pub async fn detach(&self, region: &str, name: &str, target: &str) -> Result<(), IotError> {
-        self.pacer.wait(region, "DetachSecurityProfile").await;
-        let out = self
+        let send = self
             .client(region)
             .detach_security_profile()
             .security_profile_name(name)
             .security_profile_target_arn(target)
-            .send()
-            .await;
-        match self.record("DetachSecurityProfile", out) {
+            .send();
+        match self
+            .call(region, "DetachSecurityProfile", Access::Write, send)
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) if e.class() == ErrorClass::NotFound => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -473,15 +499,14 @@ impl Iot {
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), IotError> {
-        self.pacer.wait(region, "TagResource").await;
-        let out = self
+        let send = self
             .client(region)
             .tag_resource()
             .resource_arn(arn)
             .set_tags(Some(convert::tags_to_sdk(tags)?))
-            .send()
-            .await;
-        self.record("TagResource", out)?;
+            .send();
+        self.call(region, "TagResource", Access::Write, send)
+            .await?;
         Ok(())
     }
 
@@ -492,15 +517,14 @@ impl Iot {
         arn: &str,
         keys: &BTreeSet<String>,
     ) -> Result<(), IotError> {
-        self.pacer.wait(region, "UntagResource").await;
-        let out = self
+        let send = self
             .client(region)
             .untag_resource()
             .resource_arn(arn)
             .set_tag_keys(Some(keys.iter().cloned().collect()))
-            .send()
-            .await;
-        self.record("UntagResource", out)?;
+            .send();
+        self.call(region, "UntagResource", Access::Write, send)
+            .await?;
         Ok(())
     }
 }
@@ -512,8 +536,24 @@ fn attributes_from(
         &HashMap<aws_sdk_iot::types::AlertTargetType, aws_sdk_iot::types::AlertTarget>,
     >,
     metrics: Option<&[aws_sdk_iot::types::MetricToRetain]>,
+    metrics_v1: Option<&[String]>,
     export: Option<&aws_sdk_iot::types::MetricsExportConfig>,
 ) -> Result<Attributes, ConvertError> {
+    let mut additional_metrics: Vec<crate::api::MetricToRetain> = metrics
+        .unwrap_or_default()
+        .iter()
+        .map(convert::metric_from_sdk)
+        .collect::<Result<_, _>>()?;
+    // A profile written with the deprecated `additionalMetricsToRetain` (names only) reads as
+    // its V2 equivalent, so that it is no drift against a spec that lists the same metrics.
+    for name in metrics_v1.unwrap_or_default() {
+        if !additional_metrics.iter().any(|m| &m.metric == name) {
+            additional_metrics.push(crate::api::MetricToRetain {
+                metric: name.clone(),
+                ..Default::default()
+            });
+        }
+    }
     Ok(Attributes {
         description,
         behaviors: behaviors
@@ -522,11 +562,7 @@ fn attributes_from(
             .map(convert::behavior_from_sdk)
             .collect::<Result<_, _>>()?,
         alert_targets: alert_targets.and_then(convert::alert_targets_from_sdk),
-        additional_metrics: metrics
-            .unwrap_or_default()
-            .iter()
-            .map(convert::metric_from_sdk)
-            .collect::<Result<_, _>>()?,
+        additional_metrics,
         metrics_export: export.map(convert::export_from_sdk),
     }
     .normalized())

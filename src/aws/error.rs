@@ -1,6 +1,7 @@
 //! AWS errors, classified by what the controller should do about them.
 
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use std::fmt;
 
 /// What an AWS error means for the reconcile loop.
@@ -47,12 +48,14 @@ impl fmt::Display for AwsError {
 }
 
 impl AwsError {
-    /// Classifies an SDK error by its AWS error code and HTTP status.
-    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
+    /// Classifies an SDK error by its AWS error code first and its HTTP status second: an
+    /// unknown 5xx is transient, an unknown 4xx terminal, and an answer that never came
+    /// (timeout, connection failure) transient.
+    pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug,
     {
+        let status = err.raw_response().map(|r| r.status().as_u16());
         let (code, message) = match &err {
             SdkError::TimeoutError(_) => (
                 "RequestTimeout".to_string(),
@@ -66,15 +69,12 @@ impl AwsError {
                     format!("could not send the request: {e:?}")
                 },
             ),
-            SdkError::ConstructionFailure(_) => (
-                "ConstructionFailure".to_string(),
-                format!(
-                    "{}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&err)
-                ),
-            ),
-            SdkError::ResponseError(_) => (
-                "ResponseError".to_string(),
+            SdkError::ConstructionFailure(_) | SdkError::ResponseError(_) => (
+                match &err {
+                    SdkError::ConstructionFailure(_) => "ConstructionFailure",
+                    _ => "ResponseError",
+                }
+                .to_string(),
                 format!(
                     "{}",
                     aws_smithy_types::error::display::DisplayErrorContext(&err)
@@ -85,29 +85,91 @@ impl AwsError {
                 err.message().unwrap_or_default().to_string(),
             ),
         };
-        let class = match code.as_str() {
-            "ResourceNotFoundException" => ErrorClass::NotFound,
-            "ResourceAlreadyExistsException" => ErrorClass::AlreadyExists,
-            "VersionConflictException" => ErrorClass::VersionConflict,
-            "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
-                ErrorClass::Throttled
-            }
-            "AccessDeniedException" | "UnauthorizedException" | "AccessDenied" => {
-                ErrorClass::AccessDenied
-            }
-            "InternalFailureException"
-            | "InternalException"
-            | "ServiceUnavailableException"
-            | "RequestTimeout"
-            | "DispatchFailure"
-            | "ResponseError" => ErrorClass::Transient,
-            _ => ErrorClass::Invalid,
-        };
+        let class = classify(&code, status);
         AwsError {
             operation,
             code,
             message,
             class,
         }
+    }
+}
+
+/// The class of an AWS error code, with the HTTP status as the fallback for codes not known.
+pub fn classify(code: &str, status: Option<u16>) -> ErrorClass {
+    match code {
+        "ResourceNotFoundException" => ErrorClass::NotFound,
+        "ResourceAlreadyExistsException" => ErrorClass::AlreadyExists,
+        "VersionConflictException" => ErrorClass::VersionConflict,
+        "ThrottlingException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "Throttling"
+        | "SlowDown" => ErrorClass::Throttled,
+        "AccessDeniedException" | "UnauthorizedException" | "AccessDenied" => {
+            ErrorClass::AccessDenied
+        }
+        // Credentials that expired between refreshes: the next attempt signs with new ones.
+        "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" | "IDPCommunicationError" => {
+            ErrorClass::Transient
+        }
+        "InternalFailureException"
+        | "InternalException"
+        | "InternalFailure"
+        | "ServiceUnavailableException"
+        | "ServiceUnavailable"
+        | "RequestTimeout"
+        | "DispatchFailure"
+        | "ResponseError" => ErrorClass::Transient,
+        "InvalidRequestException" | "LimitExceededException" | "ConstructionFailure" => {
+            ErrorClass::Invalid
+        }
+        _ => match status {
+            Some(s) if s >= 500 => ErrorClass::Transient,
+            Some(429) => ErrorClass::Throttled,
+            Some(403) => ErrorClass::AccessDenied,
+            Some(404) => ErrorClass::NotFound,
+            Some(409) => ErrorClass::VersionConflict,
+            Some(s) if s >= 400 => ErrorClass::Invalid,
+            _ => ErrorClass::Transient,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_decides_before_the_status() {
+        assert_eq!(
+            classify("ThrottlingException", Some(400)),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify("InvalidRequestException", Some(400)),
+            ErrorClass::Invalid
+        );
+        assert_eq!(
+            classify("VersionConflictException", Some(409)),
+            ErrorClass::VersionConflict
+        );
+        assert_eq!(
+            classify("ExpiredTokenException", Some(403)),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify("AccessDeniedException", Some(403)),
+            ErrorClass::AccessDenied
+        );
+    }
+
+    #[test]
+    fn unknown_codes_fall_back_to_the_status() {
+        assert_eq!(classify("SomethingNew", Some(503)), ErrorClass::Transient);
+        assert_eq!(classify("SomethingNew", Some(500)), ErrorClass::Transient);
+        assert_eq!(classify("SomethingNew", Some(400)), ErrorClass::Invalid);
+        assert_eq!(classify("SomethingNew", Some(429)), ErrorClass::Throttled);
+        assert_eq!(classify("Unknown", None), ErrorClass::Transient);
     }
 }

@@ -3,8 +3,10 @@
 mod client;
 pub mod convert;
 mod error;
+mod fence;
 mod pacer;
 
 pub use client::{AwsOptions, Described, Iot, IotError};
 pub use error::{AwsError, ErrorClass};
+pub use fence::Fence;
 pub use pacer::{DOCUMENTED_QUOTAS, Lane, OWN_ACCOUNT, Pacer, current_lane, in_lane, parse_rate};

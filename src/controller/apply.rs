@@ -1,47 +1,24 @@
-//! The apply branch of the finalizer: observe AWS, plan, execute, write the status.
+//! The apply branch of the finalizer: resolve, observe, plan (all decided in
+//! `crate::reconcile`), then carry the plan out.
 
 use super::error::{Error, backoff, jittered};
 use super::events::publish;
 use super::execute::execute;
-use super::status::{status_of, write_status, write_status_if_changed};
+use super::namespace::{self, NamespaceFacts};
+use super::status::{StatusBuilder, clear_identity, write_status, write_status_if_changed};
 use super::{Context, key};
-use crate::api::{ConditionStatus, DEFAULT_REGION_ANNOTATION, Reason, SecurityProfile};
+use crate::api::{Reason, SecurityProfile};
 use crate::reconcile::{
-    Desired, Observed, Plan, Refusal, check_identity, desired, is_paused, plan, resolve_region,
+    Facts, Observation, Observed, Plan, RegionDefaults, Resolution, desired, identity, is_paused,
+    plan, resolve,
 };
-use k8s_openapi::api::core::v1::Namespace;
-use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
+use std::time::Duration;
+use tracing::info;
 
-/// The region of a resource: spec, then the region already in use (status), then the namespace
-/// annotation, then the operator default, then the SDK default chain.
-pub(crate) async fn region_of(sp: &SecurityProfile, ctx: &Context) -> Result<String, Error> {
-    // A region counts as in use once a profile was found or created there (status has its ARN).
-    let in_use = sp
-        .status
-        .as_ref()
-        .filter(|s| s.security_profile_arn.is_some())
-        .and_then(|s| s.region.clone());
-    let from_namespace = if sp.spec.region.is_none() && in_use.is_none() {
-        let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
-        namespaces
-            .get_opt(&sp.namespace().unwrap_or_default())
-            .await?
-            .and_then(|ns| ns.annotations().get(DEFAULT_REGION_ANNOTATION).cloned())
-    } else {
-        None
-    };
-    let spec_or_status = sp.spec.region.as_deref().or(in_use.as_deref());
-    let region = resolve_region(
-        spec_or_status,
-        from_namespace.as_deref(),
-        ctx.default_region.as_deref(),
-    );
-    Ok(ctx.iot.region(region.as_deref())?)
-}
-
+/// One resource, from spec to a plan and its execution.
 pub(crate) async fn apply(
     sp: &SecurityProfile,
     ctx: &Context,
@@ -50,167 +27,136 @@ pub(crate) async fn apply(
     if is_paused(sp) {
         return Err(Error::Paused);
     }
-    let desired = desired(sp, &ctx.cluster_id)?;
-    tracing::Span::current().record("aws_name", desired.name.as_str());
-    let region = region_of(sp, ctx).await?;
-    check_identity(sp, &desired.name, &region)?;
-    let observed = super::reads::observe(ctx, &region, &desired).await?;
-    match plan(&desired, observed.as_ref()) {
-        Plan::Refuse(refusal) => {
-            let (reason, message) = match refusal {
-                Refusal::AlreadyExists => (
-                    Reason::AlreadyExists,
-                    format!(
-                        "security profile {:?} already exists in {region} and is not managed by this operator; set spec.adoptionPolicy: Adopt to take it over",
-                        desired.name
-                    ),
-                ),
-                Refusal::OwnedByAnother(owner) => (
-                    Reason::OwnedByAnother,
-                    format!(
-                        "security profile {:?} in {region} belongs to another resource ({owner}); it is never written or deleted by this one",
-                        desired.name
-                    ),
-                ),
-            };
-            publish(ctx, sp, EventType::Warning, reason.as_str(), &message).await;
-            let status = status_of(
-                sp,
-                &desired.name,
-                &region,
-                None,
-                (ConditionStatus::False, Reason::Unavailable, message.clone()),
-                (ConditionStatus::False, reason, message),
-                false,
-            );
-            write_status(api, sp, status).await?;
-            ctx.failures().remove(&key(sp));
-            Ok(Action::requeue(jittered(ctx.resync)))
-        }
-        Plan::Observe => {
-            let ready = match &observed {
-                Some(_) => (
-                    ConditionStatus::True,
-                    Reason::Available,
-                    "the profile exists in AWS (observe only)".to_string(),
-                ),
-                None => (
-                    ConditionStatus::False,
-                    Reason::NotFound,
-                    format!(
-                        "security profile {:?} not found in {region} (observe only)",
-                        desired.name
-                    ),
-                ),
-            };
-            let synced = (
-                ConditionStatus::True,
-                Reason::ReconcileSuccess,
-                "observed".to_string(),
-            );
-            let status = status_of(
-                sp,
-                &desired.name,
-                &region,
-                observed.as_ref(),
-                ready,
-                synced,
-                observed.is_some(),
-            );
-            write_status_if_changed(api, sp, status).await?;
-            if observed.is_some() {
-                ctx.failures().remove(&key(sp));
-                return Ok(Action::requeue(jittered(ctx.resync)));
-            }
-            // Waiting for the profile to appear: look again soon, then less and less often.
-            let misses = {
-                let mut failures = ctx.failures();
-                let n = failures.entry(key(sp)).or_insert(0);
-                *n += 1;
-                *n
-            };
-            Ok(Action::requeue(backoff(misses).min(ctx.resync)))
-        }
-        Plan::Converge { steps, adopt } => {
-            let was_ready_at_this_generation = sp.condition("Ready").is_some_and(|c| {
-                c.status == "True" && c.observed_generation == sp.metadata.generation
-            });
-            let drift = (!steps.is_empty() && !adopt && was_ready_at_this_generation)
-                .then(|| drift_fields(&desired, observed.as_ref()));
-            let after = execute(ctx, sp, &region, &desired, observed.as_ref(), &steps).await?;
-            if adopt {
-                publish(
-                    ctx,
-                    sp,
-                    EventType::Normal,
-                    "Adopted",
-                    &format!(
-                        "adopted existing security profile {} ({})",
-                        desired.name, after.arn
-                    ),
-                )
-                .await;
-            }
-            if let Some(fields) = drift {
-                ctx.metrics.drift_corrections.inc();
-                publish(
-                    ctx,
-                    sp,
-                    EventType::Normal,
-                    "DriftCorrected",
-                    &format!(
-                        "corrected changes made outside the operator to: {}",
-                        fields.join(", ")
-                    ),
-                )
-                .await;
-            }
-            let ready = (
-                ConditionStatus::True,
-                Reason::Available,
-                "the profile matches the spec".to_string(),
-            );
-            let synced = (
-                ConditionStatus::True,
-                Reason::ReconcileSuccess,
-                "AWS matches the spec".to_string(),
-            );
-            let status = status_of(
-                sp,
-                &desired.name,
-                &region,
-                Some(&after),
-                ready,
-                synced,
-                true,
-            );
-            write_status_if_changed(api, sp, status).await?;
-            ctx.metrics
-                .set_conditions(&key(sp), Some(("True".into(), "True".into())));
-            ctx.failures().remove(&key(sp));
-            Ok(Action::requeue(jittered(ctx.resync)))
-        }
-        Plan::Finalize { .. } => Ok(Action::await_change()),
+    let ns = if identity::needs_namespace_default(sp) {
+        namespace::facts(ctx, sp).await?
+    } else {
+        NamespaceFacts::default()
+    };
+    let resolution = resolve(sp, region_defaults(ctx, &ns, &sdk_region(ctx)))?;
+    let id = &resolution.identity;
+    tracing::Span::current().record("aws_name", id.name.as_str());
+    let desired = desired(sp, &ctx.cluster_id, &id.name);
+    let observed = super::reads::observe(ctx, &id.region, &id.name, &desired).await?;
+    let facts = Facts {
+        resolution: &resolution,
+        observed: observed.as_ref(),
+        was_ready: was_ready(sp),
+    };
+    let plan = plan(&desired, facts);
+    carry_out(ctx, sp, api, &resolution, observed, plan).await
+}
+
+fn sdk_region(ctx: &Context) -> Option<String> {
+    ctx.iot.default_region()
+}
+
+fn region_defaults<'a>(
+    ctx: &'a Context,
+    ns: &'a NamespaceFacts,
+    sdk: &'a Option<String>,
+) -> RegionDefaults<'a> {
+    RegionDefaults {
+        namespace: ns.default_region(),
+        operator: ctx.default_region.as_deref(),
+        sdk: sdk.as_deref(),
     }
 }
 
-/// The spec fields in which AWS differs from the desired state.
-fn drift_fields(desired: &Desired, observed: Option<&Observed>) -> Vec<&'static str> {
-    let Some(o) = observed else { return vec![] };
-    let mut fields = o.attributes.differing_fields(&desired.attributes);
-    if o.targets != desired.targets {
-        fields.push("targetArns");
+/// Ready=True at the current generation: AWS matched this very spec before.
+fn was_ready(sp: &SecurityProfile) -> bool {
+    sp.condition("Ready")
+        .is_some_and(|c| c.status == "True" && c.observed_generation == sp.metadata.generation)
+}
+
+/// Turns a plan into AWS calls, a status and events.
+async fn carry_out(
+    ctx: &Context,
+    sp: &SecurityProfile,
+    api: &Api<SecurityProfile>,
+    resolution: &Resolution,
+    observed: Option<Observed>,
+    plan: Plan,
+) -> Result<Action, Error> {
+    let id = &resolution.identity;
+    let conditions = plan.conditions();
+    match plan {
+        Plan::Refuse(refusal) => {
+            if let crate::reconcile::Refusal::OwnedByAnother { owner, .. } = &refusal {
+                info!(profile = %id, %owner, "refused: the profile is managed by another resource");
+            }
+            let message = refusal.message();
+            publish(
+                ctx,
+                sp,
+                EventType::Warning,
+                refusal.reason().as_str(),
+                &message,
+            )
+            .await;
+            let mut status = StatusBuilder::new(sp);
+            if let Some(c) = &conditions {
+                status = status.conditions(c);
+            }
+            write_status(api, sp, status.build()).await?;
+            ctx.forget(&key(sp), false);
+            Ok(Action::requeue(jittered(ctx.resync)))
+        }
+        Plan::Observe(observation) => {
+            let mut status = StatusBuilder::new(sp);
+            if let Some(o) = &observed {
+                status = status.identity(id).observed(o);
+            }
+            if let Some(c) = &conditions {
+                status = status.conditions(c);
+            }
+            let changed = write_status_if_changed(api, sp, status.build()).await?;
+            if let (true, Observation::Drifted(d)) = (changed, &observation) {
+                let note = format!(
+                    "AWS differs from the spec in: {} (observe only)",
+                    d.describe()
+                );
+                publish(ctx, sp, EventType::Warning, Reason::Drifted.as_str(), &note).await;
+            }
+            if observed.is_some() {
+                ctx.forget(&key(sp), false);
+                return Ok(Action::requeue(jittered(ctx.resync)));
+            }
+            // Waiting for the profile to appear: look again soon, then less and less often.
+            let misses = ctx.fail(&key(sp));
+            Ok(Action::requeue(backoff(misses).min(ctx.resync)))
+        }
+        Plan::Release(stale) => {
+            info!(profile = %stale, "the recorded profile is gone or not ours; following the spec");
+            clear_identity(api, sp).await?;
+            Ok(Action::requeue(Duration::from_millis(100)))
+        }
+        Plan::Converge(convergence) => {
+            let after = execute(
+                ctx,
+                sp,
+                api,
+                id,
+                observed.as_ref(),
+                &convergence.steps,
+                convergence.record_first,
+            )
+            .await?;
+            if let Some(a) = &convergence.announce {
+                if a.reason == "DriftCorrected" {
+                    ctx.metrics.drift_corrections.inc();
+                }
+                publish(ctx, sp, EventType::Normal, a.reason, &a.message).await;
+            }
+            let mut status = StatusBuilder::new(sp).identity(id).observed(&after);
+            if let Some(c) = &conditions {
+                status = status.conditions(c);
+            }
+            write_status_if_changed(api, sp, status.build()).await?;
+            ctx.metrics
+                .set_conditions(&key(sp), Some(("True".into(), "True".into())));
+            ctx.forget(&key(sp), false);
+            Ok(Action::requeue(jittered(ctx.resync)))
+        }
+        Plan::Finalize(_) => Ok(Action::await_change()),
     }
-    let want = desired.all_tags();
-    if o.tags
-        .iter()
-        .any(|(k, v)| want.get(k).is_some_and(|w| w != v))
-        || want.keys().any(|k| !o.tags.contains_key(k))
-        || o.tags
-            .keys()
-            .any(|k| !want.contains_key(k) && !crate::reconcile::model::is_reserved_tag(k))
-    {
-        fields.push("tags");
-    }
-    fields
 }

@@ -50,31 +50,36 @@ impl Error {
     pub(crate) fn retry(&self) -> Retry {
         match self.root() {
             Error::Iot(e) if e.class().is_retryable() => Retry::Backoff,
-            Error::Iot(IotError::NoRegion) => Retry::OnChange,
             Error::Iot(_) => Retry::Slow,
+            // A region may appear later (a namespace annotation, a new flag): look again on the
+            // resync period.
+            Error::Spec(SpecError::NoRegion) => Retry::Slow,
             Error::Spec(_) | Error::Paused => Retry::OnChange,
             Error::Kube(_) | Error::Finalizer(_) => Retry::Backoff,
         }
     }
 
+    /// Whether this process lost the right to write (it writes no status about it either).
+    pub(crate) fn is_fenced(&self) -> bool {
+        matches!(self.root(), Error::Iot(IotError::Fenced(_)))
+    }
+
     /// The Synced=False reason and message of this error.
     pub(crate) fn reason(&self) -> (Reason, String) {
-        match self.root() {
-            Error::Iot(IotError::Aws(e)) => {
-                let reason = match e.class {
-                    ErrorClass::Throttled => Reason::Throttled,
-                    ErrorClass::AccessDenied => Reason::AccessDenied,
-                    ErrorClass::VersionConflict => Reason::VersionConflict,
-                    _ => Reason::AwsError,
-                };
-                (reason, e.to_string())
-            }
-            Error::Iot(e @ IotError::NoRegion) => (Reason::InvalidSpec, e.to_string()),
-            Error::Iot(e) => (Reason::AwsError, e.to_string()),
-            Error::Spec(e) => (Reason::InvalidSpec, e.to_string()),
-            Error::Paused => (Reason::Paused, self.root().to_string()),
-            e => (Reason::AwsError, e.to_string()),
-        }
+        let reason = match self.root() {
+            Error::Iot(IotError::Aws(e)) => match e.class {
+                ErrorClass::Throttled => Reason::Throttled,
+                ErrorClass::AccessDenied => Reason::AccessDenied,
+                ErrorClass::VersionConflict => Reason::VersionConflict,
+                ErrorClass::Transient | ErrorClass::AlreadyExists => Reason::AwsError,
+                ErrorClass::Invalid | ErrorClass::NotFound => Reason::AwsRejected,
+            },
+            Error::Iot(IotError::Convert(_)) | Error::Spec(_) => Reason::InvalidSpec,
+            Error::Iot(IotError::Fenced(_)) => Reason::AwsError,
+            Error::Paused => Reason::Paused,
+            Error::Kube(_) | Error::Finalizer(_) => Reason::KubernetesError,
+        };
+        (reason, self.root().to_string())
     }
 }
 
@@ -93,12 +98,7 @@ pub(crate) fn backoff(failures: u32) -> Duration {
 
 /// Requeues after an error: backoff for retryable errors, the resync period for terminal ones.
 pub fn error_policy(sp: Arc<SecurityProfile>, err: &Error, ctx: Arc<Context>) -> Action {
-    let n = {
-        let mut failures = ctx.failures();
-        let n = failures.entry(super::key(&sp)).or_insert(0);
-        *n += 1;
-        *n
-    };
+    let n = ctx.fail(&super::key(&sp));
     match err.retry() {
         Retry::Backoff => Action::requeue(backoff(n)),
         Retry::Slow => Action::requeue(jittered(ctx.resync)),

@@ -3,8 +3,10 @@
 use super::Context;
 use super::error::Error;
 use super::events::publish;
+use super::status::record_identity;
 use crate::api::SecurityProfile;
-use crate::reconcile::{Desired, Observed, Step, simulate};
+use crate::reconcile::{Identity, Observed, Step, simulate};
+use kube::api::Api;
 use kube::runtime::events::EventType;
 use tracing::info;
 
@@ -43,17 +45,23 @@ impl Changes {
 }
 
 /// Runs the plan's steps in order and returns the AWS state they leave. Every AWS mutation is
-/// announced by an event, also when a later step fails.
+/// announced by an event, also when a later step fails. With `record_first`, the identity is
+/// recorded on the resource before the first write, and the ARN right after a create: from
+/// then on, every reconcile and the deletion use that profile, whatever the spec says later.
 pub(crate) async fn execute(
     ctx: &Context,
     sp: &SecurityProfile,
-    region: &str,
-    desired: &Desired,
+    api: &Api<SecurityProfile>,
+    id: &Identity,
     observed: Option<&Observed>,
     steps: &[Step],
+    record_first: bool,
 ) -> Result<Observed, Error> {
+    if record_first && !steps.is_empty() {
+        record_identity(api, sp, id, observed.map(|o| o.arn.as_str())).await?;
+    }
     let mut changes = Changes::default();
-    let result = run_steps(ctx, sp, region, desired, observed, steps, &mut changes).await;
+    let result = run_steps(ctx, sp, api, id, observed, steps, &mut changes).await;
     changes.publish(ctx, sp).await;
     result
 }
@@ -61,15 +69,15 @@ pub(crate) async fn execute(
 async fn run_steps(
     ctx: &Context,
     sp: &SecurityProfile,
-    region: &str,
-    desired: &Desired,
+    api: &Api<SecurityProfile>,
+    id: &Identity,
     observed: Option<&Observed>,
     steps: &[Step],
     changes: &mut Changes,
 ) -> Result<Observed, Error> {
-    let name = desired.name.as_str();
+    let (region, name) = (id.region.as_str(), id.name.as_str());
     let mut state = observed.cloned();
-    for step in steps {
+    for (i, step) in steps.iter().enumerate() {
         let arn = state.as_ref().map(|o| o.arn.clone()).unwrap_or_default();
         match step {
             Step::Create { attributes, tags } => {
@@ -77,6 +85,9 @@ async fn run_steps(
                 info!(%arn, "created security profile");
                 let note = format!("created security profile {name} ({arn})");
                 publish(ctx, sp, EventType::Normal, "Created", &note).await;
+                if i + 1 < steps.len() {
+                    record_identity(api, sp, id, Some(&arn)).await?;
+                }
                 state = simulate(None, std::slice::from_ref(step), &arn);
                 if let (Some(s), Some(d)) = (state.as_mut(), ctx.iot.describe(region, name).await?)
                 {

@@ -8,6 +8,7 @@ mod cleanup;
 mod error;
 mod events;
 mod execute;
+mod namespace;
 mod publisher;
 mod queue;
 mod reads;
@@ -21,6 +22,7 @@ pub use runner::{RunnerConfig, run_controllers};
 use crate::api::{FINALIZER, SecurityProfile};
 use crate::aws::Iot;
 use crate::metrics::Metrics;
+use crate::server::Health;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
@@ -40,6 +42,8 @@ pub struct Context {
     pub cluster_id: String,
     pub default_region: Option<String>,
     pub resync: Duration,
+    /// Running reconciles, for the wedge check of `/healthz`.
+    pub health: Health,
     /// Consecutive failures per resource, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -69,21 +73,37 @@ impl Context {
             cluster_id,
             default_region,
             resync,
+            health: Health::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Drops what is kept about a resource that is gone (its failure count, its conditions in
-    /// the resource gauges); the runner calls it when the resource leaves the cache.
-    pub fn forget(&self, key: &str) {
-        self.failures().remove(key);
-        self.metrics.set_conditions(key, None);
+    /// Shares `health` with the probes.
+    pub fn with_health(mut self, health: Health) -> Context {
+        self.health = health;
+        self
     }
 
     pub(crate) fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
         match self.failures.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Counts one more consecutive failure (or miss) of a resource and returns the count.
+    pub(crate) fn fail(&self, key: &str) -> u32 {
+        let mut failures = self.failures();
+        let n = failures.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    /// Forgets everything kept about a resource: it is gone, or back to normal.
+    pub(crate) fn forget(&self, key: &str, gone: bool) {
+        self.failures().remove(key);
+        if gone {
+            self.metrics.set_conditions(key, None);
         }
     }
 }
@@ -95,6 +115,7 @@ pub(crate) fn key(sp: &SecurityProfile) -> String {
 /// Reconciles one resource (the controller's entry point).
 pub async fn reconcile(sp: Arc<SecurityProfile>, ctx: Arc<Context>) -> Result<Action, Error> {
     let start = Instant::now();
+    let _running = ctx.health.running();
     let namespace = sp.namespace().unwrap_or_default();
     let span = info_span!("reconcile", namespace = %namespace, name = %sp.name_any(), aws_name = field::Empty);
     let api: Api<SecurityProfile> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -104,7 +125,7 @@ pub async fn reconcile(sp: Arc<SecurityProfile>, ctx: Arc<Context>) -> Result<Ac
             async move {
                 let outcome = match &event {
                     Finalizer::Apply(sp) => apply::apply(sp, &ctx, &api).await,
-                    Finalizer::Cleanup(sp) => cleanup::cleanup(sp, &ctx).await,
+                    Finalizer::Cleanup(sp) => cleanup::cleanup(sp, &ctx, &api).await,
                 };
                 if let Err(e) = &outcome {
                     let sp = match &event {

@@ -63,7 +63,7 @@ impl Publisher {
             regarding,
             type_,
             reason: reason.to_string(),
-            note: note.chars().take(1000).collect(),
+            note: note.to_string(),
         };
         if self.tx.try_send(note).is_err() {
             self.dropped.inc();

@@ -10,7 +10,7 @@
 use super::Context;
 use super::budget::FULL_READ_EVERY;
 use crate::aws::IotError;
-use crate::reconcile::{Desired, Observed, Plan, plan};
+use crate::reconcile::{Desired, Drift, Observed, Ownership};
 use std::cell::Cell;
 use std::future::Future;
 
@@ -89,8 +89,12 @@ pub async fn with_reads<F: Future>(plan: ReadPlan, f: F) -> (F::Output, Option<R
     .await
 }
 
+/// Whether AWS is as the spec wants it: our profile, no drift in any field, target or tag.
 fn matches(desired: &Desired, observed: Option<&Observed>) -> bool {
-    matches!(plan(desired, observed), Plan::Converge { steps, adopt: false } if steps.is_empty())
+    observed.is_some_and(|o| {
+        Ownership::of(&o.tags, &desired.owner) == Ownership::Ours
+            && Drift::between(desired, Some(o)).is_empty()
+    })
 }
 
 /// Reads the profile for a reconcile: everything, or (on a resync the runner allows it)
@@ -98,6 +102,7 @@ fn matches(desired: &Desired, observed: Option<&Observed>) -> bool {
 pub async fn observe(
     ctx: &Context,
     region: &str,
+    name: &str,
     desired: &Desired,
 ) -> Result<Option<Observed>, IotError> {
     let may_skip = PLAN.try_with(|p| p.may_skip).unwrap_or(false);
@@ -117,7 +122,7 @@ pub async fn observe(
             });
         (observed, true)
     } else {
-        (ctx.iot.observe(region, &desired.name).await?, false)
+        (ctx.iot.observe(region, name).await?, false)
     };
     let matched = matches(desired, observed.as_ref());
     let outcome = if partial {

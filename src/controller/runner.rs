@@ -211,7 +211,7 @@ impl Runner {
     fn gone(&self, key: &str) {
         self.known().remove(key);
         self.queue.with(|q| q.forget(key));
-        self.ctx.forget(key);
+        self.ctx.forget(key, true);
     }
 
     /// After a (re)list, forgets the resources of this watch that are no longer there.

@@ -7,91 +7,109 @@ use crate::api::{
     ConditionStatus, Reason, SecurityProfile, SecurityProfileStatus, condition, now_seconds,
     rfc3339,
 };
-use crate::reconcile::Observed;
+use crate::reconcile::{Conditions, Identity, Observed, Verdict};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
 use tracing::warn;
 
-type ConditionSpec = (ConditionStatus, Reason, String);
+/// Builds the next status from the current one: what is not set again is kept.
+pub(crate) struct StatusBuilder<'a> {
+    sp: &'a SecurityProfile,
+    status: SecurityProfileStatus,
+}
 
-/// The status to write after a reconcile.
-pub(crate) fn status_of(
-    sp: &SecurityProfile,
-    name: &str,
-    region: &str,
-    observed: Option<&Observed>,
-    ready: ConditionSpec,
-    synced: ConditionSpec,
-    in_sync: bool,
-) -> SecurityProfileStatus {
-    let previous = sp.status.clone().unwrap_or_default();
-    let generation = sp.metadata.generation;
-    let prev_conditions = previous.conditions.as_deref();
-    let targets: Option<Vec<String>> = observed.map(|o| o.targets.iter().cloned().collect());
-    SecurityProfileStatus {
-        observed_generation: generation,
-        security_profile_arn: observed
-            .map(|o| o.arn.clone())
-            .or(previous.security_profile_arn),
-        security_profile_name: Some(name.to_string()),
-        region: Some(region.to_string()),
-        version: observed.map(|o| o.version).or(previous.version),
-        creation_date: observed
-            .and_then(|o| o.creation_date.clone())
-            .or(previous.creation_date),
-        last_modified_date: observed
-            .and_then(|o| o.last_modified_date.clone())
-            .or(previous.last_modified_date),
-        target_count: targets
+impl<'a> StatusBuilder<'a> {
+    pub(crate) fn new(sp: &'a SecurityProfile) -> StatusBuilder<'a> {
+        let mut status = sp.status.clone().unwrap_or_default();
+        status.observed_generation = sp.metadata.generation;
+        StatusBuilder { sp, status }
+    }
+
+    /// The profile this resource holds.
+    pub(crate) fn identity(mut self, id: &Identity) -> Self {
+        self.status.security_profile_name = Some(id.name.clone());
+        self.status.region = Some(id.region.clone());
+        self
+    }
+
+    /// What AWS holds for it.
+    pub(crate) fn observed(mut self, o: &Observed) -> Self {
+        let s = &mut self.status;
+        if !o.arn.is_empty() {
+            s.security_profile_arn = Some(o.arn.clone());
+        }
+        s.version = Some(o.version);
+        s.creation_date = o.creation_date.clone().or(s.creation_date.take());
+        s.last_modified_date = o.last_modified_date.clone().or(s.last_modified_date.take());
+        s.target_arns = Some(o.targets.iter().cloned().collect());
+        s.target_count = Some(o.targets.len() as i32);
+        self
+    }
+
+    pub(crate) fn conditions(self, c: &Conditions) -> Self {
+        let in_sync = c.in_sync;
+        let mut b = self.ready(&c.ready).synced(&c.synced);
+        if in_sync {
+            b.status.last_sync_time = Some(rfc3339(now_seconds()));
+        }
+        b
+    }
+
+    pub(crate) fn ready(self, v: &Verdict) -> Self {
+        self.condition("Ready", v)
+    }
+
+    pub(crate) fn synced(self, v: &Verdict) -> Self {
+        self.condition("Synced", v)
+    }
+
+    fn condition(mut self, type_: &str, v: &Verdict) -> Self {
+        let previous = self
+            .sp
+            .status
             .as_ref()
-            .map(|t| t.len() as i32)
-            .or(previous.target_count),
-        target_arns: targets.or(previous.target_arns),
-        last_sync_time: if in_sync {
-            Some(rfc3339(now_seconds()))
-        } else {
-            previous.last_sync_time
-        },
-        conditions: Some(vec![
-            condition(
-                "Ready",
-                ready.0,
-                ready.1,
-                ready.2,
-                generation,
-                prev_conditions,
-            ),
-            condition(
-                "Synced",
-                synced.0,
-                synced.1,
-                synced.2,
-                generation,
-                prev_conditions,
-            ),
-        ]),
+            .and_then(|s| s.conditions.as_deref());
+        let c = condition(
+            type_,
+            v.status,
+            v.reason,
+            v.message.clone(),
+            self.sp.metadata.generation,
+            previous,
+        );
+        let conditions = self.status.conditions.get_or_insert_with(Vec::new);
+        conditions.retain(|x| x.type_ != type_);
+        conditions.push(c);
+        conditions.sort_by_key(|x| x.type_ != "Ready");
+        self
+    }
+
+    pub(crate) fn build(self) -> SecurityProfileStatus {
+        self.status
     }
 }
 
 /// Writes the status, unless it would change nothing but `lastSyncTime`: a resync that finds
 /// AWS as it was costs no Kubernetes write (`lastSyncTime` then says when AWS was last found
 /// to match after a change, and the status is known current at `observedGeneration`).
+/// Returns whether it wrote.
 pub(crate) async fn write_status_if_changed(
     api: &Api<SecurityProfile>,
     sp: &SecurityProfile,
     status: SecurityProfileStatus,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     if let Some(previous) = &sp.status {
         let unchanged = SecurityProfileStatus {
             last_sync_time: previous.last_sync_time.clone(),
             ..status.clone()
         };
         if &unchanged == previous && previous.last_sync_time.is_some() {
-            return Ok(());
+            return Ok(false);
         }
     }
-    write_status(api, sp, status).await
+    write_status(api, sp, status).await?;
+    Ok(true)
 }
 
 pub(crate) async fn write_status(
@@ -99,7 +117,14 @@ pub(crate) async fn write_status(
     sp: &SecurityProfile,
     status: SecurityProfileStatus,
 ) -> Result<(), Error> {
-    let patch = serde_json::json!({ "status": status });
+    patch_status(api, sp, serde_json::json!({ "status": status })).await
+}
+
+async fn patch_status(
+    api: &Api<SecurityProfile>,
+    sp: &SecurityProfile,
+    patch: serde_json::Value,
+) -> Result<(), Error> {
     api.patch_status(
         &sp.name_any(),
         &PatchParams::default(),
@@ -109,13 +134,48 @@ pub(crate) async fn write_status(
     Ok(())
 }
 
-/// Records an error: `Synced=False` with the AWS code and message, and a Warning event.
+/// Records the identity (and the ARN once known) before any other write: from now on the
+/// resource holds this profile.
+pub(crate) async fn record_identity(
+    api: &Api<SecurityProfile>,
+    sp: &SecurityProfile,
+    id: &Identity,
+    arn: Option<&str>,
+) -> Result<(), Error> {
+    let mut status = serde_json::json!({
+        "securityProfileName": id.name,
+        "region": id.region,
+    });
+    if let Some(arn) = arn.filter(|a| !a.is_empty()) {
+        status["securityProfileArn"] = arn.into();
+    }
+    patch_status(api, sp, serde_json::json!({ "status": status })).await
+}
+
+/// Forgets the recorded identity and everything read from it.
+pub(crate) async fn clear_identity(
+    api: &Api<SecurityProfile>,
+    sp: &SecurityProfile,
+) -> Result<(), Error> {
+    let cleared = serde_json::json!({ "status": {
+        "securityProfileName": null, "region": null, "securityProfileArn": null,
+        "version": null, "creationDate": null, "lastModifiedDate": null,
+        "targetArns": null, "targetCount": null,
+    }});
+    patch_status(api, sp, cleared).await
+}
+
+/// Records an error: `Synced=False` with the AWS code and message, and a Warning event. A
+/// process that lost its Lease writes nothing.
 pub(crate) async fn report_error(
     sp: &SecurityProfile,
     ctx: &Context,
     api: &Api<SecurityProfile>,
     err: &Error,
 ) {
+    if err.is_fenced() {
+        return;
+    }
     let (reason, message) = err.reason();
     warn!(reason = reason.as_str(), error = %message, "reconcile failed");
     // Pausing is the user's choice, not a failure.
@@ -125,60 +185,25 @@ pub(crate) async fn report_error(
         EventType::Warning
     };
     publish(ctx, sp, event_type, reason.as_str(), &message).await;
+    let synced = Verdict::new(ConditionStatus::False, reason, message.clone());
+    let mut status = StatusBuilder::new(sp).synced(&synced);
     // Ready stays True only while it speaks of this generation (say, a throttled resync of an
     // unchanged spec); after a spec change that could not be applied, AWS no longer matches.
     let still_ready = sp
         .condition("Ready")
-        .filter(|c| c.status == "True" && c.observed_generation == sp.metadata.generation)
-        .cloned();
-    let ready = (
-        ConditionStatus::False,
-        if reason == Reason::Paused {
+        .is_some_and(|c| c.status == "True" && c.observed_generation == sp.metadata.generation);
+    if !still_ready {
+        let why = if reason == Reason::Paused {
             Reason::Paused
         } else {
             Reason::Unavailable
-        },
-        message.clone(),
-    );
-    let name = sp
-        .status
-        .as_ref()
-        .and_then(|s| s.security_profile_name.clone())
-        .or_else(|| crate::reconcile::aws_name(sp).ok())
-        .unwrap_or_default();
-    let region = sp
-        .status
-        .as_ref()
-        .and_then(|s| s.region.clone())
-        .or(sp.spec.region.clone())
-        .unwrap_or_default();
-    let mut status = status_of(
-        sp,
-        &name,
-        &region,
-        None,
-        ready,
-        (ConditionStatus::False, reason, message),
-        false,
-    );
-    if name.is_empty() {
-        status.security_profile_name = None;
+        };
+        status = status.ready(&Verdict::new(ConditionStatus::False, why, message));
     }
-    if region.is_empty() {
-        status.region = None;
-    }
-    let ready_status = if still_ready.is_some() {
-        "True"
-    } else {
-        "False"
-    };
-    if let (Some(ready), Some(conditions)) = (still_ready, status.conditions.as_mut()) {
-        conditions.retain(|c| c.type_ != "Ready");
-        conditions.insert(0, ready);
-    }
-    if let Err(e) = write_status(api, sp, status).await {
+    if let Err(e) = write_status(api, sp, status.build()).await {
         warn!(error = %e, "could not write status");
     }
+    let ready = if still_ready { "True" } else { "False" };
     ctx.metrics
-        .set_conditions(&key(sp), Some((ready_status.into(), "False".into())));
+        .set_conditions(&key(sp), Some((ready.into(), "False".into())));
 }

@@ -1,4 +1,4 @@
-//! From a `SecurityProfile` resource to the `Desired` profile: AWS name and region resolution.
+//! From a `SecurityProfile` resource to the `Desired` profile, and its AWS name.
 
 use super::model::{Attributes, Desired, Owner};
 use crate::api::{NAME_PATTERN, PAUSED_ANNOTATION, SecurityProfile};
@@ -14,14 +14,9 @@ pub enum SpecError {
     #[error("spec.securityProfileName {0:?} is not a valid AWS security profile name")]
     InvalidName(String),
     #[error(
-        "this resource manages {in_use} in {in_use_region}; the spec now names {wanted} in {wanted_region}. The AWS name and region cannot change: create a new resource instead"
+        "no AWS region: set spec.region, the namespace annotation iot.awscc.io/default-region, or the operator's --default-region"
     )]
-    IdentityChanged {
-        in_use: String,
-        in_use_region: String,
-        wanted: String,
-        wanted_region: String,
-    },
+    NoRegion,
 }
 
 /// Whether `name` is a valid AWS security profile (or behavior) name.
@@ -50,45 +45,6 @@ pub fn aws_name(sp: &SecurityProfile) -> Result<String, SpecError> {
     }
 }
 
-/// The region: the spec, then the namespace annotation, then the operator's default. `None`
-/// leaves it to the AWS SDK default chain.
-pub fn resolve_region(
-    spec_region: Option<&str>,
-    namespace_default: Option<&str>,
-    operator_default: Option<&str>,
-) -> Option<String> {
-    [spec_region, namespace_default, operator_default]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .find(|r| !r.is_empty())
-        .map(str::to_string)
-}
-
-/// Refuses a name or region other than the ones of the profile already in use (status carries
-/// an ARN once a profile was found or created): adding `spec.securityProfileName` or
-/// `spec.region` later is allowed only when it names the same profile.
-pub fn check_identity(sp: &SecurityProfile, name: &str, region: &str) -> Result<(), SpecError> {
-    let Some(status) = sp
-        .status
-        .as_ref()
-        .filter(|s| s.security_profile_arn.is_some())
-    else {
-        return Ok(());
-    };
-    let in_use = status.security_profile_name.as_deref().unwrap_or(name);
-    let in_use_region = status.region.as_deref().unwrap_or(region);
-    if in_use == name && in_use_region == region {
-        return Ok(());
-    }
-    Err(SpecError::IdentityChanged {
-        in_use: in_use.to_string(),
-        in_use_region: in_use_region.to_string(),
-        wanted: name.to_string(),
-        wanted_region: region.to_string(),
-    })
-}
-
 /// Whether the resource carries `iot.awscc.io/paused: "true"`.
 pub fn is_paused(sp: &SecurityProfile) -> bool {
     sp.annotations()
@@ -96,11 +52,11 @@ pub fn is_paused(sp: &SecurityProfile) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-/// The desired profile of a resource.
-pub fn desired(sp: &SecurityProfile, cluster_id: &str) -> Result<Desired, SpecError> {
+/// The desired profile of a resource, at the AWS `name` its identity resolved to.
+pub fn desired(sp: &SecurityProfile, cluster_id: &str, name: &str) -> Desired {
     let spec = &sp.spec;
-    Ok(Desired {
-        name: aws_name(sp)?,
+    Desired {
+        name: name.to_string(),
         attributes: Attributes {
             description: spec.security_profile_description.clone(),
             behaviors: spec.behaviors.clone().unwrap_or_default(),
@@ -128,7 +84,7 @@ pub fn desired(sp: &SecurityProfile, cluster_id: &str) -> Result<Desired, SpecEr
         adoption_policy: spec.adoption_policy,
         management_policy: spec.management_policy,
         deleting: sp.metadata.deletion_timestamp.is_some(),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -167,25 +123,12 @@ mod tests {
     }
 
     #[test]
-    fn region_resolution_order() {
-        assert_eq!(
-            resolve_region(Some("eu-west-1"), Some("us-east-2"), Some("ap-south-1")).as_deref(),
-            Some("eu-west-1")
-        );
-        assert_eq!(
-            resolve_region(None, Some("us-east-2"), Some("ap-south-1")).as_deref(),
-            Some("us-east-2")
-        );
-        assert_eq!(
-            resolve_region(None, Some(" "), Some("ap-south-1")).as_deref(),
-            Some("ap-south-1")
-        );
-        assert_eq!(resolve_region(None, None, None), None);
-    }
-
-    #[test]
     fn owner_names_the_resource() {
-        let d = desired(&sp("p1", SecurityProfileSpec::default()), "cluster-uid").unwrap();
+        let d = desired(
+            &sp("p1", SecurityProfileSpec::default()),
+            "cluster-uid",
+            "p1",
+        );
         assert_eq!(d.owner.namespace, "team-a");
         assert_eq!(d.owner.name, "p1");
         assert_eq!(d.all_tags().len(), 3);

@@ -2,8 +2,8 @@
 //! both in one normalized shape so that equal meaning compares equal.
 
 use crate::api::{
-    AdoptionPolicy, AlertTargets, Behavior, BehaviorCriteria, DeletionPolicy, ManagementPolicy,
-    MetricToRetain, MetricsExportConfig, RESERVED_TAG_PREFIX,
+    AdoptionPolicy, AlertTargets, Behavior, BehaviorCriteria, DeletionPolicy, DimensionOperator,
+    ManagementPolicy, MetricDimension, MetricToRetain, MetricsExportConfig, RESERVED_TAG_PREFIX,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,7 +19,9 @@ pub struct Attributes {
 }
 
 impl Attributes {
-    /// Brings attributes to the one shape in which equal meaning compares equal.
+    /// Brings attributes to one shape in which equal meaning compares equal: an empty
+    /// description is none, behaviors are ordered by name, `false` flags are unset. This is
+    /// also the shape written to AWS.
     pub fn normalized(mut self) -> Self {
         self.description = self.description.filter(|d| !d.is_empty());
         self.behaviors.sort_by(|a, b| a.name.cmp(&b.name));
@@ -37,25 +39,94 @@ impl Attributes {
         self
     }
 
+    /// The shape in which attributes are compared, never written: on top of [`normalized`],
+    /// lists whose order means nothing to AWS are sorted and values AWS assumes when they are
+    /// absent (a dimension operator of `IN`, one datapoint to alarm or clear) are dropped, so
+    /// that what AWS reorders or fills in never reads as drift.
+    ///
+    /// [`normalized`]: Attributes::normalized
+    pub fn comparable(&self) -> Self {
+        let mut c = self.clone().normalized();
+        for b in &mut c.behaviors {
+            normalize_dimension(&mut b.metric_dimension);
+            if let Some(criteria) = b.criteria.as_mut() {
+                normalize_criteria(criteria);
+            }
+        }
+        for m in &mut c.additional_metrics {
+            normalize_dimension(&mut m.metric_dimension);
+        }
+        c.additional_metrics.sort_by(|a, b| {
+            let dim = |m: &MetricToRetain| {
+                m.metric_dimension
+                    .as_ref()
+                    .map(|d| (d.dimension_name.clone(), format!("{:?}", d.operator)))
+            };
+            (a.metric.as_str(), dim(a)).cmp(&(b.metric.as_str(), dim(b)))
+        });
+        c
+    }
+
+    /// Whether two attribute sets mean the same to AWS.
+    pub fn same_as(&self, other: &Attributes) -> bool {
+        self.comparable() == other.comparable()
+    }
+
     /// The fields that differ, by their spec names (for events and messages).
     pub fn differing_fields(&self, other: &Attributes) -> Vec<&'static str> {
+        let (this, other) = (self.comparable(), other.comparable());
         let mut fields = Vec::new();
-        if self.description != other.description {
+        if this.description != other.description {
             fields.push("securityProfileDescription");
         }
-        if self.behaviors != other.behaviors {
+        if this.behaviors != other.behaviors {
             fields.push("behaviors");
         }
-        if self.alert_targets != other.alert_targets {
+        if this.alert_targets != other.alert_targets {
             fields.push("alertTargets");
         }
-        if self.additional_metrics != other.additional_metrics {
+        if this.additional_metrics != other.additional_metrics {
             fields.push("additionalMetricsToRetainV2");
         }
-        if self.metrics_export != other.metrics_export {
+        if this.metrics_export != other.metrics_export {
             fields.push("metricsExportConfig");
         }
         fields
+    }
+}
+
+/// `IN` is the operator AWS assumes when a dimension names none.
+fn normalize_dimension(d: &mut Option<MetricDimension>) {
+    if let Some(d) = d.as_mut()
+        && d.operator == Some(DimensionOperator::In)
+    {
+        d.operator = None;
+    }
+}
+
+/// Sets compare as sets; one datapoint is what AWS assumes when none is given.
+fn normalize_criteria(c: &mut BehaviorCriteria) {
+    if let Some(v) = c.value.as_mut() {
+        if let Some(x) = v.cidrs.as_mut() {
+            x.sort();
+        }
+        if let Some(x) = v.ports.as_mut() {
+            x.sort_unstable();
+        }
+        if let Some(x) = v.numbers.as_mut() {
+            x.sort_by(f64::total_cmp);
+        }
+        if let Some(x) = v.strings.as_mut() {
+            x.sort();
+        }
+    }
+    for n in [
+        &mut c.consecutive_datapoints_to_alarm,
+        &mut c.consecutive_datapoints_to_clear,
+    ] {
+        if *n == Some(1) {
+            *n = None;
+        }
     }
 }
 

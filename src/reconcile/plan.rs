@@ -1,7 +1,14 @@
-//! The pure planner: `plan(desired, observed) -> Plan`. No I/O; the controller executes the
+//! The pure planner: `plan(desired, facts) -> Plan`. No I/O; the controller executes the
 //! steps in order. This is ACK's read / compare / write split, with the compare made pure.
 
-use super::model::{Attributes, Desired, Observed, Ownership, is_reserved_tag};
+use super::drift::Drift;
+use super::identity::{Identity, Resolution};
+use super::model::{
+    Attributes, CLUSTER_TAG, Desired, NAMESPACE_TAG, Observed, Owner, Ownership, is_reserved_tag,
+};
+use super::outcome::{
+    Announcement, Convergence, Farewell, Finalization, Observation, Plan, Refusal,
+};
 use crate::api::{
     AdoptionPolicy, AlertTargets, Behavior, DeletionPolicy, ManagementPolicy, MetricToRetain,
     MetricsExportConfig,
@@ -29,24 +36,31 @@ pub struct AttributeUpdate {
 
 impl AttributeUpdate {
     /// The update that turns `observed` into `desired`, or `None` when they already match.
+    /// Fields are compared in their comparable shape (order and AWS defaults do not count) and
+    /// written as the spec has them.
     pub fn between(observed: &Attributes, desired: &Attributes) -> Option<AttributeUpdate> {
         fn field<T: Clone + PartialEq>(
-            observed: &T,
+            same: bool,
             desired: &T,
             empty: impl Fn(&T) -> bool,
         ) -> Option<Field<T>> {
-            match (observed == desired, empty(desired)) {
+            match (same, empty(desired)) {
                 (true, _) => None,
                 (false, true) => Some(Field::Clear),
                 (false, false) => Some(Field::Set(desired.clone())),
             }
         }
+        let (o, d) = (observed.comparable(), desired.comparable());
         let update = AttributeUpdate {
-            description: (observed.description != desired.description)
+            description: (o.description != d.description)
                 .then(|| desired.description.clone().unwrap_or_default()),
-            behaviors: field(&observed.behaviors, &desired.behaviors, Vec::is_empty),
+            behaviors: field(
+                o.behaviors == d.behaviors,
+                &desired.behaviors,
+                Vec::is_empty,
+            ),
             alert_targets: field(
-                &observed.alert_targets,
+                o.alert_targets == d.alert_targets,
                 &desired.alert_targets,
                 Option::is_none,
             )
@@ -55,12 +69,12 @@ impl AttributeUpdate {
                 _ => Field::Clear,
             }),
             additional_metrics: field(
-                &observed.additional_metrics,
+                o.additional_metrics == d.additional_metrics,
                 &desired.additional_metrics,
                 Vec::is_empty,
             ),
             metrics_export: field(
-                &observed.metrics_export,
+                o.metrics_export == d.metrics_export,
                 &desired.metrics_export,
                 Option::is_none,
             )
@@ -70,6 +84,23 @@ impl AttributeUpdate {
             }),
         };
         (update != AttributeUpdate::default()).then_some(update)
+    }
+
+    /// The spec names of the fields this update writes.
+    pub fn fields(&self) -> Vec<&'static str> {
+        [
+            (self.description.is_some(), "securityProfileDescription"),
+            (self.behaviors.is_some(), "behaviors"),
+            (self.alert_targets.is_some(), "alertTargets"),
+            (
+                self.additional_metrics.is_some(),
+                "additionalMetricsToRetainV2",
+            ),
+            (self.metrics_export.is_some(), "metricsExportConfig"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
     }
 
     /// The attributes after this update is applied to `attributes`.
@@ -127,87 +158,110 @@ pub enum Step {
     Delete { expected_version: i64 },
 }
 
-/// Why the operator will not touch a profile.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// The name exists in AWS without ownership tags and adoption is not allowed.
-    AlreadyExists,
-    /// The profile's ownership tags name another resource or cluster.
-    OwnedByAnother(String),
+/// What the planner knows besides the desired profile.
+#[derive(Clone, Copy, Debug)]
+pub struct Facts<'a> {
+    /// The identity being reconciled, and whether the spec still agrees with it.
+    pub resolution: &'a Resolution,
+    /// The profile at that identity, as read from AWS.
+    pub observed: Option<&'a Observed>,
+    /// Ready=True at the current generation: AWS matched this very spec before, so any
+    /// difference now was made outside the operator.
+    pub was_ready: bool,
 }
 
-/// What happens to the AWS profile when the resource goes away.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Farewell {
-    /// The profile is deleted by the plan's steps.
-    Deleted,
-    /// `deletionPolicy: Retain` (or `managementPolicy: Observe`): AWS is left untouched.
-    Retained,
-    /// There is no profile (any more): nothing to do.
-    Gone,
-    /// The profile is not this resource's: it is left untouched.
-    NotOurs,
-}
-
-/// What to do for one resource.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Plan {
-    /// Run the steps (none when AWS already matches). `adopt` when an unowned profile is taken.
-    Converge { steps: Vec<Step>, adopt: bool },
-    /// Write nothing; the resource is blocked until the user acts.
-    Refuse(Refusal),
-    /// `managementPolicy: Observe`: never write; report what was read.
-    Observe,
-    /// The resource is being deleted: run the steps, then release the finalizer.
-    Finalize {
-        steps: Vec<Step>,
-        farewell: Farewell,
-    },
-}
-
-impl Plan {
-    /// The AWS writes this plan makes.
-    pub fn steps(&self) -> &[Step] {
-        match self {
-            Plan::Converge { steps, .. } | Plan::Finalize { steps, .. } => steps,
-            Plan::Refuse(_) | Plan::Observe => &[],
-        }
-    }
-}
-
-/// Decides what to write to make AWS match `desired`, given what was `observed`.
-pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Plan {
+/// Decides what to write to make AWS match `desired`, given what was observed.
+pub fn plan(desired: &Desired, facts: Facts<'_>) -> Plan {
+    let Facts {
+        resolution,
+        observed,
+        was_ready,
+    } = facts;
+    let identity = &resolution.identity;
+    let ownership = observed.map(|o| Ownership::of(&o.tags, &desired.owner));
     if desired.deleting {
-        return finalize(desired, observed);
+        return Plan::Finalize(finalize(desired, identity, observed));
+    }
+    if let Some(wanted) = &resolution.moved_to {
+        return match ownership {
+            Some(Ownership::Ours) => Plan::Refuse(Refusal::IdentityChanged {
+                in_use: identity.clone(),
+                wanted: wanted.clone(),
+            }),
+            _ => Plan::Release(identity.clone()),
+        };
     }
     if desired.management_policy == ManagementPolicy::Observe {
-        return Plan::Observe;
+        return observe(desired, identity, observed);
     }
     let Some(observed) = observed else {
-        let mut steps = vec![Step::Create {
-            attributes: desired.attributes.clone(),
-            tags: desired.all_tags(),
-        }];
-        steps.extend(desired.targets.iter().cloned().map(Step::Attach));
-        return Plan::Converge {
-            steps,
-            adopt: false,
-        };
+        return Plan::Converge(Convergence {
+            steps: create(desired),
+            record_first: !resolution.pinned,
+            announce: was_ready
+                .then(|| Announcement::drift_corrected(&Drift::between(desired, None))),
+        });
     };
-    match Ownership::of(&observed.tags, &desired.owner) {
-        Ownership::Other(owner) => Plan::Refuse(Refusal::OwnedByAnother(owner)),
-        Ownership::Unowned if desired.adoption_policy != AdoptionPolicy::Adopt => {
-            Plan::Refuse(Refusal::AlreadyExists)
+    let steps = converge(desired, observed);
+    let announce = match ownership {
+        Some(Ownership::Other(owner)) => {
+            return Plan::Refuse(Refusal::OwnedByAnother {
+                identity: identity.clone(),
+                owner,
+            });
         }
-        Ownership::Unowned => Plan::Converge {
-            steps: converge(desired, observed),
-            adopt: true,
-        },
-        Ownership::Ours => Plan::Converge {
-            steps: converge(desired, observed),
-            adopt: false,
-        },
+        Some(Ownership::Unowned) if desired.adoption_policy != AdoptionPolicy::Adopt => {
+            return Plan::Refuse(Refusal::AlreadyExists(identity.clone()));
+        }
+        Some(Ownership::Unowned) => Some(Announcement::adopted(identity, &steps)),
+        _ => {
+            let drift = Drift::between(desired, Some(observed));
+            (was_ready && !drift.is_empty()).then(|| Announcement::drift_corrected(&drift))
+        }
+    };
+    Plan::Converge(Convergence {
+        record_first: !resolution.pinned && !steps.is_empty(),
+        steps,
+        announce,
+    })
+}
+
+/// The steps that create the profile: with its ownership tags, then its targets.
+fn create(desired: &Desired) -> Vec<Step> {
+    let mut steps = vec![Step::Create {
+        attributes: desired.attributes.clone(),
+        tags: desired.all_tags(),
+    }];
+    steps.extend(desired.targets.iter().cloned().map(Step::Attach));
+    steps
+}
+
+/// `managementPolicy: Observe`: report, never write. A profile another namespace or cluster
+/// manages is not shown to this one.
+fn observe(desired: &Desired, identity: &Identity, observed: Option<&Observed>) -> Plan {
+    let Some(o) = observed else {
+        return Plan::Observe(Observation::Missing(identity.clone()));
+    };
+    if let Ownership::Other(owner) = Ownership::of(&o.tags, &desired.owner)
+        && !same_namespace(&o.tags, &desired.owner)
+    {
+        return Plan::Refuse(Refusal::OwnedByAnother {
+            identity: identity.clone(),
+            owner,
+        });
     }
+    let drift = Drift::between(desired, Some(o));
+    Plan::Observe(if drift.is_empty() {
+        Observation::InSync
+    } else {
+        Observation::Drifted(drift)
+    })
+}
+
+/// Whether the profile's ownership tags name this resource's cluster and namespace.
+fn same_namespace(tags: &BTreeMap<String, String>, owner: &Owner) -> bool {
+    tags.get(CLUSTER_TAG) == Some(&owner.cluster)
+        && tags.get(NAMESPACE_TAG) == Some(&owner.namespace)
 }
 
 /// Steps that bring an existing profile to the desired state. Tags come first so that an
@@ -255,11 +309,16 @@ fn converge(desired: &Desired, observed: &Observed) -> Vec<Step> {
     steps
 }
 
-fn finalize(desired: &Desired, observed: Option<&Observed>) -> Plan {
+/// What deleting the resource does to the profile at `identity`.
+pub fn finalize(
+    desired: &Desired,
+    identity: &Identity,
+    observed: Option<&Observed>,
+) -> Finalization {
     let retained = desired.deletion_policy == DeletionPolicy::Retain
         || desired.management_policy == ManagementPolicy::Observe;
     let (steps, farewell) = match observed {
-        _ if retained => (vec![], Farewell::Retained),
+        _ if retained => (vec![], Farewell::Retained(identity.clone())),
         None => (vec![], Farewell::Gone),
         Some(o) => match Ownership::of(&o.tags, &desired.owner) {
             Ownership::Ours => (
@@ -268,10 +327,12 @@ fn finalize(desired: &Desired, observed: Option<&Observed>) -> Plan {
                 }],
                 Farewell::Deleted,
             ),
-            Ownership::Unowned | Ownership::Other(_) => (vec![], Farewell::NotOurs),
+            Ownership::Unowned | Ownership::Other(_) => {
+                (vec![], Farewell::NotOurs(identity.clone()))
+            }
         },
     };
-    Plan::Finalize { steps, farewell }
+    Finalization { steps, farewell }
 }
 
 /// The AWS state after `steps` succeed on `observed`: the model the executor and the property

@@ -12,6 +12,39 @@ use std::collections::BTreeMap;
 
 const ARN: &str = "arn:aws:iot:us-east-1:123456789012:securityprofile/p";
 
+/// The planner for a resource that holds its profile (pinned) and was not Ready before.
+fn plan(d: &Desired, o: Option<&Observed>) -> Plan {
+    let resolution = Resolution {
+        identity: id(d),
+        pinned: true,
+        moved_to: None,
+    };
+    super::plan(
+        d,
+        Facts {
+            resolution: &resolution,
+            observed: o,
+            was_ready: false,
+        },
+    )
+}
+
+fn id(d: &Desired) -> Identity {
+    Identity {
+        name: d.name.clone(),
+        region: "us-east-1".into(),
+    }
+}
+
+/// A converge plan with no step.
+fn nothing() -> Plan {
+    Plan::Converge(Convergence {
+        steps: vec![],
+        record_first: false,
+        announce: None,
+    })
+}
+
 fn owner() -> Owner {
     Owner {
         cluster: "c1".into(),
@@ -206,7 +239,7 @@ proptest! {
     fn executing_the_plan_yields_the_desired_state(d in desired(), o in option::of(observed())) {
         let p = plan(&d, o.as_ref());
         let writable = match &p {
-            Plan::Converge { .. } => true,
+            Plan::Converge(_) => true,
             Plan::Refuse(_) => false,
             other => panic!("unexpected plan {other:?}"),
         };
@@ -214,18 +247,18 @@ proptest! {
             return Ok(());
         }
         let after = simulate(o.as_ref(), p.steps(), ARN).expect("a converge plan leaves a profile");
-        prop_assert_eq!(&after.attributes, &d.attributes);
+        prop_assert!(after.attributes.same_as(&d.attributes), "{:?} != {:?}", after.attributes, d.attributes);
         prop_assert_eq!(&after.targets, &d.targets);
         let want = d.all_tags();
         let kept: BTreeMap<_, _> = after.tags.iter().filter(|(k, _)| want.contains_key(*k) || !is_reserved_tag(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         prop_assert_eq!(kept, want);
         // and the next reconcile finds nothing to do
-        prop_assert_eq!(plan(&d, Some(&after)), Plan::Converge { steps: vec![], adopt: false });
+        prop_assert_eq!(plan(&d, Some(&after)), nothing());
     }
 
     #[test]
     fn an_in_sync_resource_plans_nothing(d in desired()) {
-        prop_assert_eq!(plan(&d, Some(&in_sync(&d))), Plan::Converge { steps: vec![], adopt: false });
+        prop_assert_eq!(plan(&d, Some(&in_sync(&d))), nothing());
     }
 
     #[test]
@@ -290,10 +323,11 @@ fn create_carries_ownership_tags_then_attaches_targets() {
         tags: [("team".to_string(), "a".to_string())].into(),
         ..base()
     };
-    let Plan::Converge {
+    let Plan::Converge(Convergence {
         steps,
-        adopt: false,
-    } = plan(&d, None)
+        announce: None,
+        ..
+    }) = plan(&d, None)
     else {
         panic!("expected a converge plan")
     };
@@ -343,13 +377,20 @@ fn unowned_profile_is_refused_unless_adopted_and_adoption_tags_first() {
     o.attributes.description = Some("theirs".into());
     assert_eq!(
         plan(&base(), Some(&o)),
-        Plan::Refuse(Refusal::AlreadyExists)
+        Plan::Refuse(Refusal::AlreadyExists(id(&base())))
     );
     let d = Desired {
         adoption_policy: AdoptionPolicy::Adopt,
         ..base()
     };
-    let Plan::Converge { steps, adopt: true } = plan(&d, Some(&o)) else {
+    let Plan::Converge(Convergence {
+        steps,
+        announce: Some(Announcement {
+            reason: "Adopted", ..
+        }),
+        ..
+    }) = plan(&d, Some(&o))
+    else {
         panic!("expected adoption")
     };
     assert_eq!(steps[0], Step::Tag(owner().tags()));
@@ -365,19 +406,19 @@ fn deletion_deletes_only_our_profile_and_respects_retain() {
     let o = in_sync(&base());
     assert_eq!(
         plan(&d, Some(&o)),
-        Plan::Finalize {
+        Plan::Finalize(Finalization {
             steps: vec![Step::Delete {
                 expected_version: 3
             }],
             farewell: Farewell::Deleted
-        }
+        })
     );
     assert_eq!(
         plan(&d, None),
-        Plan::Finalize {
+        Plan::Finalize(Finalization {
             steps: vec![],
             farewell: Farewell::Gone
-        }
+        })
     );
     let retain = Desired {
         deletion_policy: DeletionPolicy::Retain,
@@ -385,19 +426,19 @@ fn deletion_deletes_only_our_profile_and_respects_retain() {
     };
     assert_eq!(
         plan(&retain, Some(&o)),
-        Plan::Finalize {
+        Plan::Finalize(Finalization {
             steps: vec![],
-            farewell: Farewell::Retained
-        }
+            farewell: Farewell::Retained(id(&base()))
+        })
     );
     let mut theirs = o.clone();
     theirs.tags.insert(NAME_TAG.into(), "other".into());
     assert_eq!(
         plan(&d, Some(&theirs)),
-        Plan::Finalize {
+        Plan::Finalize(Finalization {
             steps: vec![],
-            farewell: Farewell::NotOurs
-        }
+            farewell: Farewell::NotOurs(id(&base()))
+        })
     );
 }
 
@@ -407,5 +448,228 @@ fn observe_never_plans_writes() {
         management_policy: ManagementPolicy::Observe,
         ..base()
     };
-    assert_eq!(plan(&d, None), Plan::Observe);
+    assert_eq!(
+        plan(&d, None),
+        Plan::Observe(Observation::Missing(id(&base())))
+    );
+}
+
+fn facts<'a>(r: &'a Resolution, o: Option<&'a Observed>, was_ready: bool) -> Facts<'a> {
+    Facts {
+        resolution: r,
+        observed: o,
+        was_ready,
+    }
+}
+
+#[test]
+fn a_spec_that_names_another_profile_is_refused_while_ours_exists_and_released_when_gone() {
+    let moved = Resolution {
+        identity: id(&base()),
+        pinned: true,
+        moved_to: Some(Ok(Identity {
+            name: "renamed".into(),
+            region: "us-east-1".into(),
+        })),
+    };
+    let ours = in_sync(&base());
+    let p = super::plan(&base(), facts(&moved, Some(&ours), true));
+    let Plan::Refuse(r) = &p else {
+        panic!("expected a refusal, got {p:?}")
+    };
+    assert_eq!(r.reason(), Reason::InvalidSpec);
+    assert!(
+        r.message().contains("\"p\"") && r.message().contains("renamed"),
+        "{}",
+        r.message()
+    );
+    assert!(p.steps().is_empty());
+    // Gone (or never created): forget the recorded identity, then follow the spec.
+    let p = super::plan(&base(), facts(&moved, None, true));
+    assert_eq!(p, Plan::Release(id(&base())));
+    // Not ours (a profile that happened to carry the name): the same.
+    let mut theirs = ours.clone();
+    theirs.tags.clear();
+    let p = super::plan(&base(), facts(&moved, Some(&theirs), true));
+    assert_eq!(p, Plan::Release(id(&base())));
+}
+
+#[test]
+fn the_identity_is_recorded_before_the_first_write_unless_already_recorded() {
+    let fresh = Resolution {
+        identity: id(&base()),
+        pinned: false,
+        moved_to: None,
+    };
+    let Plan::Converge(c) = super::plan(&base(), facts(&fresh, None, false)) else {
+        panic!("expected a create")
+    };
+    assert!(c.record_first);
+    let Plan::Converge(c) = plan(&base(), None) else {
+        panic!("expected a create")
+    };
+    assert!(!c.record_first);
+}
+
+#[test]
+fn drift_names_targets_attached_and_detached_outside_and_a_deleted_profile() {
+    let d = Desired {
+        targets: ["g1".to_string(), "g2".to_string()].into(),
+        ..base()
+    };
+    let mut o = in_sync(&d);
+    o.targets = ["g2".to_string(), "g3".to_string()].into();
+    o.attributes.description = Some("changed".into());
+    let r = Resolution {
+        identity: id(&d),
+        pinned: true,
+        moved_to: None,
+    };
+    let Plan::Converge(c) = super::plan(&d, facts(&r, Some(&o), true)) else {
+        panic!("expected a converge")
+    };
+    let a = c.announce.expect("a drift event");
+    assert_eq!(a.reason, "DriftCorrected");
+    assert!(
+        a.message.contains("securityProfileDescription"),
+        "{}",
+        a.message
+    );
+    assert!(
+        a.message.contains("attached outside the operator: g3"),
+        "{}",
+        a.message
+    );
+    assert!(
+        a.message.contains("detached outside the operator: g1"),
+        "{}",
+        a.message
+    );
+    let Plan::Converge(c) = super::plan(&d, facts(&r, None, true)) else {
+        panic!("expected a create")
+    };
+    assert!(
+        c.announce
+            .expect("a drift event")
+            .message
+            .contains("deleted outside")
+    );
+    // Not Ready before (a spec change): no drift event.
+    let Plan::Converge(c) = super::plan(&d, facts(&r, Some(&o), false)) else {
+        panic!("expected a converge")
+    };
+    assert_eq!(c.announce, None);
+}
+
+#[test]
+fn observe_is_ready_only_when_aws_matches_and_names_what_drifted() {
+    let d = Desired {
+        management_policy: ManagementPolicy::Observe,
+        ..base()
+    };
+    let o = in_sync(&d);
+    let p = plan(&d, Some(&o));
+    assert_eq!(p, Plan::Observe(Observation::InSync));
+    assert_eq!(p.conditions().unwrap().ready.status, ConditionStatus::True);
+    let mut drifted = o.clone();
+    drifted.attributes.description = Some("edited in the console".into());
+    drifted.targets.insert("g9".into());
+    let p = plan(&d, Some(&drifted));
+    let ready = p.conditions().unwrap().ready;
+    assert_eq!(
+        (ready.status, ready.reason),
+        (ConditionStatus::False, Reason::Drifted)
+    );
+    assert!(ready.message.contains("securityProfileDescription") && ready.message.contains("g9"));
+    assert!(p.steps().is_empty());
+}
+
+#[test]
+fn observe_across_namespaces_is_refused_without_naming_the_owner() {
+    let d = Desired {
+        management_policy: ManagementPolicy::Observe,
+        ..base()
+    };
+    let mut o = in_sync(&d);
+    o.tags.insert(NAMESPACE_TAG.into(), "team-b".into());
+    o.tags.insert(NAME_TAG.into(), "secret-name".into());
+    let Plan::Refuse(r) = plan(&d, Some(&o)) else {
+        panic!("expected a refusal")
+    };
+    assert_eq!(r.reason(), Reason::OwnedByAnother);
+    assert!(!r.message().contains("team-b") && !r.message().contains("secret-name"));
+    // Same namespace, another resource: observing is fine.
+    let mut same_ns = in_sync(&d);
+    same_ns.tags.insert(NAME_TAG.into(), "sibling".into());
+    assert!(matches!(plan(&d, Some(&same_ns)), Plan::Observe(_)));
+}
+
+#[test]
+fn adoption_lists_every_change_it_makes() {
+    let d = Desired {
+        adoption_policy: AdoptionPolicy::Adopt,
+        targets: ["keep".to_string()].into(),
+        ..base()
+    };
+    let mut o = in_sync(&d);
+    o.tags = [("made-by".to_string(), "console".to_string())].into();
+    o.targets = ["keep".to_string(), "all/registered-things".to_string()].into();
+    o.attributes.description = Some("theirs".into());
+    let Plan::Converge(c) = plan(&d, Some(&o)) else {
+        panic!("expected adoption")
+    };
+    let a = c.announce.expect("an Adopted event");
+    assert_eq!(a.reason, "Adopted");
+    for part in [
+        "securityProfileDescription",
+        "detached all/registered-things",
+        "removed tags made-by",
+    ] {
+        assert!(
+            a.message.contains(part),
+            "{part} missing from {}",
+            a.message
+        );
+    }
+}
+
+#[test]
+fn reordered_sets_and_filled_in_defaults_are_no_drift() {
+    let criteria = |cidrs: Vec<&str>, alarm: Option<i32>| BehaviorCriteria {
+        comparison_operator: Some(ComparisonOperator::InCidrSet),
+        value: Some(MetricValue {
+            cidrs: Some(cidrs.into_iter().map(String::from).collect()),
+            ..Default::default()
+        }),
+        consecutive_datapoints_to_alarm: alarm,
+        ..Default::default()
+    };
+    let behavior = |cidrs, alarm, op| Behavior {
+        name: "b".into(),
+        metric: Some("aws:source-ip-address".into()),
+        metric_dimension: Some(MetricDimension {
+            dimension_name: "d".into(),
+            operator: op,
+        }),
+        criteria: Some(criteria(cidrs, alarm)),
+        suppress_alerts: Some(false),
+        ..Default::default()
+    };
+    let spec = Attributes {
+        behaviors: vec![behavior(vec!["10.0.0.0/8", "192.168.0.0/16"], None, None)],
+        ..Default::default()
+    }
+    .normalized();
+    let aws = Attributes {
+        behaviors: vec![behavior(
+            vec!["192.168.0.0/16", "10.0.0.0/8"],
+            Some(1),
+            Some(DimensionOperator::In),
+        )],
+        ..Default::default()
+    }
+    .normalized();
+    assert!(spec.same_as(&aws));
+    assert_ne!(spec, aws, "what is written keeps the spec's own order");
+    assert_eq!(AttributeUpdate::between(&aws, &spec), None);
 }

@@ -6,6 +6,8 @@
 mod faults;
 #[path = "e2e/http.rs"]
 mod http;
+#[path = "e2e/identity.rs"]
+mod identity;
 #[path = "e2e/world.rs"]
 mod world;
 

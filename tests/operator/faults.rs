@@ -16,10 +16,11 @@ async fn spec_aws_rejects_is_reported_without_a_retry_storm() {
         "metadata": {"name": "bad"}, "spec": {"targetArns": [missing]}
     }))
     .await;
-    let sp = env.wait_synced_false("bad", "AwsError").await;
+    // A terminal AWS rejection has its own reason (Argo CD shows it as Degraded).
+    let sp = env.wait_synced_false("bad", "AwsRejected").await;
     let msg = condition(&sp, "Synced").unwrap().2;
     assert!(msg.contains("ResourceNotFoundException"), "{msg}");
-    let (kind, _, _) = env.wait_event("bad", "AwsError").await;
+    let (kind, _, _) = env.wait_event("bad", "AwsRejected").await;
     assert_eq!(kind, "Warning");
     settle(Duration::from_secs(3)).await;
     let attaches = env.all_calls("AttachSecurityProfile");

@@ -1322,9 +1322,20 @@ async fn helm_install_with_watch_namespaces_runs_on_roles_only() {
 
 fn health(obj: Value) -> (String, String) {
     let script = std::fs::read_to_string(root().join("deploy/argocd/health.lua")).unwrap();
-    let lua = mlua::Lua::new();
+    // Argo CD opens only the base, package and table libraries (and a safe `os`) for health
+    // scripts: no `string`, no `math`. A script that calls them works here under the full
+    // library and fails in Argo CD, so the test opens exactly what Argo CD opens.
+    let lua = mlua::Lua::new_with(
+        mlua::StdLib::PACKAGE | mlua::StdLib::TABLE,
+        mlua::LuaOptions::default(),
+    )
+    .unwrap();
     let version: String = lua.globals().get("_VERSION").unwrap();
     assert_eq!(version, "Lua 5.1", "Argo CD runs gopher-lua, a Lua 5.1");
+    for absent in ["string", "math", "io", "debug"] {
+        let lib: mlua::Value = lua.globals().get(absent).unwrap();
+        assert!(lib.is_nil(), "{absent} must not be open, as in Argo CD");
+    }
     lua.globals().set("obj", to_lua(&lua, &obj)).unwrap();
     let hs: mlua::Table = lua.load(&script).eval().expect("the script runs");
     (hs.get("status").unwrap(), hs.get("message").unwrap())
@@ -1430,7 +1441,66 @@ fn argocd_health_maps_status_to_health() {
                 1,
                 conds(1, ("True", "Available"), ("False", "VersionConflict")),
             ),
+            "Healthy",
+        ),
+        (
+            "throttled resync while ready",
+            profile(1, conds(1, ("True", "Available"), ("False", "Throttled"))),
+            "Healthy",
+        ),
+        (
+            "kubernetes error",
+            profile(
+                1,
+                conds(1, ("False", "Unavailable"), ("False", "KubernetesError")),
+            ),
             "Progressing",
+        ),
+        (
+            "waiting for a dependency",
+            profile(
+                1,
+                conds(
+                    1,
+                    ("False", "WaitingForDependency"),
+                    ("False", "WaitingForDependency"),
+                ),
+            ),
+            "Progressing",
+        ),
+        (
+            "aws rejected",
+            profile(
+                1,
+                conds(1, ("False", "Unavailable"), ("False", "AwsRejected")),
+            ),
+            "Degraded",
+        ),
+        (
+            "aws rejected while ready",
+            profile(1, conds(1, ("True", "Available"), ("False", "AwsRejected"))),
+            "Degraded",
+        ),
+        (
+            "forbidden",
+            profile(
+                1,
+                conds(1, ("False", "Unavailable"), ("False", "Forbidden")),
+            ),
+            "Degraded",
+        ),
+        (
+            "adoption not allowed",
+            profile(
+                1,
+                conds(1, ("False", "Unavailable"), ("False", "AdoptionNotAllowed")),
+            ),
+            "Degraded",
+        ),
+        (
+            "observed profile drifted",
+            profile(1, conds(1, ("False", "Drifted"), ok)),
+            "Degraded",
         ),
         (
             "invalid spec",

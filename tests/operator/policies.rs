@@ -33,7 +33,7 @@ async fn observe_reads_and_never_writes() {
     env.create_json(json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
         "metadata": {"name": "watched"},
-        "spec": {"managementPolicy": "Observe", "securityProfileDescription": "ignored in observe mode"}
+        "spec": {"managementPolicy": "Observe", "securityProfileDescription": "external"}
     }))
     .await;
     let sp = env.wait_ready("watched").await;
@@ -44,6 +44,27 @@ async fn observe_reads_and_never_writes() {
             .ends_with("securityprofile/watched")
     );
     assert_eq!(st.version, Some(1));
+    // A spec that AWS does not match is not Ready: Drifted, naming the field, still no write.
+    env.patch_spec(
+        "watched",
+        json!({"securityProfileDescription": "what Git says"}),
+    )
+    .await;
+    let sp = env
+        .wait_for("watched", "Ready=False Drifted", |sp| {
+            condition(sp, "Ready").is_some_and(|c| c.1 == "Drifted")
+        })
+        .await;
+    let ready = condition(&sp, "Ready").unwrap();
+    assert_eq!(ready.0, "False");
+    assert!(
+        ready.2.contains("securityProfileDescription"),
+        "{}",
+        ready.2
+    );
+    let (kind, _, note) = env.wait_event("watched", "Drifted").await;
+    assert_eq!(kind, "Warning");
+    assert!(note.contains("securityProfileDescription"), "{note}");
     env.create_json(json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
         "metadata": {"name": "missing"}, "spec": {"managementPolicy": "Observe"}

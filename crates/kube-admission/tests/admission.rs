@@ -17,6 +17,8 @@ mod pruning;
 mod schema_errors;
 #[path = "admission/securityprofile.rs"]
 mod securityprofile;
+#[path = "admission/securityprofile_rules.rs"]
+mod securityprofile_rules;
 
 use kube_admission::{FieldError, admit};
 use serde_json::{Value, json};

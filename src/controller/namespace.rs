@@ -1,0 +1,37 @@
+//! What a resource's namespace says about it: annotations only the cluster admin sets.
+
+use super::Context;
+use super::error::Error;
+use crate::api::{DEFAULT_REGION_ANNOTATION, SecurityProfile};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
+use kube::api::Api;
+use std::collections::BTreeMap;
+
+/// The annotations of a resource's namespace.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NamespaceFacts {
+    annotations: BTreeMap<String, String>,
+}
+
+impl NamespaceFacts {
+    /// `iot.awscc.io/default-region`.
+    pub(crate) fn default_region(&self) -> Option<&str> {
+        self.annotation(DEFAULT_REGION_ANNOTATION)
+    }
+
+    pub(crate) fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.get(key).map(String::as_str)
+    }
+}
+
+/// Reads the namespace of `sp` (a namespace that is gone has no annotations).
+pub(crate) async fn facts(ctx: &Context, sp: &SecurityProfile) -> Result<NamespaceFacts, Error> {
+    let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
+    let annotations = namespaces
+        .get_opt(&sp.namespace().unwrap_or_default())
+        .await?
+        .map(|ns| ns.annotations().clone())
+        .unwrap_or_default();
+    Ok(NamespaceFacts { annotations })
+}
