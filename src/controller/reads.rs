@@ -5,7 +5,7 @@
 //! In between, `DescribeSecurityProfile` still reads the version and every attribute (so
 //! changes to them are corrected at every resync), and the targets and tags are taken to be
 //! those of the spec: the last full read found them so, and the spec has not changed since
-//! (a spec change is user work).
+//! (a spec change is user work). When the attributes differ, targets and tags are read too.
 
 use super::Context;
 use super::budget::FULL_READ_EVERY;
@@ -106,32 +106,39 @@ pub async fn observe(
     desired: &Desired,
 ) -> Result<Option<Observed>, IotError> {
     let may_skip = PLAN.try_with(|p| p.may_skip).unwrap_or(false);
-    let (observed, partial) = if may_skip {
-        let observed = ctx
-            .iot
-            .describe(region, &desired.name)
-            .await?
-            .map(|d| Observed {
-                arn: d.arn,
-                version: d.version,
-                attributes: d.attributes,
-                targets: desired.targets.clone(),
-                tags: desired.all_tags(),
-                creation_date: d.creation_date,
-                last_modified_date: d.last_modified_date,
-            });
-        (observed, true)
+    let observed = if may_skip {
+        let Some(d) = ctx.iot.describe(region, name).await? else {
+            record(ReadOutcome::Full { matched: false });
+            return Ok(None);
+        };
+        let mut o = Observed {
+            arn: d.arn,
+            version: d.version,
+            attributes: d.attributes,
+            targets: desired.targets.clone(),
+            tags: desired.all_tags(),
+            creation_date: d.creation_date,
+            last_modified_date: d.last_modified_date,
+        };
+        if matches(desired, Some(&o)) {
+            record(ReadOutcome::Partial { matched: true });
+            return Ok(Some(o));
+        }
+        // Something changed: read what was skipped too, so that the whole drift is seen (and
+        // announced) at once.
+        o.targets = ctx.iot.list_targets(region, name).await?;
+        o.tags = ctx.iot.list_tags(region, &o.arn).await?;
+        Some(o)
     } else {
-        (ctx.iot.observe(region, name).await?, false)
+        ctx.iot.observe(region, name).await?
     };
     let matched = matches(desired, observed.as_ref());
-    let outcome = if partial {
-        ReadOutcome::Partial { matched }
-    } else {
-        ReadOutcome::Full { matched }
-    };
-    let _ = PLAN.try_with(|p| p.outcome.set(Some(outcome)));
+    record(ReadOutcome::Full { matched });
     Ok(observed)
+}
+
+fn record(outcome: ReadOutcome) {
+    let _ = PLAN.try_with(|p| p.outcome.set(Some(outcome)));
 }
 
 #[cfg(test)]
