@@ -201,7 +201,7 @@ impl Elector {
         self.fence.close();
         let patch = serde_json::json!([
             {"op": "test", "path": "/spec/holderIdentity", "value": self.identity},
-            {"op": "replace", "path": "/spec/holderIdentity", "value": null},
+            {"op": "remove", "path": "/spec/holderIdentity"},
         ]);
         let Ok(patch) = serde_json::from_value::<json_patch::Patch>(patch) else {
             return;

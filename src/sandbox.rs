@@ -131,6 +131,7 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
 
     let documents = load_manifests(&args.apply)?;
     create_thing_groups(&emulator, &documents);
+    create_dimensions(&emulator, &documents);
     let applied = apply(&client, documents).await?;
     println!("applied {} object(s)", applied.len());
 
@@ -226,6 +227,26 @@ fn create_thing_groups(emulator: &Emulator, documents: &[Document]) {
                 && let Some(name) = resource.strip_prefix("thinggroup/")
             {
                 let _ = emulator.admin().create_thing_group(name, region);
+            }
+        }
+    }
+}
+
+/// The demo's convenience: dimensions that manifests name exist in the emulator (AWS refuses
+/// a profile that names a dimension that does not exist).
+fn create_dimensions(emulator: &Emulator, documents: &[Document]) {
+    for d in documents {
+        let spec = &d.object.data["spec"];
+        let region = spec["region"].as_str().unwrap_or("us-east-1");
+        let named = ["behaviors", "additionalMetricsToRetainV2"]
+            .iter()
+            .flat_map(|list| spec[*list].as_array().cloned().unwrap_or_default());
+        for item in named {
+            if let Some(name) = item["metricDimension"]["dimensionName"].as_str() {
+                let dimension = serde_json::json!({
+                    "name": name, "type": "TOPIC_FILTER", "stringValues": ["#"], "region": region,
+                });
+                let _ = emulator.admin().put_dimension(dimension);
             }
         }
     }

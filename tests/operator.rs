@@ -5,6 +5,8 @@ mod harness;
 
 #[path = "operator/admission_parity.rs"]
 mod admission_parity;
+#[path = "operator/drift.rs"]
+mod drift;
 #[path = "operator/e2e.rs"]
 mod e2e;
 #[path = "operator/faults.rs"]

@@ -63,13 +63,13 @@ pub const NAME_PATTERN: &str = "^[a-zA-Z0-9:_-]+$";
 #[schemars(extend("x-kubernetes-validations" = [
     {
         "rule": "!has(oldSelf.securityProfileName) || !has(self.securityProfileName) || self.securityProfileName == oldSelf.securityProfileName",
-        "message": "securityProfileName cannot change once set (removing it again is allowed, to undo an edit)",
+        "message": "securityProfileName is immutable once set (removing it again is allowed, to undo an edit)",
         "fieldPath": ".securityProfileName",
         "reason": "FieldValueForbidden"
     },
     {
         "rule": "!has(oldSelf.region) || !has(self.region) || self.region == oldSelf.region",
-        "message": "region cannot change once set (removing it again is allowed, to undo an edit)",
+        "message": "region is immutable once set (removing it again is allowed, to undo an edit)",
         "fieldPath": ".region",
         "reason": "FieldValueForbidden"
     },

@@ -9,8 +9,8 @@ use super::status::{StatusBuilder, clear_identity, write_status, write_status_if
 use super::{Context, key};
 use crate::api::{Reason, SecurityProfile};
 use crate::reconcile::{
-    Facts, Observation, Observed, Plan, RegionDefaults, Resolution, desired, identity, is_paused,
-    plan, resolve,
+    Conditions, Convergence, Facts, Identity, Observation, Observed, Plan, Refusal, RegionDefaults,
+    Resolution, desired, is_paused, plan, resolve,
 };
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -27,22 +27,13 @@ pub(crate) async fn apply(
     if is_paused(sp) {
         return Err(Error::Paused);
     }
-    let ns = if identity::needs_namespace_default(sp) {
-        namespace::facts(ctx, sp).await?
-    } else {
-        NamespaceFacts::default()
-    };
+    let ns = namespace::facts(ctx, sp).await?;
     let resolution = resolve(sp, region_defaults(ctx, &ns, &sdk_region(ctx)))?;
     let id = &resolution.identity;
     tracing::Span::current().record("aws_name", id.name.as_str());
     let desired = desired(sp, &ctx.cluster_id, &id.name);
     let observed = super::reads::observe(ctx, &id.region, &id.name, &desired).await?;
-    let facts = Facts {
-        resolution: &resolution,
-        observed: observed.as_ref(),
-        was_ready: was_ready(sp),
-    };
-    let plan = plan(&desired, facts);
+    let plan = plan(&desired, Facts::of(sp, &resolution, observed.as_ref()));
     carry_out(ctx, sp, api, &resolution, observed, plan).await
 }
 
@@ -62,12 +53,6 @@ fn region_defaults<'a>(
     }
 }
 
-/// Ready=True at the current generation: AWS matched this very spec before.
-fn was_ready(sp: &SecurityProfile) -> bool {
-    sp.condition("Ready")
-        .is_some_and(|c| c.status == "True" && c.observed_generation == sp.metadata.generation)
-}
-
 /// Turns a plan into AWS calls, a status and events.
 async fn carry_out(
     ctx: &Context,
@@ -77,86 +62,113 @@ async fn carry_out(
     observed: Option<Observed>,
     plan: Plan,
 ) -> Result<Action, Error> {
-    let id = &resolution.identity;
-    let conditions = plan.conditions();
+    let out = Carry {
+        ctx,
+        sp,
+        api,
+        id: &resolution.identity,
+        conditions: plan.conditions(),
+    };
     match plan {
-        Plan::Refuse(refusal) => {
-            if let crate::reconcile::Refusal::OwnedByAnother { owner, .. } = &refusal {
-                info!(profile = %id, %owner, "refused: the profile is managed by another resource");
-            }
-            let message = refusal.message();
-            publish(
-                ctx,
-                sp,
-                EventType::Warning,
-                refusal.reason().as_str(),
-                &message,
-            )
-            .await;
-            let mut status = StatusBuilder::new(sp);
-            if let Some(c) = &conditions {
-                status = status.conditions(c);
-            }
-            write_status(api, sp, status.build()).await?;
-            ctx.forget(&key(sp), false);
-            Ok(Action::requeue(jittered(ctx.resync)))
-        }
-        Plan::Observe(observation) => {
-            let mut status = StatusBuilder::new(sp);
-            if let Some(o) = &observed {
-                status = status.identity(id).observed(o);
-            }
-            if let Some(c) = &conditions {
-                status = status.conditions(c);
-            }
-            let changed = write_status_if_changed(api, sp, status.build()).await?;
-            if let (true, Observation::Drifted(d)) = (changed, &observation) {
-                let note = format!(
-                    "AWS differs from the spec in: {} (observe only)",
-                    d.describe()
-                );
-                publish(ctx, sp, EventType::Warning, Reason::Drifted.as_str(), &note).await;
-            }
-            if observed.is_some() {
-                ctx.forget(&key(sp), false);
-                return Ok(Action::requeue(jittered(ctx.resync)));
-            }
-            // Waiting for the profile to appear: look again soon, then less and less often.
-            let misses = ctx.fail(&key(sp));
-            Ok(Action::requeue(backoff(misses).min(ctx.resync)))
-        }
+        Plan::Refuse(refusal) => out.refuse(&refusal).await,
+        Plan::Observe(observation) => out.observe(&observation, observed.as_ref()).await,
         Plan::Release(stale) => {
             info!(profile = %stale, "the recorded profile is gone or not ours; following the spec");
             clear_identity(api, sp).await?;
             Ok(Action::requeue(Duration::from_millis(100)))
         }
-        Plan::Converge(convergence) => {
-            let after = execute(
-                ctx,
-                sp,
-                api,
-                id,
-                observed.as_ref(),
-                &convergence.steps,
-                convergence.record_first,
-            )
-            .await?;
-            if let Some(a) = &convergence.announce {
-                if a.reason == "DriftCorrected" {
-                    ctx.metrics.drift_corrections.inc();
-                }
-                publish(ctx, sp, EventType::Normal, a.reason, &a.message).await;
-            }
-            let mut status = StatusBuilder::new(sp).identity(id).observed(&after);
-            if let Some(c) = &conditions {
-                status = status.conditions(c);
-            }
-            write_status_if_changed(api, sp, status.build()).await?;
-            ctx.metrics
-                .set_conditions(&key(sp), Some(("True".into(), "True".into())));
-            ctx.forget(&key(sp), false);
-            Ok(Action::requeue(jittered(ctx.resync)))
-        }
+        Plan::Converge(c) => out.converge(&c, observed.as_ref()).await,
         Plan::Finalize(_) => Ok(Action::await_change()),
+    }
+}
+
+/// One plan being carried out: the resource, the identity and the conditions it will leave.
+struct Carry<'a> {
+    ctx: &'a Context,
+    sp: &'a SecurityProfile,
+    api: &'a Api<SecurityProfile>,
+    id: &'a Identity,
+    conditions: Option<Conditions>,
+}
+
+impl Carry<'_> {
+    fn status(&self) -> StatusBuilder<'_> {
+        let status = StatusBuilder::new(self.sp);
+        match &self.conditions {
+            Some(c) => status.conditions(c),
+            None => status,
+        }
+    }
+
+    async fn refuse(&self, refusal: &Refusal) -> Result<Action, Error> {
+        if let Refusal::OwnedByAnother { owner, .. } = refusal {
+            info!(profile = %self.id, %owner, "refused: the profile is managed by another resource");
+        }
+        let reason = refusal.reason();
+        let (ctx, sp) = (self.ctx, self.sp);
+        publish(
+            ctx,
+            sp,
+            EventType::Warning,
+            reason.as_str(),
+            &refusal.message(),
+        )
+        .await;
+        write_status(self.api, sp, self.status().build()).await?;
+        ctx.forget(&key(sp), false);
+        Ok(Action::requeue(jittered(ctx.resync)))
+    }
+
+    async fn observe(&self, o: &Observation, observed: Option<&Observed>) -> Result<Action, Error> {
+        let (ctx, sp) = (self.ctx, self.sp);
+        let mut status = self.status();
+        if let Some(observed) = observed {
+            status = status.identity(self.id).observed(observed);
+        }
+        let changed = write_status_if_changed(self.api, sp, status.build()).await?;
+        if let (true, Observation::Drifted(d)) = (changed, o) {
+            let note = format!(
+                "AWS differs from the spec in: {} (observe only)",
+                d.describe()
+            );
+            publish(ctx, sp, EventType::Warning, Reason::Drifted.as_str(), &note).await;
+        }
+        if observed.is_some() {
+            ctx.forget(&key(sp), false);
+            return Ok(Action::requeue(jittered(ctx.resync)));
+        }
+        // Waiting for the profile to appear: look again soon, then less and less often.
+        let misses = ctx.fail(&key(sp));
+        Ok(Action::requeue(backoff(misses).min(ctx.resync)))
+    }
+
+    async fn converge(
+        &self,
+        c: &Convergence,
+        observed: Option<&Observed>,
+    ) -> Result<Action, Error> {
+        let (ctx, sp) = (self.ctx, self.sp);
+        let after = execute(
+            ctx,
+            sp,
+            self.api,
+            self.id,
+            observed,
+            &c.steps,
+            c.record_first,
+        )
+        .await?;
+        if let Some(a) = &c.announce {
+            if a.reason == "DriftCorrected" {
+                ctx.metrics.drift_corrections.inc();
+            }
+            publish(ctx, sp, EventType::Normal, a.reason, &a.message).await;
+        }
+        let status = self.status().identity(self.id).observed(&after);
+        write_status_if_changed(self.api, sp, status.build()).await?;
+        ctx.metrics
+            .set_conditions(&key(sp), Some(("True".into(), "True".into())));
+        ctx.forget(&key(sp), false);
+        Ok(Action::requeue(jittered(ctx.resync)))
     }
 }

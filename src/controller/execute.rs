@@ -89,8 +89,8 @@ async fn run_steps(
                     record_identity(api, sp, id, Some(&arn)).await?;
                 }
                 state = simulate(None, std::slice::from_ref(step), &arn);
-                if let (Some(s), Some(d)) = (state.as_mut(), ctx.iot.describe(region, name).await?)
-                {
+                let described = ctx.iot.describe(region, name).await?;
+                if let (Some(s), Some(d)) = (state.as_mut(), described) {
                     s.version = d.version;
                     s.attributes = d.attributes;
                     s.creation_date = d.creation_date;
@@ -102,22 +102,7 @@ async fn run_steps(
                 expected_version,
                 update,
             } => {
-                let d = ctx
-                    .iot
-                    .update(region, name, *expected_version, update)
-                    .await?;
-                let fields = state
-                    .as_ref()
-                    .map(|o| o.attributes.differing_fields(&d.attributes))
-                    .unwrap_or_default();
-                let note = format!("updated {} (version {})", fields.join(", "), d.version);
-                publish(ctx, sp, EventType::Normal, "Updated", &note).await;
-                if let Some(s) = state.as_mut() {
-                    s.version = d.version;
-                    s.attributes = d.attributes;
-                    s.creation_date = d.creation_date.or(s.creation_date.take());
-                    s.last_modified_date = d.last_modified_date;
-                }
+                update_step(ctx, sp, id, *expected_version, update, state.as_mut()).await?;
                 continue;
             }
             Step::Tag(tags) => {
@@ -144,7 +129,40 @@ async fn run_steps(
         }
         state = simulate(state.as_ref(), std::slice::from_ref(step), &arn);
     }
-    Ok(state.unwrap_or_else(|| Observed {
+    Ok(state.unwrap_or_else(nothing))
+}
+
+/// `UpdateSecurityProfile`, announced with the fields it changed; `state` takes AWS's answer.
+async fn update_step(
+    ctx: &Context,
+    sp: &SecurityProfile,
+    id: &Identity,
+    expected_version: i64,
+    update: &crate::reconcile::AttributeUpdate,
+    state: Option<&mut Observed>,
+) -> Result<(), Error> {
+    let d = ctx
+        .iot
+        .update(&id.region, &id.name, expected_version, update)
+        .await?;
+    let fields = state
+        .as_ref()
+        .map(|o| o.attributes.differing_fields(&d.attributes))
+        .unwrap_or_default();
+    let note = format!("updated {} (version {})", fields.join(", "), d.version);
+    publish(ctx, sp, EventType::Normal, "Updated", &note).await;
+    if let Some(s) = state {
+        s.version = d.version;
+        s.attributes = d.attributes;
+        s.creation_date = d.creation_date.or(s.creation_date.take());
+        s.last_modified_date = d.last_modified_date;
+    }
+    Ok(())
+}
+
+/// No profile (what a deletion leaves).
+fn nothing() -> Observed {
+    Observed {
         arn: String::new(),
         version: 0,
         attributes: Default::default(),
@@ -152,5 +170,5 @@ async fn run_steps(
         tags: Default::default(),
         creation_date: None,
         last_modified_date: None,
-    }))
+    }
 }

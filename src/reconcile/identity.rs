@@ -108,16 +108,6 @@ pub fn resolve(
     })
 }
 
-/// Whether resolving `sp` can need its namespace's default region.
-pub fn needs_namespace_default(sp: &SecurityProfile) -> bool {
-    pinned(sp).is_none()
-        && sp
-            .spec
-            .region
-            .as_deref()
-            .is_none_or(|r| r.trim().is_empty())
-}
-
 /// What deleting a resource has to look at in AWS.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CleanupScope {

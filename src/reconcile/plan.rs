@@ -11,7 +11,7 @@ use super::outcome::{
 };
 use crate::api::{
     AdoptionPolicy, AlertTargets, Behavior, DeletionPolicy, ManagementPolicy, MetricToRetain,
-    MetricsExportConfig,
+    MetricsExportConfig, SecurityProfile,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -168,6 +168,25 @@ pub struct Facts<'a> {
     /// Ready=True at the current generation: AWS matched this very spec before, so any
     /// difference now was made outside the operator.
     pub was_ready: bool,
+}
+
+impl<'a> Facts<'a> {
+    /// The facts of a resource: its identity, what AWS holds there, and whether its status says
+    /// Ready=True at the current generation.
+    pub fn of(
+        sp: &SecurityProfile,
+        resolution: &'a Resolution,
+        observed: Option<&'a Observed>,
+    ) -> Facts<'a> {
+        let was_ready = sp
+            .condition("Ready")
+            .is_some_and(|c| c.status == "True" && c.observed_generation == sp.metadata.generation);
+        Facts {
+            resolution,
+            observed,
+            was_ready,
+        }
+    }
 }
 
 /// Decides what to write to make AWS match `desired`, given what was observed.

@@ -67,6 +67,13 @@ pub async fn start_servers() -> (Emulator, Sandbox, Client) {
     emulator
         .admin()
         .set_iam_allow(securityprofile_operator::iam::actions());
+    // The dimension the every-field specs name (AWS refuses a profile naming a missing one).
+    emulator
+        .admin()
+        .put_dimension(json!({
+            "name": "TopicFilterForAuthMessages", "type": "TOPIC_FILTER", "stringValues": ["auth/#"],
+        }))
+        .expect("dimension");
     let sandbox = Sandbox::start(SandboxConfig::default())
         .await
         .expect("sandbox starts");

@@ -1,6 +1,7 @@
 //! Run-time controls the admin API sets: injected faults, per-operation token buckets, the IAM
-//! allowlist, and the per-operation call counters.
+//! policies, and the per-operation call counters.
 
+use crate::iam::{Decision as IamDecision, Policy, Request};
 use crate::model::Op;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -127,7 +128,9 @@ pub struct Control {
     quotas: HashMap<Op, Bucket>,
     default_tps: Option<f64>,
     default_buckets: HashMap<Op, Bucket>,
-    iam_allow: Vec<String>,
+    /// The policy of every account without its own; None allows everything.
+    default_policy: Option<Policy>,
+    account_policies: HashMap<String, Policy>,
     calls: Calls,
 }
 
@@ -138,16 +141,18 @@ impl Control {
             quotas: tps.iter().map(|(op, t)| (*op, Bucket::new(*t))).collect(),
             default_tps,
             default_buckets: HashMap::new(),
-            iam_allow: vec!["*".to_string()],
+            default_policy: None,
+            account_policies: HashMap::new(),
             calls: Calls::new(),
         }
     }
 
-    /// Admin reset: faults, IAM allowlist and counters go back to their start values; quotas
+    /// Admin reset: faults, IAM policies and counters go back to their start values; quotas
     /// from the command line stay, refilled.
     pub fn reset(&mut self) {
         self.faults.clear();
-        self.iam_allow = vec!["*".to_string()];
+        self.default_policy = None;
+        self.account_policies.clear();
         self.calls.clear();
         for b in self.quotas.values_mut() {
             *b = Bucket::new(b.tps);
@@ -235,20 +240,27 @@ impl Control {
         decision
     }
 
-    pub fn set_iam_allow(&mut self, allow: Vec<String>) {
-        self.iam_allow = allow;
+    /// Sets the policy of `account`, or (None) of every account without its own.
+    pub fn set_policy(&mut self, account: Option<&str>, policy: Policy) {
+        match account {
+            Some(a) => {
+                self.account_policies.insert(a.to_string(), policy);
+            }
+            None => self.default_policy = Some(policy),
+        }
     }
 
-    /// Whether the allowlist grants `action` (`*`, exact, or a trailing-`*` prefix; IAM action
-    /// names compare case-insensitively).
-    pub fn allowed(&self, action: &str) -> bool {
-        self.iam_allow.iter().any(|a| {
-            if let Some(prefix) = a.strip_suffix('*') {
-                action.len() >= prefix.len() && action[..prefix.len()].eq_ignore_ascii_case(prefix)
-            } else {
-                a.eq_ignore_ascii_case(action)
-            }
-        })
+    /// The policy that applies to `account` (None: everything is allowed).
+    pub fn policy(&self, account: &str) -> Option<&Policy> {
+        self.account_policies
+            .get(account)
+            .or(self.default_policy.as_ref())
+    }
+
+    /// Evaluates one request of a caller in `account`.
+    pub fn evaluate(&self, account: &str, req: &Request) -> IamDecision {
+        self.policy(account)
+            .map_or(IamDecision::Allow, |p| p.evaluate(req))
     }
 
     pub fn count(&mut self, op: Op, outcome: &str) {
@@ -298,8 +310,14 @@ mod tests {
     fn zero_tps_bucket_always_throttles_and_iam_globs() {
         let mut c = Control::new(Some(0.0), &HashMap::new());
         assert!(!c.admit(Op::TagResource));
-        c.set_iam_allow(vec!["iot:Describe*".into()]);
-        assert!(c.allowed("iot:DescribeSecurityProfile"));
-        assert!(!c.allowed("iot:CreateSecurityProfile"));
+        c.set_policy(None, Policy::allow_actions(vec!["iot:Describe*".into()]));
+        let eval = |c: &Control, account: &str, action: &str| {
+            c.evaluate(account, &Request::new(action, "*")) == IamDecision::Allow
+        };
+        assert!(eval(&c, "1", "iot:describesecurityprofile"));
+        assert!(!eval(&c, "1", "iot:CreateSecurityProfile"));
+        c.set_policy(Some("2"), Policy::allow_actions(vec!["iot:*".into()]));
+        assert!(eval(&c, "2", "iot:CreateSecurityProfile"));
+        assert!(!eval(&c, "1", "iot:CreateSecurityProfile"));
     }
 }

@@ -1,24 +1,32 @@
-//! A local, wire-compatible AWS IoT Device Defender endpoint: the 13 security-profile
-//! operations in AWS IoT's rest-json protocol, plus an admin API for tests (state, call
-//! counters, faults, quotas, IAM allowlist, thing groups, out-of-band edits).
+//! A local, wire-compatible AWS IoT Device Defender endpoint: the security-profile, dimension
+//! and custom-metric operations in AWS IoT's rest-json protocol, plus an admin API for tests (state, call
+//! counters, faults, quotas, IAM policies, thing groups, out-of-band edits), and STS role
+//! assumption whose keys act in the role's account.
 //!
 //! Start it in-process with [`Emulator::start`] (port 0 picks a free port), or run it on an
 //! existing listener with [`serve`].
 
 mod admin;
+mod dependencies;
+mod dependency_ops;
 mod faults;
+mod iam;
 mod model;
+mod normalize;
 mod ops;
 mod store;
+mod sts;
 mod validate;
 mod wire;
 
 pub use admin::Admin;
 pub use faults::{Calls, Fault, FaultError};
-pub use model::{Profile, State, ThingGroup};
+pub use model::{CustomMetric, Dimension, Profile, State, ThingGroup};
+pub use sts::Role;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -38,6 +46,12 @@ pub struct EmulatorConfig {
     pub tps: HashMap<String, f64>,
     /// Log one tracing line per request.
     pub log_requests: bool,
+    /// Answer DescribeSecurityProfile / UpdateSecurityProfile as AWS may: order-free lists
+    /// reordered, server-side defaults filled in (also switchable at run time).
+    pub normalize_describe: bool,
+    /// Refuse security profiles that name a dimension or custom metric that doesn't exist,
+    /// as AWS does (also switchable at run time).
+    pub check_references: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -48,6 +62,8 @@ impl Default for EmulatorConfig {
             default_tps: None,
             tps: HashMap::new(),
             log_requests: false,
+            normalize_describe: false,
+            check_references: true,
         }
     }
 }
@@ -72,7 +88,13 @@ pub enum Error {
 pub(crate) struct Shared {
     pub account_id: String,
     pub log_requests: bool,
+    /// The configured normalisation switch, which `reset` goes back to.
+    pub normalize_default: bool,
+    pub normalize: AtomicBool,
+    pub check_references_default: bool,
+    pub check_references: AtomicBool,
     pub store: Mutex<store::Store>,
+    pub sts: Mutex<sts::Sts>,
     pub control: Mutex<faults::Control>,
     pub shutdown: watch::Sender<bool>,
     pub request_ids: std::sync::atomic::AtomicU64,
@@ -103,7 +125,12 @@ impl Shared {
         Ok(Arc::new(Shared {
             account_id: config.account_id.clone(),
             log_requests: config.log_requests,
+            normalize_default: config.normalize_describe,
+            normalize: AtomicBool::new(config.normalize_describe),
+            check_references_default: config.check_references,
+            check_references: AtomicBool::new(config.check_references),
             store: Mutex::new(store::Store::default()),
+            sts: Mutex::new(sts::Sts::default()),
             control: Mutex::new(faults::Control::new(config.default_tps, &tps)),
             shutdown: watch::Sender::new(false),
             request_ids: std::sync::atomic::AtomicU64::new(1),
@@ -113,6 +140,8 @@ impl Shared {
 
 fn router(shared: Arc<Shared>) -> axum::Router {
     ops::routes()
+        .merge(dependency_ops::routes())
+        .route("/", axum::routing::post(sts::handle))
         .merge(admin::routes())
         .fallback(ops::unknown)
         .method_not_allowed_fallback(ops::unknown)

@@ -21,6 +21,14 @@ struct Args {
     /// Quota for every operation without its own --tps.
     #[arg(long)]
     default_tps: Option<f64>,
+    /// Answer DescribeSecurityProfile and UpdateSecurityProfile as AWS may: order-free lists
+    /// reordered and server-side defaults filled in.
+    #[arg(long, env = "IOT_EMULATOR_NORMALIZE_DESCRIBE")]
+    normalize_describe: bool,
+    /// Accept security profiles that name dimensions or custom metrics that don't exist
+    /// (AWS refuses them).
+    #[arg(long, env = "IOT_EMULATOR_NO_REFERENCE_CHECK")]
+    no_reference_check: bool,
 }
 
 fn parse_tps(s: &str) -> Result<(String, f64), String> {
@@ -46,6 +54,8 @@ async fn main() -> std::process::ExitCode {
         default_tps: args.default_tps,
         tps: args.tps.into_iter().collect::<HashMap<_, _>>(),
         log_requests: true,
+        normalize_describe: args.normalize_describe,
+        check_references: !args.no_reference_check,
     };
     let emulator = match Emulator::start(config).await {
         Ok(e) => e,

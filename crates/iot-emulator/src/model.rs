@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// The 13 Device Defender operations the emulator serves.
+/// The operations the emulator serves: Device Defender's security profiles, dimensions and
+/// custom metrics (rest-json), and STS's role operations (awsQuery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
     CreateSecurityProfile,
@@ -20,10 +21,23 @@ pub enum Op {
     TagResource,
     UntagResource,
     ListTagsForResource,
+    CreateDimension,
+    DescribeDimension,
+    UpdateDimension,
+    DeleteDimension,
+    ListDimensions,
+    CreateCustomMetric,
+    DescribeCustomMetric,
+    UpdateCustomMetric,
+    DeleteCustomMetric,
+    ListCustomMetrics,
+    AssumeRole,
+    AssumeRoleWithWebIdentity,
+    GetCallerIdentity,
 }
 
 impl Op {
-    pub const ALL: [Op; 13] = [
+    pub const ALL: [Op; 26] = [
         Op::CreateSecurityProfile,
         Op::DescribeSecurityProfile,
         Op::UpdateSecurityProfile,
@@ -37,6 +51,19 @@ impl Op {
         Op::TagResource,
         Op::UntagResource,
         Op::ListTagsForResource,
+        Op::CreateDimension,
+        Op::DescribeDimension,
+        Op::UpdateDimension,
+        Op::DeleteDimension,
+        Op::ListDimensions,
+        Op::CreateCustomMetric,
+        Op::DescribeCustomMetric,
+        Op::UpdateCustomMetric,
+        Op::DeleteCustomMetric,
+        Op::ListCustomMetrics,
+        Op::AssumeRole,
+        Op::AssumeRoleWithWebIdentity,
+        Op::GetCallerIdentity,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +81,19 @@ impl Op {
             Op::TagResource => "TagResource",
             Op::UntagResource => "UntagResource",
             Op::ListTagsForResource => "ListTagsForResource",
+            Op::CreateDimension => "CreateDimension",
+            Op::DescribeDimension => "DescribeDimension",
+            Op::UpdateDimension => "UpdateDimension",
+            Op::DeleteDimension => "DeleteDimension",
+            Op::ListDimensions => "ListDimensions",
+            Op::CreateCustomMetric => "CreateCustomMetric",
+            Op::DescribeCustomMetric => "DescribeCustomMetric",
+            Op::UpdateCustomMetric => "UpdateCustomMetric",
+            Op::DeleteCustomMetric => "DeleteCustomMetric",
+            Op::ListCustomMetrics => "ListCustomMetrics",
+            Op::AssumeRole => "AssumeRole",
+            Op::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
+            Op::GetCallerIdentity => "GetCallerIdentity",
         }
     }
 
@@ -135,11 +175,22 @@ impl Profile {
         if let Some(a) = &self.additional_metrics {
             m.insert("additionalMetricsToRetain".into(), Value::Array(a.clone()));
         }
-        if let Some(a) = &self.additional_metrics_v2 {
-            m.insert(
-                "additionalMetricsToRetainV2".into(),
-                Value::Array(a.clone()),
-            );
+        match (&self.additional_metrics_v2, &self.additional_metrics) {
+            (Some(a), _) => {
+                m.insert(
+                    "additionalMetricsToRetainV2".into(),
+                    Value::Array(a.clone()),
+                );
+            }
+            // A profile written with the deprecated v1 list also reads as its V2 equivalent.
+            (None, Some(v1)) => {
+                let v2 = v1
+                    .iter()
+                    .map(|metric| serde_json::json!({ "metric": metric }))
+                    .collect();
+                m.insert("additionalMetricsToRetainV2".into(), Value::Array(v2));
+            }
+            (None, None) => {}
         }
         if let Some(c) = &self.metrics_export_config {
             m.insert("metricsExportConfig".into(), c.clone());
@@ -190,12 +241,96 @@ pub struct ThingGroup {
     pub region: String,
 }
 
+/// A Device Defender dimension (type TOPIC_FILTER), as `GET /_emulator/state` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dimension {
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    pub region: String,
+    pub name: String,
+    pub arn: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(rename = "stringValues")]
+    pub string_values: Vec<Value>,
+    #[serde(rename = "creationDate")]
+    pub creation_date: f64,
+    #[serde(rename = "lastModifiedDate")]
+    pub last_modified_date: f64,
+    pub tags: BTreeMap<String, String>,
+    /// The idempotency token of the create; a retry with the same token succeeds.
+    #[serde(rename = "clientRequestToken", default)]
+    pub client_request_token: String,
+}
+
+impl Dimension {
+    /// The DescribeDimension / UpdateDimension response body.
+    pub fn describe(&self) -> Value {
+        serde_json::json!({
+            "name": self.name,
+            "arn": self.arn,
+            "type": self.kind,
+            "stringValues": self.string_values,
+            "creationDate": self.creation_date,
+            "lastModifiedDate": self.last_modified_date,
+        })
+    }
+}
+
+/// A Device Defender custom metric, as `GET /_emulator/state` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomMetric {
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    pub region: String,
+    #[serde(rename = "metricName")]
+    pub name: String,
+    #[serde(rename = "metricArn")]
+    pub arn: String,
+    #[serde(rename = "metricType")]
+    pub metric_type: String,
+    #[serde(
+        rename = "displayName",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub display_name: Option<String>,
+    #[serde(rename = "creationDate")]
+    pub creation_date: f64,
+    #[serde(rename = "lastModifiedDate")]
+    pub last_modified_date: f64,
+    pub tags: BTreeMap<String, String>,
+    #[serde(rename = "clientRequestToken", default)]
+    pub client_request_token: String,
+}
+
+impl CustomMetric {
+    /// The DescribeCustomMetric / UpdateCustomMetric response body.
+    pub fn describe(&self) -> Value {
+        let mut v = serde_json::json!({
+            "metricName": self.name,
+            "metricArn": self.arn,
+            "metricType": self.metric_type,
+            "creationDate": self.creation_date,
+            "lastModifiedDate": self.last_modified_date,
+        });
+        if let Some(d) = &self.display_name {
+            v["displayName"] = Value::String(d.clone());
+        }
+        v
+    }
+}
+
 /// The JSON of `GET /_emulator/state`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub profiles: Vec<Profile>,
     #[serde(rename = "thingGroups")]
     pub thing_groups: Vec<ThingGroup>,
+    #[serde(default)]
+    pub dimensions: Vec<Dimension>,
+    #[serde(rename = "customMetrics", default)]
+    pub custom_metrics: Vec<CustomMetric>,
 }
 
 /// Builds `arn:aws:iot:REGION:ACCOUNT:securityprofile/NAME`.
@@ -206,6 +341,16 @@ pub fn profile_arn(region: &str, account: &str, name: &str) -> String {
 /// Builds `arn:aws:iot:REGION:ACCOUNT:thinggroup/NAME`.
 pub fn thing_group_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:iot:{region}:{account}:thinggroup/{name}")
+}
+
+/// Builds `arn:aws:iot:REGION:ACCOUNT:dimension/NAME`.
+pub fn dimension_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:iot:{region}:{account}:dimension/{name}")
+}
+
+/// Builds `arn:aws:iot:REGION:ACCOUNT:custommetric/NAME`.
+pub fn custom_metric_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:iot:{region}:{account}:custommetric/{name}")
 }
 
 /// The resource part of an IoT ARN, split from its region and account.

@@ -1,9 +1,11 @@
-//! The 13 operations: routing, request parsing and validation, and the pipeline every request
-//! goes through (authorization, IAM allowlist, quota, faults, handler, counting, logging).
+//! The 13 security-profile operations: routing, request parsing and validation, and the pipeline every request
+//! goes through (authorization, IAM policy, quota, faults, handler, counting, logging).
 
 use crate::faults::{Decision, FaultError};
-use crate::model::Op;
+use crate::iam;
+use crate::model::{Op, profile_arn};
 use crate::store::{DeleteFlags, ListFilter, Scope};
+use crate::sts::KeyError;
 use crate::validate::{self, Member, Violations, check, check_members};
 use crate::wire::{ApiError, decode_token, parse_authorization};
 use crate::{Shared, lock};
@@ -42,6 +44,23 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/untag", post(untag))
 }
 
+/// Authorization for Attach/Detach: the profile and the target (thing group or all things).
+fn on_profile_and_target(
+    op: Op,
+    name: &str,
+    q: &HashMap<String, String>,
+) -> impl FnOnce(&Ctx) -> Vec<iam::Request> + Send + 'static {
+    let name = name.to_string();
+    let target = q.get("securityProfileTargetArn").cloned();
+    move |ctx| {
+        let mut reqs = vec![ctx.on(op, &ctx.profile_arn(&name))];
+        if let Some(t) = target {
+            reqs.push(ctx.on(op, &t));
+        }
+        reqs
+    }
+}
+
 /// Anything that matches no operation.
 pub(crate) async fn unknown() -> Response {
     ApiError::unknown_operation().into_response()
@@ -49,27 +68,76 @@ pub(crate) async fn unknown() -> Response {
 
 /// One request's identity and access to the shared state.
 pub(crate) struct Ctx {
-    shared: Arc<Shared>,
-    scope: Scope,
-    access_key: String,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) scope: Scope,
+    /// The caller's ARN, as AccessDenied messages name it.
+    principal: String,
 }
 
 impl Ctx {
-    /// Answers AccessDenied unless the IAM allowlist grants `action`.
-    fn require(&self, action: &str) -> Result<(), ApiError> {
-        if lock(&self.shared.control).allowed(action) {
-            Ok(())
-        } else {
-            Err(ApiError::access_denied(format!(
-                "User: arn:aws:iam::{}:user/{} is not authorized to perform: {action}",
-                self.scope.account, self.access_key
-            )))
+    /// Answers AccessDenied unless the caller's account policy allows every request.
+    fn authorize(&self, requests: &[iam::Request]) -> Result<(), ApiError> {
+        let control = lock(&self.shared.control);
+        for r in requests {
+            let why = match control.evaluate(&self.scope.account, r) {
+                iam::Decision::Allow => continue,
+                iam::Decision::ExplicitDeny => {
+                    "with an explicit deny in an identity-based policy".to_string()
+                }
+                iam::Decision::ImplicitDeny => format!(
+                    "because no identity-based policy allows the {} action",
+                    r.action
+                ),
+            };
+            return Err(ApiError::access_denied(format!(
+                "User: {} is not authorized to perform: {} on resource: {} {why}",
+                self.principal, r.action, r.resource
+            )));
         }
+        Ok(())
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, crate::store::Store> {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, crate::store::Store> {
         lock(&self.shared.store)
     }
+
+    /// The tags of an existing resource of the caller's partition (empty when there is none).
+    fn tags_of(&self, arn: &str) -> BTreeMap<String, String> {
+        self.store().tags_of(&self.scope, arn).unwrap_or_default()
+    }
+
+    /// A request on an existing resource, with its `aws:ResourceTag` keys.
+    pub(crate) fn on(&self, op: Op, arn: &str) -> iam::Request {
+        iam::Request::new(action(op), arn).resource_tags(&self.tags_of(arn))
+    }
+
+    /// A Describe/Update answer, normalised when the switch is on.
+    fn normalized(&self, mut body: Value) -> Value {
+        if self.shared.normalize.load(Ordering::Relaxed) {
+            crate::normalize::describe(&mut body);
+        }
+        body
+    }
+
+    fn profile_arn(&self, name: &str) -> String {
+        profile_arn(&self.scope.region, &self.scope.account, name)
+    }
+}
+
+/// The IAM action of an operation.
+pub(crate) fn action(op: Op) -> String {
+    format!("iot:{}", op.name())
+}
+
+/// Authorization for operations that name no resource (List…, Validate…): resource `*`.
+pub(crate) fn any_resource(op: Op) -> impl FnOnce(&Ctx) -> Vec<iam::Request> + Send + 'static {
+    move |_| vec![iam::Request::new(action(op), "*")]
+}
+
+/// Authorization for an operation on one existing security profile.
+fn on_profile(op: Op, name: &str) -> impl FnOnce(&Ctx) -> Vec<iam::Request> + Send + 'static {
+    let name = name.to_string();
+    move |ctx| vec![ctx.on(op, &ctx.profile_arn(&name))]
 }
 
 /// What the pipeline ended with.
@@ -81,23 +149,38 @@ enum Outcome {
     Held,
 }
 
-async fn pipeline<F>(shared: &Arc<Shared>, op: Op, headers: &HeaderMap, handler: F) -> Outcome
+async fn pipeline<A, F>(
+    shared: &Arc<Shared>,
+    op: Op,
+    headers: &HeaderMap,
+    authz: A,
+    handler: F,
+) -> Outcome
 where
+    A: FnOnce(&Ctx) -> Vec<iam::Request>,
     F: FnOnce(&Ctx) -> Result<Value, ApiError> + Send + 'static,
 {
-    let caller = match parse_authorization(headers) {
+    let caller = match parse_authorization(headers, "iot") {
         Ok(c) => c,
         Err(e) => return Outcome::Answered(Err(e)),
     };
+    let identity = lock(&shared.sts).identity(&caller.access_key, &shared.account_id);
+    let identity = match identity {
+        Ok(i) => i,
+        Err(KeyError::Expired) => return Outcome::Answered(Err(ApiError::expired_token())),
+        Err(KeyError::Unrecognized) => {
+            return Outcome::Answered(Err(ApiError::unrecognized_client()));
+        }
+    };
     let ctx = Ctx {
         shared: shared.clone(),
+        principal: identity.principal,
         scope: Scope {
-            account: shared.account_id.clone(),
+            account: identity.account,
             region: caller.region,
         },
-        access_key: caller.access_key,
     };
-    if let Err(e) = ctx.require(&format!("iot:{}", op.name())) {
+    if let Err(e) = ctx.authorize(&authz(&ctx)) {
         return Outcome::Answered(Err(e));
     }
     let decision = {
@@ -145,12 +228,19 @@ where
 }
 
 /// Runs one operation and turns its result into the wire response.
-async fn run<F>(shared: Arc<Shared>, op: Op, headers: &HeaderMap, handler: F) -> Response
+pub(crate) async fn run<A, F>(
+    shared: Arc<Shared>,
+    op: Op,
+    headers: &HeaderMap,
+    authz: A,
+    handler: F,
+) -> Response
 where
+    A: FnOnce(&Ctx) -> Vec<iam::Request>,
     F: FnOnce(&Ctx) -> Result<Value, ApiError> + Send + 'static,
 {
     let start = Instant::now();
-    let outcome = pipeline(&shared, op, headers, handler).await;
+    let outcome = pipeline(&shared, op, headers, authz, handler).await;
     let request_id = shared.request_ids.fetch_add(1, Ordering::Relaxed);
     let (mut resp, label) = match outcome {
         Outcome::Answered(result) => {
@@ -205,7 +295,7 @@ fn respond(result: Result<Value, ApiError>) -> (Response, &'static str) {
 }
 
 /// Parses a JSON request body (an empty body is `{}`).
-fn body_json(body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
@@ -218,7 +308,7 @@ fn body_json(body: &Bytes) -> Result<Value, ApiError> {
     }
 }
 
-fn finish(v: Violations) -> Result<(), ApiError> {
+pub(crate) fn finish(v: Violations) -> Result<(), ApiError> {
     match v.message() {
         Some(m) => Err(ApiError::invalid(m)),
         None => Ok(()),
@@ -259,13 +349,13 @@ fn query_int(
 }
 
 /// The page size: maxResults (1–250), defaulting to 25 where AWS documents no default.
-fn max_results(q: &HashMap<String, String>, v: &mut Violations) -> usize {
+pub(crate) fn max_results(q: &HashMap<String, String>, v: &mut Violations) -> usize {
     query_int(q, "maxResults", Some((1, 250)), v)
         .filter(|n| (1..=250).contains(n))
         .map_or(25, |n| n as usize)
 }
 
-fn next_token(q: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
+pub(crate) fn next_token(q: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
     q.get("nextToken")
         .filter(|t| !t.is_empty())
         .map(|t| decode_token(t))
@@ -289,7 +379,7 @@ fn required_query<'a>(
 }
 
 /// Tags from a TagList (already validated), rejecting the reserved `aws:` prefix.
-fn tag_map(tags: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
+pub(crate) fn tag_map(tags: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out = BTreeMap::new();
     for t in tags.and_then(Value::as_array).into_iter().flatten() {
         let key = t.get("Key").and_then(Value::as_str).unwrap_or_default();
@@ -304,20 +394,31 @@ fn tag_map(tags: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
     Ok(out)
 }
 
-/// Whether the body hands a role to AWS IoT (so iam:PassRole is needed).
-fn passes_role(body: &Value) -> bool {
-    let alert_role = body
+/// The roles a profile body hands to AWS IoT (each needs iam:PassRole).
+fn passed_roles(body: &Value) -> Vec<String> {
+    let alert_roles = body
         .get("alertTargets")
         .and_then(Value::as_object)
-        .is_some_and(|m| {
-            m.values()
-                .any(|t| t.get("roleArn").is_some_and(Value::is_string))
-        });
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(|t| t.get("roleArn").and_then(Value::as_str));
     let export_role = body
         .get("metricsExportConfig")
         .and_then(|c| c.get("roleArn"))
-        .is_some_and(Value::is_string);
-    alert_role || export_role
+        .and_then(Value::as_str);
+    let mut roles: Vec<String> = alert_roles.chain(export_role).map(str::to_string).collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// The PassRole requests of a raw profile body (an unparsable body passes no role).
+fn pass_role_requests(raw: &Bytes) -> Vec<iam::Request> {
+    let body = body_json(raw).unwrap_or_default();
+    passed_roles(&body)
+        .iter()
+        .map(|r| iam::Request::pass_role(r))
+        .collect()
 }
 
 /// Behaviour rules beyond the model, as InvalidRequest for Create/Update.
@@ -354,24 +455,45 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    run(s, Op::CreateSecurityProfile, &headers, move |ctx| {
+    let (raw, n) = (body.clone(), name.clone());
+    let authz = move |ctx: &Ctx| {
+        let tags = body_json(&raw)
+            .ok()
+            .and_then(|b| tag_map(b.get("tags")).ok())
+            .unwrap_or_default();
+        let create = iam::Request::new(action(Op::CreateSecurityProfile), ctx.profile_arn(&n))
+            .request_tags(&tags);
+        std::iter::once(create)
+            .chain(pass_role_requests(&raw))
+            .collect()
+    };
+    run(s, Op::CreateSecurityProfile, &headers, authz, move |ctx| {
         let body = body_json(&body)?;
         let tags = profile_body(&name, &body, CREATE_EXTRA)?;
-        if passes_role(&body) {
-            ctx.require("iam:PassRole")?;
+        let mut store = ctx.store();
+        if ctx.shared.check_references.load(Ordering::Relaxed) {
+            store.check_references(&ctx.scope, &body)?;
         }
-        ctx.store().create(&ctx.scope, &name, &body, tags)
+        store.create(&ctx.scope, &name, &body, tags)
     })
     .await
 }
 
 async fn describe(State(s): App, Path(name): Path<String>, headers: HeaderMap) -> Response {
-    run(s, Op::DescribeSecurityProfile, &headers, move |ctx| {
-        let mut v = Violations::default();
-        check_name(&name, &mut v);
-        finish(v)?;
-        ctx.store().describe(&ctx.scope, &name)
-    })
+    let authz = on_profile(Op::DescribeSecurityProfile, &name);
+    run(
+        s,
+        Op::DescribeSecurityProfile,
+        &headers,
+        authz,
+        move |ctx| {
+            let mut v = Violations::default();
+            check_name(&name, &mut v);
+            finish(v)?;
+            let body = ctx.store().describe(&ctx.scope, &name)?;
+            Ok(ctx.normalized(body))
+        },
+    )
     .await
 }
 
@@ -390,7 +512,14 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    run(s, Op::UpdateSecurityProfile, &headers, move |ctx| {
+    let (raw, n) = (body.clone(), name.clone());
+    let authz = move |ctx: &Ctx| {
+        let update = ctx.on(Op::UpdateSecurityProfile, &ctx.profile_arn(&n));
+        std::iter::once(update)
+            .chain(pass_role_requests(&raw))
+            .collect()
+    };
+    run(s, Op::UpdateSecurityProfile, &headers, authz, move |ctx| {
         let body = body_json(&body)?;
         profile_body(&name, &body, UPDATE_FLAGS)?;
         let mut v = Violations::default();
@@ -424,11 +553,13 @@ async fn update(
                 )));
             }
         }
-        if passes_role(&body) {
-            ctx.require("iam:PassRole")?;
+        let mut store = ctx.store();
+        if ctx.shared.check_references.load(Ordering::Relaxed) {
+            store.check_references(&ctx.scope, &body)?;
         }
-        ctx.store()
-            .update(&ctx.scope, &name, &body, flags, expected)
+        let out = store.update(&ctx.scope, &name, &body, flags, expected)?;
+        drop(store);
+        Ok(ctx.normalized(out))
     })
     .await
 }
@@ -439,7 +570,8 @@ async fn delete(
     Query(q): Params,
     headers: HeaderMap,
 ) -> Response {
-    run(s, Op::DeleteSecurityProfile, &headers, move |ctx| {
+    let authz = on_profile(Op::DeleteSecurityProfile, &name);
+    run(s, Op::DeleteSecurityProfile, &headers, authz, move |ctx| {
         let mut v = Violations::default();
         check_name(&name, &mut v);
         let expected = query_int(&q, "expectedVersion", None, &mut v);
@@ -450,7 +582,8 @@ async fn delete(
 }
 
 async fn list(State(s): App, Query(q): Params, headers: HeaderMap) -> Response {
-    run(s, Op::ListSecurityProfiles, &headers, move |ctx| {
+    let authz = any_resource(Op::ListSecurityProfiles);
+    run(s, Op::ListSecurityProfiles, &headers, authz, move |ctx| {
         let mut v = Violations::default();
         let max = max_results(&q, &mut v);
         for key in ["dimensionName", "metricName"] {
@@ -481,7 +614,8 @@ async fn attach(
     Query(q): Params,
     headers: HeaderMap,
 ) -> Response {
-    run(s, Op::AttachSecurityProfile, &headers, move |ctx| {
+    let authz = on_profile_and_target(Op::AttachSecurityProfile, &name, &q);
+    run(s, Op::AttachSecurityProfile, &headers, authz, move |ctx| {
         let mut v = Violations::default();
         check_name(&name, &mut v);
         let target = required_query(&q, "securityProfileTargetArn", &mut v);
@@ -498,7 +632,8 @@ async fn detach(
     Query(q): Params,
     headers: HeaderMap,
 ) -> Response {
-    run(s, Op::DetachSecurityProfile, &headers, move |ctx| {
+    let authz = on_profile_and_target(Op::DetachSecurityProfile, &name, &q);
+    run(s, Op::DetachSecurityProfile, &headers, authz, move |ctx| {
         let mut v = Violations::default();
         check_name(&name, &mut v);
         let target = required_query(&q, "securityProfileTargetArn", &mut v);
@@ -515,35 +650,49 @@ async fn list_targets(
     Query(q): Params,
     headers: HeaderMap,
 ) -> Response {
-    run(s, Op::ListTargetsForSecurityProfile, &headers, move |ctx| {
-        let mut v = Violations::default();
-        check_name(&name, &mut v);
-        let max = max_results(&q, &mut v);
-        finish(v)?;
-        let after = next_token(&q)?;
-        ctx.store().list_targets(&ctx.scope, &name, max, after)
-    })
+    let authz = on_profile(Op::ListTargetsForSecurityProfile, &name);
+    run(
+        s,
+        Op::ListTargetsForSecurityProfile,
+        &headers,
+        authz,
+        move |ctx| {
+            let mut v = Violations::default();
+            check_name(&name, &mut v);
+            let max = max_results(&q, &mut v);
+            finish(v)?;
+            let after = next_token(&q)?;
+            ctx.store().list_targets(&ctx.scope, &name, max, after)
+        },
+    )
     .await
 }
 
 async fn list_for_target(State(s): App, Query(q): Params, headers: HeaderMap) -> Response {
-    run(s, Op::ListSecurityProfilesForTarget, &headers, move |ctx| {
-        let mut v = Violations::default();
-        let target = required_query(&q, "securityProfileTargetArn", &mut v);
-        let max = max_results(&q, &mut v);
-        if let Some(r) = q.get("recursive")
-            && r != "true"
-            && r != "false"
-        {
-            v.push(format!(
+    let authz = any_resource(Op::ListSecurityProfilesForTarget);
+    run(
+        s,
+        Op::ListSecurityProfilesForTarget,
+        &headers,
+        authz,
+        move |ctx| {
+            let mut v = Violations::default();
+            let target = required_query(&q, "securityProfileTargetArn", &mut v);
+            let max = max_results(&q, &mut v);
+            if let Some(r) = q.get("recursive")
+                && r != "true"
+                && r != "false"
+            {
+                v.push(format!(
                 "Value '{r}' at 'recursive' failed to satisfy constraint: Member must be a boolean"
             ));
-        }
-        finish(v)?;
-        let after = next_token(&q)?;
-        let target = target.unwrap_or_default();
-        ctx.store().list_for_target(&ctx.scope, target, max, after)
-    })
+            }
+            finish(v)?;
+            let after = next_token(&q)?;
+            let target = target.unwrap_or_default();
+            ctx.store().list_for_target(&ctx.scope, target, max, after)
+        },
+    )
     .await
 }
 
@@ -554,6 +703,7 @@ async fn validate_behaviors(State(s): App, headers: HeaderMap, body: Bytes) -> R
         s,
         Op::ValidateSecurityProfileBehaviors,
         &headers,
+        any_resource(Op::ValidateSecurityProfileBehaviors),
         move |_ctx| {
             let body = body_json(&body)?;
             let mut v = Violations::default();
@@ -575,13 +725,30 @@ async fn validate_behaviors(State(s): App, headers: HeaderMap, body: Bytes) -> R
     .await
 }
 
+/// The `tagKeys` of an UntagResource body.
+fn tag_keys(body: &Value) -> Vec<String> {
+    body["tagKeys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect()
+}
+
 static TAG_INPUT: &[Member] = &[
     Member("resourceArn", &validate::STRING, true),
     Member("tags", &validate::TAG_LIST, true),
 ];
 
 async fn tag(State(s): App, headers: HeaderMap, body: Bytes) -> Response {
-    run(s, Op::TagResource, &headers, move |ctx| {
+    let raw = body.clone();
+    let authz = move |ctx: &Ctx| {
+        let body = body_json(&raw).unwrap_or_default();
+        let tags = tag_map(body.get("tags")).unwrap_or_default();
+        let arn = body["resourceArn"].as_str().unwrap_or_default();
+        vec![ctx.on(Op::TagResource, arn).request_tags(&tags)]
+    };
+    run(s, Op::TagResource, &headers, authz, move |ctx| {
         let body = body_json(&body)?;
         let mut v = Violations::default();
         check_members(TAG_INPUT, &body, "", &mut v);
@@ -599,17 +766,18 @@ static UNTAG_INPUT: &[Member] = &[
 ];
 
 async fn untag(State(s): App, headers: HeaderMap, body: Bytes) -> Response {
-    run(s, Op::UntagResource, &headers, move |ctx| {
+    let raw = body.clone();
+    let authz = move |ctx: &Ctx| {
+        let body = body_json(&raw).unwrap_or_default();
+        let arn = body["resourceArn"].as_str().unwrap_or_default();
+        vec![ctx.on(Op::UntagResource, arn).tag_keys(tag_keys(&body))]
+    };
+    run(s, Op::UntagResource, &headers, authz, move |ctx| {
         let body = body_json(&body)?;
         let mut v = Violations::default();
         check_members(UNTAG_INPUT, &body, "", &mut v);
         finish(v)?;
-        let keys: Vec<String> = body["tagKeys"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|k| k.as_str().map(str::to_string))
-            .collect();
+        let keys = tag_keys(&body);
         let arn = body["resourceArn"].as_str().unwrap_or_default();
         ctx.store().untag(&ctx.scope, arn, &keys)
     })
@@ -617,7 +785,9 @@ async fn untag(State(s): App, headers: HeaderMap, body: Bytes) -> Response {
 }
 
 async fn list_tags(State(s): App, Query(q): Params, headers: HeaderMap) -> Response {
-    run(s, Op::ListTagsForResource, &headers, move |ctx| {
+    let arn = q.get("resourceArn").cloned().unwrap_or_default();
+    let authz = move |ctx: &Ctx| vec![ctx.on(Op::ListTagsForResource, &arn)];
+    run(s, Op::ListTagsForResource, &headers, authz, move |ctx| {
         let mut v = Violations::default();
         let arn = required_query(&q, "resourceArn", &mut v);
         finish(v)?;

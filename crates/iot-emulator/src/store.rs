@@ -3,7 +3,8 @@
 //! operation is atomic (two updates at the same expectedVersion never both win).
 
 use crate::model::{
-    IotArn, Profile, State, ThingGroup, now_epoch, parse_iot_arn, profile_arn, thing_group_arn,
+    CustomMetric, Dimension, IotArn, Profile, State, ThingGroup, now_epoch, parse_iot_arn,
+    profile_arn, thing_group_arn,
 };
 use crate::wire::{ApiError, encode_token};
 use serde_json::{Value, json};
@@ -36,10 +37,13 @@ pub struct DeleteFlags {
     pub metrics_export_config: bool,
 }
 
+/// The resources of one account and region.
 #[derive(Default)]
-struct Partition {
-    profiles: BTreeMap<String, Profile>,
-    thing_groups: BTreeMap<String, ThingGroup>,
+pub(crate) struct Partition {
+    pub profiles: BTreeMap<String, Profile>,
+    pub thing_groups: BTreeMap<String, ThingGroup>,
+    pub dimensions: BTreeMap<String, Dimension>,
+    pub custom_metrics: BTreeMap<String, CustomMetric>,
 }
 
 /// All resources of the emulator.
@@ -53,7 +57,7 @@ fn not_found(name: &str) -> ApiError {
 }
 
 /// Returns one page of `items` (sorted by key) after `after`, and the token for the next page.
-fn page<'a, T: 'a>(
+pub(crate) fn page<'a, T: 'a>(
     items: impl Iterator<Item = (&'a String, T)>,
     max: usize,
 ) -> (Vec<T>, Option<String>) {
@@ -76,7 +80,7 @@ fn page<'a, T: 'a>(
     (out, token)
 }
 
-fn after(key: &Option<String>) -> (Bound<String>, Bound<String>) {
+pub(crate) fn after(key: &Option<String>) -> (Bound<String>, Bound<String>) {
     match key {
         Some(k) => (Bound::Excluded(k.clone()), Bound::Unbounded),
         None => (Bound::Unbounded, Bound::Unbounded),
@@ -105,7 +109,7 @@ fn uses_metric(p: &Profile, metric: &str) -> bool {
 }
 
 impl Store {
-    fn partition(&mut self, scope: &Scope) -> &mut Partition {
+    pub(crate) fn partition(&mut self, scope: &Scope) -> &mut Partition {
         self.partitions.entry(scope.clone()).or_default()
     }
 
@@ -363,27 +367,56 @@ impl Store {
         Ok(out)
     }
 
-    /// Resolves a resourceArn of the tagging operations to a profile of the caller's partition.
-    fn tagged(&mut self, scope: &Scope, arn: &str) -> Result<&mut Profile, ApiError> {
+    /// The tags of the resource `arn` names in the caller's partition, if it exists.
+    pub fn tags_of(&self, scope: &Scope, arn: &str) -> Option<BTreeMap<String, String>> {
+        let parsed = parse_iot_arn(arn)?;
+        if parsed.region != scope.region || parsed.account != scope.account {
+            return None;
+        }
+        let part = self.partitions.get(scope)?;
+        let (kind, name) = parsed.resource.split_once('/')?;
+        match kind {
+            "securityprofile" => part.profiles.get(name).map(|p| p.tags.clone()),
+            "dimension" => part.dimensions.get(name).map(|d| d.tags.clone()),
+            "custommetric" => part.custom_metrics.get(name).map(|m| m.tags.clone()),
+            _ => None,
+        }
+    }
+
+    /// Resolves a resourceArn of the tagging operations to the tags of a profile, dimension
+    /// or custom metric of the caller's partition.
+    fn tagged(
+        &mut self,
+        scope: &Scope,
+        arn: &str,
+    ) -> Result<&mut BTreeMap<String, String>, ApiError> {
         let Some(parsed) = parse_iot_arn(arn) else {
             return Err(ApiError::invalid(format!(
                 "resourceArn '{arn}' is not a valid AWS IoT ARN"
             )));
         };
-        let Some(name) = parsed.resource.strip_prefix("securityprofile/") else {
+        let Some((kind, name)) = parsed.resource.split_once('/') else {
             return Err(ApiError::invalid(format!(
-                "resourceArn '{arn}': the emulator only tags security profiles"
+                "resourceArn '{arn}' names no resource"
             )));
         };
         let missing = || ApiError::not_found(format!("The resource {arn} does not exist"));
         if parsed.region != scope.region || parsed.account != scope.account {
             return Err(missing());
         }
-        let name = name.to_string();
-        self.partition(scope)
-            .profiles
-            .get_mut(&name)
-            .ok_or_else(missing)
+        let (kind, name) = (kind.to_string(), name.to_string());
+        let part = self.partition(scope);
+        let tags = match kind.as_str() {
+            "securityprofile" => part.profiles.get_mut(&name).map(|p| &mut p.tags),
+            "dimension" => part.dimensions.get_mut(&name).map(|d| &mut d.tags),
+            "custommetric" => part.custom_metrics.get_mut(&name).map(|m| &mut m.tags),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "resourceArn '{arn}': the emulator tags security profiles, dimensions and custom metrics"
+                )));
+            }
+        };
+        tags.ok_or_else(missing)
     }
 
     pub fn tag(
@@ -392,22 +425,22 @@ impl Store {
         arn: &str,
         tags: BTreeMap<String, String>,
     ) -> Result<Value, ApiError> {
-        let p = self.tagged(scope, arn)?;
-        let mut merged = p.tags.clone();
+        let current = self.tagged(scope, arn)?;
+        let mut merged = current.clone();
         merged.extend(tags);
         if merged.len() > MAX_TAGS {
             return Err(ApiError::limit_exceeded(format!(
                 "A resource can have at most {MAX_TAGS} tags"
             )));
         }
-        p.tags = merged;
+        *current = merged;
         Ok(json!({}))
     }
 
     pub fn untag(&mut self, scope: &Scope, arn: &str, keys: &[String]) -> Result<Value, ApiError> {
-        let p = self.tagged(scope, arn)?;
+        let tags = self.tagged(scope, arn)?;
         for k in keys {
-            p.tags.remove(k);
+            tags.remove(k);
         }
         Ok(json!({}))
     }
@@ -418,9 +451,8 @@ impl Store {
         arn: &str,
         after_key: Option<String>,
     ) -> Result<Value, ApiError> {
-        let p = self.tagged(scope, arn)?;
-        let items = p
-            .tags
+        let tags = self.tagged(scope, arn)?;
+        let items = tags
             .range(after(&after_key))
             .map(|(k, v)| (k, json!({ "Key": k, "Value": v })));
         let (tags, token) = page(items, MAX_TAGS);
@@ -478,6 +510,10 @@ impl Store {
             state
                 .thing_groups
                 .extend(part.thing_groups.values().cloned());
+            state.dimensions.extend(part.dimensions.values().cloned());
+            state
+                .custom_metrics
+                .extend(part.custom_metrics.values().cloned());
         }
         state
     }

@@ -69,6 +69,20 @@ impl ApiError {
             "Missing Authentication Token",
         )
     }
+    pub fn expired_token() -> Self {
+        Self::new(
+            "ExpiredTokenException",
+            StatusCode::FORBIDDEN,
+            "The security token included in the request is expired",
+        )
+    }
+    pub fn unrecognized_client() -> Self {
+        Self::new(
+            "UnrecognizedClientException",
+            StatusCode::FORBIDDEN,
+            "The security token included in the request is invalid.",
+        )
+    }
     pub fn incomplete_signature(message: impl Into<String>) -> Self {
         Self::new(
             "IncompleteSignatureException",
@@ -116,8 +130,9 @@ pub struct Caller {
     pub region: String,
 }
 
-/// Reads `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/iot/aws4_request, ...`.
-pub fn parse_authorization(headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// Reads `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request,
+/// ...`, requiring the credential scope's service to be `service` (`iot` or `sts`).
+pub fn parse_authorization(headers: &HeaderMap, service: &str) -> Result<Caller, ApiError> {
     let Some(raw) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::missing_auth());
     };
@@ -156,11 +171,11 @@ pub fn parse_authorization(headers: &HeaderMap) -> Result<Caller, ApiError> {
         && scope[2]
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && scope[3] == "iot"
+        && scope[3] == service
         && scope[4] == "aws4_request";
     if !valid {
         return Err(ApiError::incomplete_signature(format!(
-            "Credential should be scoped to a valid region and the 'iot' service: '{credential}'"
+            "Credential should be scoped to a valid region and the '{service}' service: '{credential}'"
         )));
     }
     Ok(Caller {
@@ -212,7 +227,7 @@ mod tests {
     fn authorization_scope_is_parsed() {
         let mut h = HeaderMap::new();
         assert_eq!(
-            parse_authorization(&h).unwrap_err().kind,
+            parse_authorization(&h, "iot").unwrap_err().kind,
             "MissingAuthenticationTokenException"
         );
         h.insert(
@@ -221,7 +236,7 @@ mod tests {
                 "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/iot/aws4_request, SignedHeaders=host, Signature=abc",
             ),
         );
-        assert_eq!(parse_authorization(&h).unwrap().region, "eu-west-1");
+        assert_eq!(parse_authorization(&h, "iot").unwrap().region, "eu-west-1");
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static(
@@ -229,7 +244,7 @@ mod tests {
             ),
         );
         assert_eq!(
-            parse_authorization(&h).unwrap_err().kind,
+            parse_authorization(&h, "iot").unwrap_err().kind,
             "IncompleteSignatureException"
         );
     }

@@ -10,8 +10,16 @@ mod admin;
 mod concurrency;
 #[path = "emulator/controls.rs"]
 mod controls;
+#[path = "emulator/dependencies.rs"]
+mod dependencies;
+#[path = "emulator/iam.rs"]
+mod iam;
+#[path = "emulator/normalize.rs"]
+mod normalize;
 #[path = "emulator/profiles.rs"]
 mod profiles;
+#[path = "emulator/sts.rs"]
+mod sts;
 #[path = "emulator/tags.rs"]
 mod tags;
 #[path = "emulator/targets.rs"]

@@ -84,6 +84,7 @@ RETAIN = [{"metric": "aws:num-messages-received", "metricDimension": {"dimension
 
 
 def crud(c, raw):
+    admin("dimensions", {"name": "TopicFilter", "stringValues": ["devices/+/auth"]})
     out = c.create_security_profile(
         securityProfileName="wire",
         securityProfileDescription="wire check",
@@ -256,11 +257,176 @@ def controls(c):
     check(len(state["profiles"]) == 12 and state["thingGroups"][0]["name"] == "fleet", state)
 
 
+def iam_policy(c):
+    admin("reset", {})
+    cluster = "iot.awscc.io/cluster"
+    admin("profiles", {"securityProfileName": "ours", "tags": {cluster: "a"}})
+    admin("profiles", {"securityProfileName": "theirs", "tags": {cluster: "b"}})
+    admin("iam", {"policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:UpdateSecurityProfile", "Resource": "*",
+         "Condition": {"StringEquals": {f"aws:ResourceTag/{cluster}": "a"}}},
+        {"Effect": "Allow", "Action": "iot:CreateSecurityProfile", "Resource": "*",
+         "Condition": {"StringEquals": {f"aws:RequestTag/{cluster}": "a"}}},
+    ]}})
+    c.update_security_profile(securityProfileName="ours", securityProfileDescription="x")
+    r = expect_error(c.update_security_profile, "AccessDeniedException", 403,
+                     securityProfileName="theirs", securityProfileDescription="x")
+    arn = f"arn:aws:iot:us-east-1:{ACCOUNT}:securityprofile/theirs"
+    check(r["Error"]["Message"] == f"User: arn:aws:iam::{ACCOUNT}:user/AKIDWIRECHECK is not authorized to perform: "
+          f"iot:UpdateSecurityProfile on resource: {arn} because no identity-based policy allows the "
+          "iot:UpdateSecurityProfile action", r["Error"])
+    c.create_security_profile(securityProfileName="new", tags=[{"Key": cluster, "Value": "a"}])
+    expect_error(c.create_security_profile, "AccessDeniedException", 403, securityProfileName="untagged")
+    admin("reset", {})
+
+
+def normalization(c):
+    admin("reset", {})
+    behavior = {"name": "ports", "metric": "aws:listening-tcp-ports",
+                "metricDimension": {"dimensionName": "TopicFilter"},
+                "criteria": {"comparisonOperator": "in-port-set", "value": {"ports": [22, 443]}}}
+    admin("dimensions", {"name": "TopicFilter", "stringValues": ["t/#"]})
+    c.create_security_profile(securityProfileName="n", behaviors=[behavior],
+                              additionalMetricsToRetain=["aws:num-disconnects", "aws:num-authorization-failures"])
+    d = c.describe_security_profile(securityProfileName="n")
+    check(d["behaviors"] == [behavior], d["behaviors"])
+    check(d["additionalMetricsToRetain"] == ["aws:num-disconnects", "aws:num-authorization-failures"], d)
+    check(d["additionalMetricsToRetainV2"] == [{"metric": "aws:num-disconnects"},
+                                               {"metric": "aws:num-authorization-failures"}], d)
+    admin("normalize", {"enabled": True})
+    b = c.describe_security_profile(securityProfileName="n")["behaviors"][0]
+    check(b["criteria"]["value"]["ports"] == [443, 22], b)
+    check(b["suppressAlerts"] is False and b["exportMetric"] is False, b)
+    check(b["criteria"]["consecutiveDatapointsToAlarm"] == 1, b)
+    check(b["metricDimension"] == {"dimensionName": "TopicFilter", "operator": "IN"}, b)
+    admin("reset", {})
+
+
+def sts_client(key="AKIDWIRECHECK", secret="secret", token=None, validate=True):
+    cfg = Config(retries={"total_max_attempts": 1}, parameter_validation=validate)
+    return botocore.session.get_session().create_client(
+        "sts", region_name="us-east-1", endpoint_url=URL, aws_access_key_id=key,
+        aws_secret_access_key=secret, aws_session_token=token, config=cfg)
+
+
+def iot_with(creds):
+    return botocore.session.get_session().create_client(
+        "iot", region_name="us-east-1", endpoint_url=URL, aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"],
+        config=Config(retries={"total_max_attempts": 1}))
+
+
+def sts(c):
+    admin("reset", {})
+    role = "arn:aws:iam::111111111111:role/tenant"
+    s = sts_client()
+    r = expect_error(s.assume_role, "AccessDenied", 403, RoleArn=role, RoleSessionName="wire")
+    check(r["Error"]["Message"] == f"User: arn:aws:iam::{ACCOUNT}:user/AKIDWIRECHECK is not authorized to perform: "
+          f"sts:AssumeRole on resource: {role}", r["Error"])
+    admin("roles", {"roleArn": role, "trustedAccounts": [ACCOUNT], "externalId": "ext"})
+    expect_error(s.assume_role, "AccessDenied", 403, RoleArn=role, RoleSessionName="wire", ExternalId="bad")
+    out = s.assume_role(RoleArn=role, RoleSessionName="wire", ExternalId="ext", DurationSeconds=900)
+    creds = out["Credentials"]
+    check(creds["AccessKeyId"].startswith("ASIA") and len(creds["SecretAccessKey"]) == 40, creds)
+    left = (creds["Expiration"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    check(880 < left <= 901, f"Expiration parses and is DurationSeconds ahead: {creds['Expiration']}")
+    check(out["AssumedRoleUser"]["Arn"] == "arn:aws:sts::111111111111:assumed-role/tenant/wire", out)
+    expect_error(sts_client(validate=False).assume_role, "ValidationError", 400, RoleArn=role, RoleSessionName="wire",
+                 ExternalId="ext", DurationSeconds=60)
+    tenant = iot_with(creds)
+    tenant.create_security_profile(securityProfileName="tenant-profile")
+    c.create_security_profile(securityProfileName="own-profile")
+    accounts = {p["securityProfileName"]: p["accountId"] for p in admin("state")["profiles"]}
+    check(accounts == {"tenant-profile": "111111111111", "own-profile": ACCOUNT}, accounts)
+    who = sts_client(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).get_caller_identity()
+    check(who["Account"] == "111111111111", who)
+    web = sts_client().assume_role_with_web_identity(RoleArn=role, RoleSessionName="pod", WebIdentityToken="token")
+    check(web["Credentials"]["AccessKeyId"].startswith("ASIA"), web)
+    admin("sts", {"durationSeconds": 0})
+    expired = iot_with(s.assume_role(RoleArn=role, RoleSessionName="wire", ExternalId="ext")["Credentials"])
+    expect_error(expired.list_security_profiles, "ExpiredTokenException", 403)
+    calls = admin("calls")
+    check(calls["AssumeRole"] == {"ok": 2, "AccessDenied": 2, "ValidationError": 1}, calls)
+    admin("reset", {})
+
+
+def dependencies(c, raw):
+    admin("reset", {})
+    d = c.create_dimension(name="topics", type="TOPIC_FILTER", stringValues=["a/#"],
+                           tags=[{"Key": "team", "Value": "iot"}], clientRequestToken="tok1")
+    darn = f"arn:aws:iot:us-east-1:{ACCOUNT}:dimension/topics"
+    check(d["name"] == "topics" and d["arn"] == darn, d)
+    again = c.create_dimension(name="topics", type="TOPIC_FILTER", stringValues=["a/#"], clientRequestToken="tok1")
+    check(again["arn"] == darn, "a retry with the same token succeeds")
+    r = expect_error(c.create_dimension, "ResourceAlreadyExistsException", 409, name="topics", type="TOPIC_FILTER",
+                     stringValues=["a/#"], clientRequestToken="tok2")
+    check(r.get("resourceArn") == darn, r)
+    desc = c.describe_dimension(name="topics")
+    check(desc["type"] == "TOPIC_FILTER" and desc["stringValues"] == ["a/#"], desc)
+    check(isinstance(desc["creationDate"], datetime.datetime), desc)
+    u = c.update_dimension(name="topics", stringValues=["b/#", "c/#"])
+    check(u["stringValues"] == ["b/#", "c/#"] and u["arn"] == darn, u)
+    expect_error(raw.create_dimension, "InvalidRequestException", 400, field="type", name="bad", type="QUEUE",
+                 stringValues=["x"], clientRequestToken="t")
+    expect_error(raw.create_dimension, "InvalidRequestException", 400, field="stringValues", name="bad",
+                 type="TOPIC_FILTER", stringValues=[], clientRequestToken="t")
+    expect_error(c.describe_dimension, "ResourceNotFoundException", 404, name="nope")
+    check(c.list_tags_for_resource(resourceArn=darn)["tags"] == [{"Key": "team", "Value": "iot"}], "dimension tags")
+
+    m = c.create_custom_metric(metricName="battery", metricType="number", displayName="Battery level")
+    marn = f"arn:aws:iot:us-east-1:{ACCOUNT}:custommetric/battery"
+    check(m == {"metricName": "battery", "metricArn": marn, "ResponseMetadata": m["ResponseMetadata"]}, m)
+    dm = c.describe_custom_metric(metricName="battery")
+    check(dm["metricType"] == "number" and dm["displayName"] == "Battery level", dm)
+    um = c.update_custom_metric(metricName="battery", displayName="Battery %")
+    check(um["displayName"] == "Battery %" and um["metricArn"] == marn, um)
+    expect_error(c.create_custom_metric, "InvalidRequestException", 400, metricName="aws:mine", metricType="number")
+    expect_error(raw.create_custom_metric, "InvalidRequestException", 400, field="metricType",
+                 metricName="m2", metricType="float", clientRequestToken="t")
+    c.tag_resource(resourceArn=marn, tags=[{"Key": "k", "Value": "v"}])
+    check(c.list_tags_for_resource(resourceArn=marn)["tags"] == [{"Key": "k", "Value": "v"}], "metric tags")
+    check(c.list_custom_metrics()["metricNames"] == ["battery"], "list custom metrics")
+
+    uses = {"name": "low", "metric": "battery", "metricDimension": None,
+            "criteria": {"comparisonOperator": "less-than", "value": {"number": 20}}}
+    del uses["metricDimension"]
+    topic = {"name": "sent", "metric": "aws:num-messages-sent", "metricDimension": {"dimensionName": "topics"},
+             "criteria": {"comparisonOperator": "greater-than", "value": {"count": 5}}}
+    expect_error(c.create_security_profile, "InvalidRequestException", 400, field="nope",
+                 securityProfileName="x", behaviors=[dict(uses, metric="nope")])
+    expect_error(c.create_security_profile, "InvalidRequestException", 400, field="ghost",
+                 securityProfileName="x", behaviors=[dict(topic, metricDimension={"dimensionName": "ghost"})])
+    c.create_security_profile(securityProfileName="user", behaviors=[uses, topic])
+    by_metric = c.list_security_profiles(metricName="battery")["securityProfileIdentifiers"]
+    by_dim = c.list_security_profiles(dimensionName="topics")["securityProfileIdentifiers"]
+    check([i["name"] for i in by_metric] == ["user"] and [i["name"] for i in by_dim] == ["user"], (by_metric, by_dim))
+    expect_error(c.delete_custom_metric, "InvalidRequestException", 400, field="user", metricName="battery")
+    expect_error(c.delete_dimension, "InvalidRequestException", 400, field="user", name="topics")
+    c.delete_security_profile(securityProfileName="user")
+    c.delete_custom_metric(metricName="battery")
+    c.delete_dimension(name="topics")
+    c.delete_dimension(name="topics")
+    expect_error(c.describe_custom_metric, "ResourceNotFoundException", 404, metricName="battery")
+
+    for i in range(10):
+        c.create_dimension(name=f"d{i}", type="TOPIC_FILTER", stringValues=["t"])
+    expect_error(c.create_dimension, "LimitExceededException", 410, name="d10", type="TOPIC_FILTER", stringValues=["t"])
+    p1 = c.list_dimensions(maxResults=4)
+    p2 = c.list_dimensions(maxResults=10, nextToken=p1["nextToken"])
+    check(p1["dimensionNames"] + p2["dimensionNames"] == [f"d{i}" for i in range(10)], (p1, p2))
+    calls = admin("calls")
+    check(calls["CreateDimension"]["LimitExceededException"] == 1 and calls["DeleteDimension"]["ok"] == 2, calls)
+    state = admin("state")
+    check(len(state["dimensions"]) == 10 and state["customMetrics"] == [], state)
+    admin("reset", {})
+
+
 def main():
     admin("reset", {})
     c, raw = client(), client(validate=False)
-    for step in (crud, listing, targets, validation, tags, controls):
-        step(c) if step is not crud else step(c, raw)
+    for step in (crud, listing, targets, validation, tags, controls, iam_policy, normalization, sts,
+                 dependencies):
+        step(c) if step not in (crud, dependencies) else step(c, raw)
         print(f"ok {step.__name__}")
     admin("reset", {})
     print(f"wire check passed: {CHECKS} checks against {URL}")

@@ -153,7 +153,8 @@ async fn kill_9_during_creates_then_restart_no_duplicate_no_orphan_no_lost_updat
 
 const LEASE: &str = securityprofile_operator::operator::LEASE_NAME;
 
-async fn lease_holder(world: &World) -> Option<String> {
+/// The holder of the leader-election Lease in `default`.
+pub(super) async fn lease_holder(world: &World) -> Option<String> {
     let out = world
         .kubectl(&[
             "get",

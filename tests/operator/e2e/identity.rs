@@ -3,6 +3,7 @@
 //! frozen past its Lease. Each ends with the emulator holding exactly what it should (no
 //! orphan, no duplicate) and no resource stuck.
 
+use super::faults::lease_holder;
 use super::http::{self, EmulatorAdmin};
 use super::world::*;
 use crate::harness::eventually;
@@ -82,6 +83,22 @@ async fn profiles(emulator: &EmulatorAdmin) -> Vec<(String, String)> {
     all
 }
 
+/// Patches the spec to name another profile and waits for the refusal.
+async fn move_is_refused(world: &World, ns: &str, name: &str, spec: Value) -> Value {
+    patch(world, ns, name, "merge", json!({ "spec": spec })).await;
+    wait_condition(world, ns, name, "Synced", ("False", "InvalidSpec")).await
+}
+
+/// Sends a signal to a process.
+async fn signal(pid: u32, sig: &str) {
+    let status = tokio::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
 fn in_ns(ns: &str, name: &str, spec: Value) -> Value {
     let mut sp = security_profile(name, spec);
     sp["metadata"]["namespace"] = json!(ns);
@@ -92,229 +109,117 @@ fn in_ns(ns: &str, name: &str, spec: Value) -> Value {
 async fn edits_that_name_another_profile_never_orphan_or_duplicate() {
     let world = World::start("identity").await;
     let _operator = world.operator("operator", &["--resync-period", "3s"]).await;
+    let w = &world;
 
     // A name added after Ready is refused, undoing it returns to Ready, and delete deletes the
     // profile in use (not a lookup of the new name).
-    apply(
-        &world,
-        "named.yaml",
-        &[security_profile("named", json!({}))],
-    )
-    .await;
-    world.wait_converged(&["named".into()], WAIT).await;
-    patch(
-        &world,
-        "default",
-        "named",
-        "merge",
-        json!({"spec": {"securityProfileName": "renamed"}}),
-    )
-    .await;
-    let sp = wait_condition(
-        &world,
-        "default",
-        "named",
-        "Synced",
-        ("False", "InvalidSpec"),
-    )
-    .await;
-    let message = condition(&sp, "Synced").unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    apply(w, "named.yaml", &[security_profile("named", json!({}))]).await;
+    w.wait_converged(&["named".into()], WAIT).await;
+    let renamed = json!({"securityProfileName": "renamed"});
+    let sp = move_is_refused(w, "default", "named", renamed.clone()).await;
+    let message = condition(&sp, "Synced").unwrap()["message"].to_string();
     assert!(
-        message.contains("\"named\"") && message.contains("renamed"),
+        message.contains("named") && message.contains("renamed"),
         "{message}"
     );
-    patch(
-        &world,
-        "default",
-        "named",
-        "json",
-        json!([{"op": "remove", "path": "/spec/securityProfileName"}]),
-    )
-    .await;
-    world.wait_converged(&["named".into()], WAIT).await;
-    patch(
-        &world,
-        "default",
-        "named",
-        "merge",
-        json!({"spec": {"securityProfileName": "renamed"}}),
-    )
-    .await;
-    wait_condition(
-        &world,
-        "default",
-        "named",
-        "Synced",
-        ("False", "InvalidSpec"),
-    )
-    .await;
-    delete(&world, "default", "named").await;
+    let undo = json!([{"op": "remove", "path": "/spec/securityProfileName"}]);
+    patch(w, "default", "named", "json", undo).await;
+    w.wait_converged(&["named".into()], WAIT).await;
+    move_is_refused(w, "default", "named", renamed).await;
+    delete(w, "default", "named").await;
 
     // A region added after Ready: the same.
     apply(
-        &world,
+        w,
         "regioned.yaml",
         &[security_profile("regioned", json!({}))],
     )
     .await;
-    world.wait_converged(&["regioned".into()], WAIT).await;
-    patch(
-        &world,
-        "default",
-        "regioned",
-        "merge",
-        json!({"spec": {"region": "eu-west-1"}}),
-    )
-    .await;
-    wait_condition(
-        &world,
-        "default",
-        "regioned",
-        "Synced",
-        ("False", "InvalidSpec"),
-    )
-    .await;
-    delete(&world, "default", "regioned").await;
+    w.wait_converged(&["regioned".into()], WAIT).await;
+    move_is_refused(w, "default", "regioned", json!({"region": "eu-west-1"})).await;
+    delete(w, "default", "regioned").await;
 
     // A create whose attach failed (the thing group does not exist yet): the profile is
     // recorded, so a rename is refused and the deletion deletes it.
-    let missing = "arn:aws:iot:us-east-1:123456789012:thinggroup/not-yet";
-    apply(
-        &world,
-        "partial.yaml",
-        &[security_profile(
-            "partial",
-            json!({"targetArns": [missing]}),
-        )],
-    )
-    .await;
-    let sp = wait_condition(
-        &world,
-        "default",
-        "partial",
-        "Synced",
-        ("False", "AwsRejected"),
-    )
-    .await;
+    let missing = json!({"targetArns": ["arn:aws:iot:us-east-1:123456789012:thinggroup/not-yet"]});
+    apply(w, "partial.yaml", &[security_profile("partial", missing)]).await;
+    let sp = wait_condition(w, "default", "partial", "Synced", ("False", "AwsRejected")).await;
+    let arn = sp["status"]["securityProfileArn"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
-        sp["status"]["securityProfileArn"]
-            .as_str()
-            .is_some_and(|a| a.ends_with("/partial")),
-        "the ARN is recorded although a later step failed: {}",
-        sp["status"]
+        arn.ends_with("/partial"),
+        "the ARN is recorded although a later step failed"
     );
-    patch(
-        &world,
+    move_is_refused(
+        w,
         "default",
         "partial",
-        "merge",
-        json!({"spec": {"securityProfileName": "partial-2"}}),
+        json!({"securityProfileName": "partial-2"}),
     )
     .await;
-    wait_condition(
-        &world,
-        "default",
-        "partial",
-        "Synced",
-        ("False", "InvalidSpec"),
-    )
-    .await;
-    assert_eq!(
-        profiles(&world.emulator).await,
-        [("partial".to_string(), "us-east-1".to_string())]
-    );
-    delete(&world, "default", "partial").await;
+    assert_eq!(profiles(&w.emulator).await, [pair("partial", "us-east-1")]);
+    delete(w, "default", "partial").await;
 
     // The namespace's default region changes under a running resource: it stays where it is.
-    world.kubectl_ok(&["create", "namespace", "moving"]).await;
-    world
-        .kubectl_ok(&[
-            "annotate",
-            "namespace",
-            "moving",
-            "iot.awscc.io/default-region=us-west-2",
-        ])
-        .await;
-    apply(
-        &world,
-        "moving.yaml",
-        &[in_ns("moving", "mover", json!({}))],
-    )
-    .await;
-    wait_condition(&world, "moving", "mover", "Ready", ("True", "Available")).await;
-    world
-        .kubectl_ok(&[
-            "annotate",
-            "namespace",
-            "moving",
-            "--overwrite",
-            "iot.awscc.io/default-region=eu-central-1",
-        ])
-        .await;
-    patch(
-        &world,
+    let annotation = "iot.awscc.io/default-region";
+    w.kubectl_ok(&["create", "namespace", "moving"]).await;
+    w.kubectl_ok(&[
+        "annotate",
+        "namespace",
         "moving",
-        "mover",
-        "merge",
-        json!({"spec": {"securityProfileDescription": "after the move"}}),
-    )
+        &format!("{annotation}=us-west-2"),
+    ])
     .await;
-    let sp = wait_condition(&world, "moving", "mover", "Ready", ("True", "Available")).await;
+    apply(w, "moving.yaml", &[in_ns("moving", "mover", json!({}))]).await;
+    wait_condition(w, "moving", "mover", "Ready", ("True", "Available")).await;
+    let moved = format!("{annotation}=eu-central-1");
+    w.kubectl_ok(&["annotate", "namespace", "moving", "--overwrite", &moved])
+        .await;
+    let edit = json!({"spec": {"securityProfileDescription": "after the move"}});
+    patch(w, "moving", "mover", "merge", edit).await;
+    let sp = wait_condition(w, "moving", "mover", "Ready", ("True", "Available")).await;
     assert_eq!(sp["status"]["region"], "us-west-2");
-    assert_eq!(
-        profiles(&world.emulator).await,
-        [("mover".to_string(), "us-west-2".to_string())]
-    );
-    delete(&world, "moving", "mover").await;
+    assert_eq!(profiles(&w.emulator).await, [pair("mover", "us-west-2")]);
+    delete(w, "moving", "mover").await;
 
     // Two namespaces naming one profile: the first owns it, the second is refused without
     // learning who owns it, and deleting the second leaves the profile.
     for ns in ["team-1", "team-2"] {
-        world.kubectl_ok(&["create", "namespace", ns]).await;
+        w.kubectl_ok(&["create", "namespace", ns]).await;
     }
     let shared = json!({"securityProfileName": "shared-name"});
-    apply(
-        &world,
-        "first.yaml",
-        &[in_ns("team-1", "first", shared.clone())],
-    )
-    .await;
-    wait_condition(&world, "team-1", "first", "Ready", ("True", "Available")).await;
-    apply(&world, "second.yaml", &[in_ns("team-2", "second", shared)]).await;
-    let sp = wait_condition(
-        &world,
-        "team-2",
-        "second",
-        "Synced",
-        ("False", "OwnedByAnother"),
-    )
-    .await;
+    apply(w, "first.yaml", &[in_ns("team-1", "first", shared.clone())]).await;
+    wait_condition(w, "team-1", "first", "Ready", ("True", "Available")).await;
+    apply(w, "second.yaml", &[in_ns("team-2", "second", shared)]).await;
+    let sp = wait_condition(w, "team-2", "second", "Synced", ("False", "OwnedByAnother")).await;
     let message = condition(&sp, "Synced").unwrap()["message"].to_string();
     assert!(
         !message.contains("team-1") && !message.contains("first"),
         "{message}"
     );
-    delete(&world, "team-2", "second").await;
+    delete(w, "team-2", "second").await;
     assert_eq!(
-        profiles(&world.emulator).await,
-        [("shared-name".to_string(), "us-east-1".to_string())]
+        profiles(&w.emulator).await,
+        [pair("shared-name", "us-east-1")]
     );
-    delete(&world, "team-1", "first").await;
+    delete(w, "team-1", "first").await;
 
     assert_eq!(
-        profiles(&world.emulator).await,
+        profiles(&w.emulator).await,
         Vec::<(String, String)>::new(),
         "no orphan"
     );
-    let calls = world.emulator.calls().await;
+    let calls = w.emulator.calls().await;
     assert_eq!(
         http::ok(&calls, "CreateSecurityProfile"),
         http::ok(&calls, "DeleteSecurityProfile"),
         "every profile created was deleted, none twice: {calls:?}"
     );
+}
+
+fn pair(name: &str, region: &str) -> (String, String) {
+    (name.to_string(), region.to_string())
 }
 
 /// The operations that change AWS, and how often each succeeded.
@@ -332,23 +237,6 @@ async fn writes(emulator: &EmulatorAdmin) -> Vec<(String, u64)> {
     .iter()
     .map(|op| (op.to_string(), http::all(&calls, op)))
     .collect()
-}
-
-async fn lease_holder(world: &World) -> Option<String> {
-    let lease = securityprofile_operator::operator::LEASE_NAME;
-    let out = world
-        .kubectl(&[
-            "get",
-            "lease",
-            lease,
-            "-n",
-            "default",
-            "-o",
-            "jsonpath={.spec.holderIdentity}",
-        ])
-        .await
-        .ok()?;
-    (!out.is_empty()).then_some(out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,19 +282,8 @@ async fn a_leader_frozen_past_its_lease_writes_nothing_when_it_resumes() {
 
     // Freeze the leader; the follower takes over, creates the profile, and the resource is
     // deleted meanwhile.
-    let pid = a.proc.pid().expect("replica-a runs").to_string();
-    let signal = |sig: &'static str| {
-        let pid = pid.clone();
-        async move {
-            let status = tokio::process::Command::new("kill")
-                .args([sig, &pid])
-                .status()
-                .await
-                .expect("kill runs");
-            assert!(status.success(), "kill {sig} {pid}");
-        }
-    };
-    signal("-STOP").await;
+    let pid = a.proc.pid().expect("replica-a runs");
+    signal(pid, "-STOP").await;
     eventually("replica-b takes over", WAIT, || async {
         (lease_holder(&world).await.as_deref() == Some("replica-b")).then_some(())
     })
@@ -418,7 +295,7 @@ async fn a_leader_frozen_past_its_lease_writes_nothing_when_it_resumes() {
 
     // Resumed, the old leader's paced create is due at once: without the fence it would create
     // the deleted profile again, an orphan no resource owns.
-    signal("-CONT").await;
+    signal(pid, "-CONT").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         writes(&world.emulator).await,
@@ -430,4 +307,61 @@ async fn a_leader_frozen_past_its_lease_writes_nothing_when_it_resumes() {
         "nothing resurrected"
     );
     assert_eq!(lease_holder(&world).await.as_deref(), Some("replica-b"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_upgrade_hands_the_lease_over_without_two_writers() {
+    let world = World::start("rolling").await;
+    // The chart's default: leader election on. Creates are slow, so the old replica is busy
+    // when the upgrade replaces it.
+    let elect = [
+        "--leader-elect",
+        "--lease-duration",
+        "4s",
+        "--leader-election-namespace",
+        "default",
+    ];
+    world
+        .emulator
+        .add_fault(json!({"operation": "CreateSecurityProfile", "delayMs": 700}))
+        .await;
+    let mut old = world.operator("old", &elect).await;
+    eventually("the old replica leads", WAIT, || async {
+        (lease_holder(&world).await.as_deref() == Some("old")).then_some(())
+    })
+    .await;
+    let names: Vec<String> = (0..6).map(|i| format!("roll-{i}")).collect();
+    let objects: Vec<Value> = names
+        .iter()
+        .map(|n| security_profile(n, json!({})))
+        .collect();
+    apply(&world, "roll.yaml", &objects).await;
+    // The new replica starts (a follower), then the old one is told to stop, mid-work.
+    let new = world.operator("new", &elect).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        new.aws_calls().await,
+        0.0,
+        "the new replica waits while the old one leads"
+    );
+    let pid = old.proc.pid().expect("old runs").to_string();
+    let term = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await;
+    assert!(term.is_ok_and(|s| s.success()));
+    old.proc.wait_exit(WAIT).await;
+    world.wait_converged(&names, WAIT).await;
+    eventually("the new replica leads", WAIT, || async {
+        (lease_holder(&world).await.as_deref() == Some("new")).then_some(())
+    })
+    .await;
+    let calls = world.emulator.calls().await;
+    assert_eq!(
+        http::all(&calls, "CreateSecurityProfile"),
+        names.len() as u64,
+        "one create per resource, none repeated by a second writer: {calls:?}"
+    );
+    assert_eq!(http::all(&calls, "UpdateSecurityProfile"), 0, "{calls:?}");
+    assert_eq!(profiles(&world.emulator).await.len(), names.len());
 }

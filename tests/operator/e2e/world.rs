@@ -118,6 +118,18 @@ impl Proc {
         }
     }
 
+    /// Waits for the process to exit by itself (after a SIGTERM, say) and returns its status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => status.expect("wait for the child"),
+            Err(_) => panic!(
+                "{} did not exit within {timeout:?}\n{}",
+                self.name,
+                self.output()
+            ),
+        }
+    }
+
     /// kill -9, and reap it.
     pub async fn kill9(mut self) {
         self.child.kill().await.expect("SIGKILL the child");

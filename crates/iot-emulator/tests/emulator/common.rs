@@ -156,3 +156,13 @@ pub fn auth(region: &str) -> String {
         "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/{region}/iot/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123abcd"
     )
 }
+
+/// Creates the dimension `TopicFilter` the shared test bodies name (profiles must name
+/// existing dimensions).
+pub fn topic_filter(emu: &Emulator) {
+    emu.admin()
+        .put_dimension(
+            serde_json::json!({"name": "TopicFilter", "stringValues": ["devices/+/auth"]}),
+        )
+        .expect("dimension");
+}

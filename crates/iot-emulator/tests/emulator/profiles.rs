@@ -43,6 +43,7 @@ fn retain() -> MetricToRetain {
 #[tokio::test]
 async fn create_then_describe_returns_every_attribute() {
     let emu = start().await;
+    topic_filter(&emu);
     let c = client(&emu, "us-east-1");
     let out = c
         .create_security_profile()
@@ -289,6 +290,7 @@ async fn update_keeps_fields_it_does_not_name_and_bumps_version() {
 #[tokio::test]
 async fn delete_flags_clear_only_their_field() {
     let emu = start().await;
+    topic_filter(&emu);
     let c = client(&emu, "us-east-1");
     c.create_security_profile()
         .security_profile_name("f")
@@ -499,6 +501,7 @@ async fn pagination_never_repeats_or_skips() {
 #[tokio::test]
 async fn list_filters_by_dimension_or_metric() {
     let emu = start().await;
+    topic_filter(&emu);
     let c = client(&emu, "us-east-1");
     create(&c, "plain").await;
     c.create_security_profile()

@@ -252,7 +252,7 @@ fn name_and_region_cannot_change_but_can_be_removed_to_undo_an_edit() {
     assert_eq!(
         rendered,
         vec![
-            "spec.securityProfileName: Forbidden: securityProfileName cannot change once set (removing it again is allowed, to undo an edit)"
+            "spec.securityProfileName: Forbidden: securityProfileName is immutable once set (removing it again is allowed, to undo an edit)"
         ]
     );
     assert_eq!(errs[0].reason(), "FieldValueForbidden");
@@ -263,7 +263,7 @@ fn name_and_region_cannot_change_but_can_be_removed_to_undo_an_edit() {
     assert_eq!(
         rendered,
         vec![
-            "spec.region: Forbidden: region cannot change once set (removing it again is allowed, to undo an edit)"
+            "spec.region: Forbidden: region is immutable once set (removing it again is allowed, to undo an edit)"
         ]
     );
 

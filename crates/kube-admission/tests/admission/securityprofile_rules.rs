@@ -56,7 +56,7 @@ fn rows() -> Vec<Row> {
     let ml = || json!({"confidenceLevel": "LOW"});
     vec![
         Row {
-            message: "securityProfileName cannot change once set (removing it again is allowed, to undo an edit)",
+            message: "securityProfileName is immutable once set (removing it again is allowed, to undo an edit)",
             accepted: vec![
                 update(
                     |_| {},
@@ -71,11 +71,11 @@ fn rows() -> Vec<Row> {
                     |_| {},
                     |o| o["spec"]["securityProfileName"] = json!("other"),
                 ),
-                "spec.securityProfileName: Forbidden: securityProfileName cannot change once set (removing it again is allowed, to undo an edit)",
+                "spec.securityProfileName: Forbidden: securityProfileName is immutable once set (removing it again is allowed, to undo an edit)",
             )],
         },
         Row {
-            message: "region cannot change once set (removing it again is allowed, to undo an edit)",
+            message: "region is immutable once set (removing it again is allowed, to undo an edit)",
             accepted: vec![
                 update(remove("region"), |_| {}),
                 // Undoing an edit that added the region by mistake.
@@ -83,7 +83,7 @@ fn rows() -> Vec<Row> {
             ],
             rejected: vec![(
                 update(|_| {}, |o| o["spec"]["region"] = json!("us-east-1")),
-                "spec.region: Forbidden: region cannot change once set (removing it again is allowed, to undo an edit)",
+                "spec.region: Forbidden: region is immutable once set (removing it again is allowed, to undo an edit)",
             )],
         },
         Row {
