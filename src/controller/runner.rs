@@ -245,7 +245,8 @@ impl Runner {
         let ((action, succeeded), outcome) = reads::with_reads(
             plan,
             in_lane(lane, async {
-                match reconcile(sp.clone(), self.ctx.clone()).await {
+                // Boxed: the reconcile's future is large and deeply nested.
+                match Box::pin(reconcile(sp.clone(), self.ctx.clone())).await {
                     Ok(action) => (action, true),
                     Err(e) => (error_policy(sp.clone(), &e, self.ctx.clone()), false),
                 }
