@@ -1,17 +1,22 @@
 # syntax=docker/dockerfile:1
 # securityprofile-operator image: build with the locked dependencies, run on distroless.
-#   docker build -t securityprofile-operator:0.1.0 .
+#   docker build -t securityprofile-operator:0.1.0 --build-arg GIT_REVISION=$(git rev-parse --short HEAD) .
 # The runtime image holds only the binary (ring needs glibc, hence distroless/cc, not scratch).
 
 FROM docker.io/library/rust:1.95-bookworm AS build
 WORKDIR /src
-# Strip symbols from the release binary (the image carries nothing else, so this is its size).
+# Strip symbols from the release binary (the image carries nothing else, so this is its size;
+# Cargo.toml's release profile strips too).
 ENV CARGO_PROFILE_RELEASE_STRIP=symbols
-# The whole workspace: the operator depends on workspace crates (iot-emulator, kube-sandbox).
+# The git revision for `--version` and the build_info metric (the context has no .git):
+#   docker build --build-arg GIT_REVISION=$(git rev-parse --short HEAD) .
+ARG GIT_REVISION=unknown
+# The whole workspace: cargo loads every member, though the production build uses none of the
+# test servers (--no-default-features leaves out the `sandbox` command and its crates).
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin securityprofile-operator \
+    cargo build --release --locked --no-default-features --bin securityprofile-operator \
     && install -D -m 0755 target/release/securityprofile-operator /out/securityprofile-operator
 
 FROM gcr.io/distroless/cc-debian12:nonroot

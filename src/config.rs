@@ -1,5 +1,7 @@
 //! The controller's flags (each also an environment variable), shared by `run` and `sandbox`.
 
+pub mod guard;
+
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +52,9 @@ pub struct ControllerArgs {
 
     #[command(flatten)]
     pub serve: ServeArgs,
+
+    #[command(flatten)]
+    pub guard: guard::GuardArgs,
 }
 
 /// How the operator reaches AWS (also used by the read-only commands).
@@ -130,26 +135,60 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
 }
 
-/// Parses `90s`, `10m`, `1h`, `250ms` or a plain number of seconds.
+/// The longest duration a flag accepts: the Lease's `leaseDurationSeconds` is an int32, and the
+/// resync jitter multiplies the period by up to 1.1, so anything longer would overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(i32::MAX as u64);
+
+/// The units a duration may use (humantime knows more, e.g. weeks and years, which no flag needs).
+const UNITS: [&str; 5] = ["ms", "s", "m", "h", "d"];
+
+/// Parses a duration: `1h30m`, `90s`, `10m`, `250ms`, `1d` (units may be combined), a
+/// decimal with one unit (`1.5m`) or a plain number of seconds (`2`, `0.5`). Values longer than
+/// [`MAX_DURATION`] are rejected rather than wrapped or saturated.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => {
-            return Err(format!(
-                "invalid duration unit in {s:?} (use ms, s, m or h)"
-            ));
-        }
+    let unknown_unit = s
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .find(|unit| !unit.is_empty() && !UNITS.contains(unit));
+    let parsed = if let Some(unit) = unknown_unit {
+        Err(format!("unknown unit {unit:?}"))
+    } else if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        decimal(s, 1.0)
+    } else {
+        humantime::parse_duration(s)
+            .map_err(|e| e.to_string())
+            .or_else(|humantime_error| {
+                let split = s
+                    .find(|c: char| !c.is_ascii_digit() && c != '.')
+                    .unwrap_or(s.len());
+                let scale = match &s[split..] {
+                    "s" => 1.0,
+                    "ms" => 0.001,
+                    "m" => 60.0,
+                    "h" => 3600.0,
+                    _ => return Err(humantime_error),
+                };
+                decimal(&s[..split], scale)
+            })
     };
-    Ok(Duration::from_secs_f64(secs))
+    match parsed {
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        Ok(_) => Err(format!(
+            "duration {s:?} is too long (at most {}s, about 68 years)",
+            MAX_DURATION.as_secs()
+        )),
+        Err(e) => Err(format!(
+            "invalid duration {s:?}: {e} (use e.g. 1h30m, 90s, 250ms or a number of seconds; units ms, s, m, h, d)"
+        )),
+    }
+}
+
+/// `num` (a non-negative decimal) times `scale` seconds.
+fn decimal(num: &str, scale: f64) -> Result<Duration, String> {
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{num:?} is not a number"))?;
+    Duration::try_from_secs_f64(n * scale).map_err(|_| "the value is out of range".to_string())
 }
 
 #[cfg(test)]
@@ -163,5 +202,43 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
         assert!(parse_duration("5 weeks").is_err());
+    }
+
+    #[test]
+    fn durations_combine_units_like_humantime() {
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
+        assert_eq!(parse_duration("2m 5s").unwrap(), Duration::from_secs(125));
+        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("0.5").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration(" 15s ").unwrap(), Duration::from_secs(15));
+    }
+
+    #[test]
+    fn durations_that_would_overflow_are_rejected() {
+        for s in [
+            "99999999999999999999999",
+            "99999999999999999999h",
+            "1e400",
+            "100000000000000000000000000000000000000000.5h",
+            "25000d",
+            "5 weeks",
+        ] {
+            let e = parse_duration(s).unwrap_err();
+            assert!(e.contains(s.trim()), "{s}: {e}");
+        }
+        assert!(
+            parse_duration("25000d").unwrap_err().contains("too long"),
+            "25,000 days (68.4 years) is past the int32 seconds of a Lease"
+        );
+        assert!(parse_duration("24855d").is_ok());
+        assert_eq!(
+            parse_duration(&super::MAX_DURATION.as_secs().to_string()).unwrap(),
+            super::MAX_DURATION
+        );
+        for s in ["", "-5s", "inf", "NaN", "1..5s", "10 parsecs"] {
+            assert!(parse_duration(s).is_err(), "{s:?} is not a duration");
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Prometheus metrics: reconciles by result, reconcile duration, AWS calls by operation and
-//! outcome, resources by condition, drift corrections, the resync schedule and dropped events.
+//! Prometheus metrics: the running build, reconciles by result, reconcile duration, AWS calls by
+//! operation and outcome, resources by condition, drift corrections, the resync schedule and
+//! dropped events.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -10,6 +11,21 @@ use prometheus_client::registry::Registry;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
+
+/// The crate version this binary was built from.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git revision this binary was built from (`unknown` when neither git nor the
+/// `GIT_REVISION` build argument was available).
+pub const GIT_REVISION: &str = env!("GIT_REVISION");
+/// What `--version` prints after the program name: `0.1.0 (abc1234)`.
+pub const VERSION_LINE: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("GIT_REVISION"), ")");
+
+/// Labels of `build_info`: which build is running, to join with the other series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+    pub revision: String,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
@@ -57,6 +73,18 @@ impl Default for Metrics {
         let resync_effective_period = Gauge::<f64, AtomicU64>::default();
         let resync_backlog = Gauge::default();
         let events_dropped = Counter::default();
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: VERSION.to_string(),
+                revision: GIT_REVISION.to_string(),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "The running build: always 1, with the version and git revision as labels",
+            build_info,
+        );
         registry.register("reconciles", "Reconciles by result", reconciles.clone());
         registry.register(
             "reconcile_duration_seconds",
@@ -167,6 +195,18 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::Metrics;
+
+    #[test]
+    fn build_info_names_the_version_and_revision() {
+        let text = Metrics::default().encode();
+        let line = format!(
+            "securityprofile_operator_build_info{{version=\"{}\",revision=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            super::GIT_REVISION
+        );
+        assert!(text.contains(&line), "{text}");
+        assert!(!super::GIT_REVISION.is_empty());
+    }
 
     #[test]
     fn resource_gauges_follow_each_resources_latest_conditions() {

@@ -108,7 +108,8 @@ pub async fn run_with_credentials(
         args.aws.default_region.clone(),
         args.resync_period,
     )
-    .with_health(health.clone());
+    .with_health(health.clone())
+    .with_guard(args.guard.rules());
     let ctx = Arc::new(ctx);
     if !args.leader.enabled {
         let ready = move || health.set_ready(true);

@@ -1,5 +1,6 @@
 //! The `sandbox` command: kube-sandbox + iot-emulator + the controller in one process, for a
 //! zero-install demo and for running the real `run` binary against both (`--no-controller`).
+//! Built with the `sandbox` feature only (on by default; the production image leaves it out).
 
 use crate::api::{SecurityProfile, crd};
 use crate::config::ControllerArgs;
@@ -47,6 +48,11 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub no_controller: bool,
 
+    /// Pre-fill the emulator with N realistic profiles made "by hand" (no ownership tags), to
+    /// try export -> plan -> apply offline.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed_profiles: usize,
+
     /// How long to wait for the applied resources to converge.
     #[arg(long, default_value = "60s", value_parser = crate::config::parse_duration)]
     pub converge_timeout: Duration,
@@ -69,6 +75,8 @@ pub enum SandboxError {
     Io(#[from] std::io::Error),
     #[error("operator: {0}")]
     Operator(#[from] operator::RunError),
+    #[error("seeding the emulator: {0}")]
+    Seed(String),
     #[error("{0} resource(s) did not converge")]
     NotConverged(usize),
 }
@@ -93,6 +101,7 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     .await?;
     let sandbox = Sandbox::start(SandboxConfig {
         addr: args.api_addr,
+        ..Default::default()
     })
     .await?;
     let kubeconfig = match &args.kubeconfig_out {
@@ -108,6 +117,7 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     crds.create(&PostParams::default(), &crd()?).await?;
     println!("kubeconfig: {}", kubeconfig.display());
     println!("emulator: {}", emulator.url());
+    seed_emulator(&emulator, &args).await?;
 
     let operator_task = if args.no_controller {
         None
@@ -121,6 +131,8 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
         controller
             .cluster_id
             .get_or_insert_with(|| "sandbox".to_string());
+        // The demo is single-tenant: its Adopt example may take over what it finds.
+        controller.guard.allow_adoption = true;
         let client = client.clone();
         let stop = shutdown.clone();
         Some(tokio::spawn(async move {
@@ -158,6 +170,44 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
         let _ = task.await;
     }
     drop(emulator);
+    Ok(())
+}
+
+/// Creates `--seed-profiles` unowned profiles, their thing groups and attachments in the
+/// emulator (in the controller's default region, else us-east-1).
+async fn seed_emulator(emulator: &Emulator, args: &SandboxArgs) -> Result<(), SandboxError> {
+    let n = args.seed_profiles;
+    if n == 0 {
+        return Ok(());
+    }
+    let region = args
+        .controller
+        .aws
+        .default_region
+        .as_deref()
+        .unwrap_or("us-east-1");
+    let admin = emulator.admin();
+    let failed = |e: &dyn std::fmt::Display| SandboxError::Seed(e.to_string());
+    let seeds = crate::cli::seed::seeds(n, region, admin.account_id());
+    for s in &seeds {
+        for group in &s.thing_groups {
+            admin
+                .create_thing_group(group, region)
+                .map_err(|e| failed(&e))?;
+        }
+        admin.put_profile(s.body.clone()).map_err(|e| failed(&e))?;
+    }
+    let options = crate::aws::AwsOptions {
+        endpoint_url: Some(emulator.url()),
+        region: Some(region.to_string()),
+        ..Default::default()
+    };
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let iot = crate::aws::Iot::load(options, Some(emulator_credentials()), metrics).await;
+    crate::cli::seed::attach(&iot, region, &seeds)
+        .await
+        .map_err(|e| failed(&e))?;
+    println!("seeded {n} unowned security profiles in {region}");
     Ok(())
 }
 

@@ -5,20 +5,28 @@ mod harness;
 
 #[path = "operator/admission_parity.rs"]
 mod admission_parity;
+#[path = "operator/brownfield.rs"]
+mod brownfield;
+#[path = "operator/brownfield_e2e.rs"]
+mod brownfield_e2e;
 #[path = "operator/drift.rs"]
 mod drift;
 #[path = "operator/e2e.rs"]
 mod e2e;
 #[path = "operator/faults.rs"]
 mod faults;
+#[path = "operator/guard.rs"]
+mod guard;
 #[path = "operator/lifecycle.rs"]
 mod lifecycle;
 #[path = "operator/overload.rs"]
 mod overload;
 #[path = "operator/ownership.rs"]
 mod ownership;
-#[path = "operator/packaging.rs"]
+#[path = "operator/packaging/mod.rs"]
 mod packaging;
+#[path = "operator/plan.rs"]
+mod plan;
 #[path = "operator/policies.rs"]
 mod policies;
 #[path = "operator/real.rs"]

@@ -13,6 +13,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iot::Client;
 use aws_sdk_iot::config::Credentials;
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::date_time::Format;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -129,7 +130,13 @@ impl Iot {
         credentials: Option<Credentials>,
         metrics: Arc<Metrics>,
     ) -> Iot {
+        // The hyper 1 / rustls 0.23 client with ring, the TLS stack kube uses (the SDK's default
+        // client would bring a second one).
+        let https = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https)
             .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)))
             .timeout_config(
                 TimeoutConfig::builder()
@@ -240,6 +247,34 @@ impl Iot {
             Err(e) => return Err(e),
         };
         Ok(Some(described!(out)))
+    }
+
+    /// `ListSecurityProfiles`, all pages (250 names a page, the API's maximum): every profile
+    /// name of the region, in the order AWS lists them.
+    pub async fn list_profiles(&self, region: &str) -> Result<Vec<String>, IotError> {
+        let client = self.client(region);
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let send = client
+                .list_security_profiles()
+                .max_results(250)
+                .set_next_token(token)
+                .send();
+            let out = self
+                .call(region, "ListSecurityProfiles", Access::Read, send)
+                .await?;
+            names.extend(
+                out.security_profile_identifiers
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| p.name),
+            );
+            token = out.next_token;
+            if token.is_none() {
+                return Ok(names);
+            }
+        }
     }
 
     /// `ListTargetsForSecurityProfile`, all pages.

@@ -6,7 +6,7 @@ use super::events::publish;
 use super::execute::execute;
 use super::namespace::{self, NamespaceFacts};
 use super::status::{StatusBuilder, clear_identity, write_status, write_status_if_changed};
-use super::{Context, key};
+use super::{Context, guard, key};
 use crate::api::{Reason, SecurityProfile};
 use crate::reconcile::{
     Conditions, Convergence, Facts, Identity, Observation, Observed, Plan, Refusal, RegionDefaults,
@@ -32,8 +32,12 @@ pub(crate) async fn apply(
     let id = &resolution.identity;
     tracing::Span::current().record("aws_name", id.name.as_str());
     let desired = desired(sp, &ctx.cluster_id, &id.name);
+    // Guardrails: the spec before any AWS call, the plan before its first write.
+    let guard = guard::guard_for(ctx, sp, &ns);
+    guard.check_spec(&desired, &id.region)?;
     let observed = super::reads::observe(ctx, &id.region, &id.name, &desired).await?;
     let plan = plan(&desired, Facts::of(sp, &resolution, observed.as_ref()));
+    guard.check_plan(&desired, observed.as_ref(), &plan)?;
     carry_out(ctx, sp, api, &resolution, observed, plan).await
 }
 

@@ -4,6 +4,7 @@ use super::Context;
 use crate::api::{Reason, SecurityProfile};
 use crate::aws::{ErrorClass, IotError};
 use crate::reconcile::SpecError;
+use crate::reconcile::guard::Denial;
 use kube::runtime::controller::Action;
 use rand::Rng;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("paused: the iot.awscc.io/paused annotation is \"true\"")]
     Paused,
+    #[error("{0}")]
+    Denied(#[from] Denial),
     #[error("{0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
@@ -55,6 +58,8 @@ impl Error {
             // resync period.
             Error::Spec(SpecError::NoRegion) => Retry::Slow,
             Error::Spec(_) | Error::Paused => Retry::OnChange,
+            // The admin may change the namespace's annotations: look again at the resync.
+            Error::Denied(_) => Retry::Slow,
             Error::Kube(_) | Error::Finalizer(_) => Retry::Backoff,
         }
     }
@@ -77,6 +82,7 @@ impl Error {
             Error::Iot(IotError::Convert(_)) | Error::Spec(_) => Reason::InvalidSpec,
             Error::Iot(IotError::Fenced(_)) => Reason::AwsError,
             Error::Paused => Reason::Paused,
+            Error::Denied(d) => super::guard::reason(d),
             Error::Kube(_) | Error::Finalizer(_) => Reason::KubernetesError,
         };
         (reason, self.root().to_string())

@@ -8,6 +8,7 @@ mod cleanup;
 mod error;
 mod events;
 mod execute;
+mod guard;
 mod namespace;
 mod publisher;
 mod queue;
@@ -22,6 +23,7 @@ pub use runner::{RunnerConfig, run_controllers};
 use crate::api::{FINALIZER, SecurityProfile};
 use crate::aws::Iot;
 use crate::metrics::Metrics;
+use crate::reconcile::guard::ClusterRules;
 use crate::server::Health;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -44,6 +46,8 @@ pub struct Context {
     pub resync: Duration,
     /// Running reconciles, for the wedge check of `/healthz`.
     pub health: Health,
+    /// The multi-tenant guardrails (`--allow-adoption`, `--allowed-…`).
+    pub guard: ClusterRules,
     /// Consecutive failures per resource, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -74,6 +78,7 @@ impl Context {
             default_region,
             resync,
             health: Health::default(),
+            guard: ClusterRules::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -81,6 +86,11 @@ impl Context {
     /// Shares `health` with the probes.
     pub fn with_health(mut self, health: Health) -> Context {
         self.health = health;
+        self
+    }
+
+    pub fn with_guard(mut self, rules: ClusterRules) -> Context {
+        self.guard = rules;
         self
     }
 

@@ -23,6 +23,11 @@ impl NamespaceFacts {
     pub(crate) fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations.get(key).map(String::as_str)
     }
+
+    /// Every annotation (the guardrails read several).
+    pub(crate) fn annotations(&self) -> &BTreeMap<String, String> {
+        &self.annotations
+    }
 }
 
 /// Reads the namespace of `sp` (a namespace that is gone has no annotations).

@@ -4,6 +4,9 @@
 
 pub mod desired;
 pub mod drift;
+pub mod guard;
+#[cfg(test)]
+mod guard_tests;
 pub mod identity;
 pub mod model;
 pub mod outcome;

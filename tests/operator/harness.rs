@@ -53,8 +53,23 @@ pub fn credentials() -> Credentials {
     Credentials::new("AKIDTESTTESTTEST", "test-secret", None, None, "tests")
 }
 
-/// The two test servers on ephemeral ports: the emulator allowing only the actions of
-/// `iam-policy` (least privilege), and an empty sandbox with a client for it.
+/// The policy `iam-policy --account ACCOUNT --cluster-id CLUSTER` prints (any region: tests
+/// move profiles between regions): the one every integration test runs under, so the suite
+/// proves the operator works with exactly it.
+pub fn iam_policy(cluster: &str) -> Value {
+    let args = securityprofile_operator::iam::PolicyArgs {
+        accounts: vec![ACCOUNT.to_string()],
+        regions: Vec::new(),
+        allowed_role_arns: vec![format!("arn:aws:iam::{ACCOUNT}:role/*")],
+        cluster_id: Some(cluster.to_string()),
+        partition: "aws".to_string(),
+        export: false,
+    };
+    securityprofile_operator::iam::policy_for(&args).expect("a scoped policy")
+}
+
+/// The two test servers on ephemeral ports: the emulator enforcing the scoped policy of
+/// `iam-policy` (least privilege, ownership by tags), and an empty sandbox with a client for it.
 pub async fn start_servers() -> (Emulator, Sandbox, Client) {
     securityprofile_operator::install_crypto_provider();
     securityprofile_operator::telemetry::init(securityprofile_operator::config::LogFormat::Text);
@@ -66,7 +81,8 @@ pub async fn start_servers() -> (Emulator, Sandbox, Client) {
     .expect("emulator starts");
     emulator
         .admin()
-        .set_iam_allow(securityprofile_operator::iam::actions());
+        .set_iam_policy(None, &iam_policy(CLUSTER))
+        .expect("the emulator evaluates the generated policy");
     // The dimension the every-field specs name (AWS refuses a profile naming a missing one).
     emulator
         .admin()
@@ -175,6 +191,32 @@ impl Env {
 
     pub fn api(&self) -> Api<SecurityProfile> {
         Api::namespaced(self.client.clone(), NS)
+    }
+
+    /// Merge-patches a namespace's annotations (what a cluster admin does), creating the
+    /// namespace when it does not exist yet.
+    pub async fn annotate_namespace(&self, name: &str, annotations: Value) {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let patch = json!({"metadata": {"name": name, "annotations": annotations}});
+        if namespaces
+            .get_opt(name)
+            .await
+            .expect("get namespace")
+            .is_none()
+        {
+            namespaces
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(patch).unwrap(),
+                )
+                .await
+                .expect("create namespace");
+            return;
+        }
+        namespaces
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect("annotate namespace");
     }
 
     pub fn thing_group(&self, name: &str) -> String {

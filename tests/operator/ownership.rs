@@ -30,6 +30,8 @@ async fn existing_unowned_profile_is_refused_then_adopted_when_allowed() {
     assert_eq!(p.description.as_deref(), Some("made by hand"));
     assert_eq!(env.writes(), 0);
 
+    env.annotate_namespace(NS, json!({"iot.awscc.io/allow-adoption": "true"}))
+        .await;
     env.patch_spec("legacy", json!({"adoptionPolicy": "Adopt"}))
         .await;
     env.wait_ready("legacy").await;

@@ -28,6 +28,21 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/component: operator
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Labels of the `helm test` pod: not the selector labels (the Deployment must not adopt it). */}}
+{{- define "spo.testLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "spo.name" . | trunc 58 | trimSuffix "-" }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: test
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "spo.serviceAccountName" -}}
@@ -49,6 +64,27 @@ app.kubernetes.io/component: operator
 {{/* Leader election is on with more than one replica, or when asked for. */}}
 {{- define "spo.leaderElect" -}}
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{- end }}
+{{- end }}
+
+{{/*
+The Deployment strategy: updateStrategy while leader election is on. Without leader election
+the two pods of a rolling update would both write to AWS, so it is always Recreate then.
+*/}}
+{{- define "spo.strategy" -}}
+{{- if include "spo.leaderElect" . }}
+{{- toYaml .Values.updateStrategy }}
+{{- else -}}
+type: Recreate
+{{- end }}
+{{- end }}
+
+{{/* awsTps as OPERATION=N pairs, comma-separated, in a stable (sorted) order. */}}
+{{- define "spo.awsTps" -}}
+{{- $pairs := list }}
+{{- range $op, $n := .Values.awsTps }}
+{{- $pairs = append $pairs (printf "%s=%v" $op $n) }}
+{{- end }}
+{{- join "," $pairs }}
 {{- end }}
 
 {{/* The rules on SecurityProfiles and their Events: exactly what the controller calls. */}}

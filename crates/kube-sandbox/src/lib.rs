@@ -9,6 +9,7 @@ mod kubeconfig;
 mod openapi;
 mod patch;
 mod protobuf;
+pub mod rbac;
 mod registry;
 mod routes;
 mod selectors;
@@ -56,12 +57,18 @@ pub enum Error {
 pub struct SandboxConfig {
     /// Default `127.0.0.1:0` (any free port).
     pub addr: SocketAddr,
+    /// Authorize requests made with service-account tokens
+    /// ([`Sandbox::service_account_token`]) with the Roles, ClusterRoles and bindings in the
+    /// store, answering 403 like the API server (default off: any token may do anything). The
+    /// sandbox's own token stays a cluster administrator.
+    pub rbac: bool,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            rbac: false,
         }
     }
 }
@@ -70,6 +77,7 @@ impl Default for SandboxConfig {
 pub struct Sandbox {
     url: String,
     token: String,
+    app: Arc<routes::App>,
     ca_pem: String,
     stop: tokio::sync::watch::Sender<bool>,
     accept: Option<JoinHandle<()>>,
@@ -103,14 +111,16 @@ impl Sandbox {
         let app = Arc::new(routes::App {
             store: store::Store::new(history),
             token: token.clone(),
+            authz: rbac::Authz::new(config.rbac),
             address: local.to_string(),
         });
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server);
-        let accept = tokio::spawn(serve(listener, acceptor, app, stop_rx));
+        let accept = tokio::spawn(serve(listener, acceptor, app.clone(), stop_rx));
         Ok(Sandbox {
             url: format!("https://{local}"),
             token,
+            app,
             ca_pem: tls.ca_pem,
             stop,
             accept: Some(accept),
@@ -151,6 +161,50 @@ impl Sandbox {
             kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
                 .await?;
         Ok(kube::Client::try_from(cfg)?)
+    }
+
+    /// A bearer token that authenticates as the service account `namespace/name`
+    /// (`system:serviceaccount:NAMESPACE:NAME`); with [`SandboxConfig::rbac`] its requests are
+    /// authorized by the RBAC objects in the store. The service account object need not exist.
+    pub fn service_account_token(&self, namespace: &str, name: &str) -> String {
+        let token = random_token();
+        self.app.authz.add_token(token.clone(), namespace, name);
+        token
+    }
+
+    /// A kube-rs client that authenticates as the service account `namespace/name`.
+    pub async fn service_account_client(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<kube::Client, Error> {
+        let token = self.service_account_token(namespace, name);
+        let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig::render(
+            &self.url,
+            &self.ca_pem,
+            &token,
+        ))?;
+        let cfg = kube::config::Config::from_custom_kubeconfig(
+            kc,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await?;
+        Ok(kube::Client::try_from(cfg)?)
+    }
+
+    /// The authorization decisions taken for service-account requests, oldest first.
+    pub fn authorizations(&self) -> Vec<rbac::Decision> {
+        self.app.authz.decisions()
+    }
+
+    /// Forgets the recorded decisions.
+    pub fn clear_authorizations(&self) {
+        self.app.authz.clear()
+    }
+
+    /// The rules RBAC grants the service account `namespace/name` now.
+    pub fn grants(&self, namespace: &str, name: &str) -> rbac::Grants {
+        rbac::Grants::of(&self.app.store.lock(), namespace, name)
     }
 
     /// Stops accepting, closes connections (watches end) and waits for the listener to close.

@@ -29,6 +29,8 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 pub struct App {
     pub store: Arc<Store>,
     pub token: String,
+    /// Service-account tokens and, when enabled, RBAC for them.
+    pub(crate) authz: crate::rbac::Authz,
     /// `host:port` the server listens on (for `/api`'s serverAddressByClientCIDRs).
     pub address: String,
 }
@@ -68,12 +70,45 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bo
     Ok(resp)
 }
 
-fn authorized<B>(req: &Request<B>, token: &str) -> bool {
+fn bearer<B>(req: &Request<B>) -> Option<&str> {
     req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim() == token)
+        .map(str::trim)
+}
+
+/// Authenticates the request (the sandbox's token or a service account's) and, for a service
+/// account, authorizes it with RBAC when that is enabled.
+fn authorize<B>(app: &App, req: &Request<B>, path: &str) -> Result<(), ApiError> {
+    let token = bearer(req).ok_or_else(ApiError::unauthorized)?;
+    if token == app.token {
+        return Ok(());
+    }
+    let sa = app
+        .authz
+        .service_account(token)
+        .ok_or_else(ApiError::unauthorized)?;
+    let query = req.uri().query().unwrap_or("");
+    let d = app
+        .authz
+        .decide(&app.store, &sa, req.method().as_str(), path, query);
+    match (d.allowed, d.attributes) {
+        (true, _) => Ok(()),
+        (false, Some(a)) => Err(ApiError::forbidden(format!(
+            "{} {:?} is forbidden: User \"{}\" cannot {} resource \"{}\" in API group \"{}\"{}",
+            a.resource,
+            a.name.unwrap_or_default(),
+            d.user,
+            a.verb,
+            a.resource,
+            a.group,
+            a.namespace
+                .map(|n| format!(" in the namespace \"{n}\""))
+                .unwrap_or_else(|| " at the cluster scope".into())
+        ))),
+        (false, None) => Err(ApiError::forbidden(format!("{} is forbidden", d.request))),
+    }
 }
 
 async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
@@ -91,8 +126,8 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         segs.as_slice(),
         ["version"] | ["healthz"] | ["livez"] | ["readyz"]
     );
-    if !public && !authorized(&req, &app.token) {
-        return Err(ApiError::unauthorized());
+    if !public {
+        authorize(app, &req, &path)?;
     }
     let get = req.method() == Method::GET;
     let aggregated = req
@@ -500,8 +535,9 @@ fn list_body(
     out
 }
 
-/// Answers a self-review. The sandbox does not enforce RBAC: the token's user may do anything,
-/// which is what `kubectl auth can-i` and `kubectl auth whoami` then report.
+/// Answers a self-review as the sandbox's administrator token sees it (RBAC, when enabled, only
+/// restricts service-account tokens): the user may do anything, which is what
+/// `kubectl auth can-i` and `kubectl auth whoami` then report.
 fn answer_review(rt: &ResourceType, mut review: Value) -> Value {
     review["apiVersion"] = json!(rt.api_version());
     review["kind"] = json!(rt.kind);

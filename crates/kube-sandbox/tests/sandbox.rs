@@ -10,6 +10,8 @@ mod custom;
 mod helm;
 #[path = "sandbox/kubectl.rs"]
 mod kubectl;
+#[path = "sandbox/rbac.rs"]
+mod rbac;
 #[path = "sandbox/runtime.rs"]
 mod runtime;
 #[path = "sandbox/tools.rs"]

@@ -132,12 +132,12 @@ impl EmulatorAdmin {
         self.call("DELETE", "/_emulator/faults", None).await;
     }
 
-    /// Allows exactly these IAM actions.
-    pub async fn set_iam_allow(&self, actions: Vec<String>) {
+    /// Enforces this IAM policy document for every account.
+    pub async fn set_iam_policy(&self, policy: serde_json::Value) {
         self.call(
             "POST",
             "/_emulator/iam",
-            Some(serde_json::json!({ "allow": actions })),
+            Some(serde_json::json!({ "policy": policy })),
         )
         .await;
     }

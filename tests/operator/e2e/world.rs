@@ -236,9 +236,22 @@ impl World {
             .await;
         assert_eq!(kubeconfig, kubeconfig_out, "--kubeconfig-out is honoured");
         let emulator = EmulatorAdmin::new(&emulator_url);
-        emulator
-            .set_iam_allow(securityprofile_operator::iam::actions())
-            .await;
+        // The emulator enforces exactly what `iam-policy` prints for this account (any region:
+        // the tests move profiles between regions) and the operators' cluster id.
+        let policy = Command::new(BINARY)
+            .args([
+                "iam-policy",
+                "--account",
+                "123456789012",
+                "--cluster-id",
+                "e2e",
+            ])
+            .output()
+            .await
+            .expect("iam-policy runs");
+        assert!(policy.status.success(), "iam-policy: {policy:?}");
+        let policy: Value = serde_json::from_slice(&policy.stdout).expect("policy JSON");
+        emulator.set_iam_policy(policy).await;
         let world = World {
             dir,
             sandbox,

@@ -1,0 +1,405 @@
+//! `helm install`, `helm upgrade`, `helm uninstall` into kube-sandbox, the operator running with
+//! the Deployment's args under the chart's RBAC.
+
+use super::*;
+use crate::harness::{Env, NS, REGION, start_operator};
+use iot_emulator::{Emulator, EmulatorConfig};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams, PostParams};
+use kube_sandbox::rbac::{Decision as Seen, Grants};
+use kube_sandbox::{Sandbox, SandboxConfig};
+use securityprofile_operator::api::SecurityProfile;
+use serde_json::json;
+use std::path::Path;
+use std::time::Duration;
+
+// ---------------------------------------------------------------- helm install + operator
+
+/// The test servers of `harness::start_servers`, except that the sandbox enforces RBAC on
+/// service-account tokens; with an administrator's client.
+async fn start_servers_with_rbac() -> (Emulator, Sandbox, kube::Client) {
+    securityprofile_operator::install_crypto_provider();
+    let emulator = Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    })
+    .await
+    .expect("emulator starts");
+    emulator
+        .admin()
+        .put_dimension(json!({
+            "name": "TopicFilterForAuthMessages", "type": "TOPIC_FILTER", "stringValues": ["auth/#"],
+        }))
+        .expect("dimension");
+    let sandbox = Sandbox::start(SandboxConfig {
+        rbac: true,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox starts");
+    let client = sandbox.client().await.expect("sandbox client");
+    (emulator, sandbox, client)
+}
+
+/// Installs the chart into a fresh sandbox with `sets`, runs the operator in-process with the
+/// Deployment's own args as the chart's ServiceAccount (the sandbox enforces RBAC on its
+/// token), and reconciles a profile to Ready and away. Returns the grants and the requests the
+/// operator made.
+async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
+    let (emulator, sandbox, client) = start_servers_with_rbac().await;
+    // The chart's operator is cluster "kube-system UID": the emulator enforces its policy.
+    let uid = Api::<Namespace>::all(client.clone())
+        .get("kube-system")
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .expect("kube-system has a UID");
+    emulator
+        .admin()
+        .set_iam_policy(None, &crate::harness::iam_policy(&uid))
+        .unwrap();
+    // The profile's namespace carries the default region, so the operator reads it.
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {
+                "name": NS,
+                "annotations": {"iot.awscc.io/default-region": REGION}
+            }}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let scratch = Scratch::new("install");
+    sandbox
+        .write_kubeconfig(&scratch.0.join("kubeconfig"))
+        .unwrap();
+    let mut cmd = tokio::process::Command::from(scratch.helm());
+    cmd.args([
+        "install",
+        "spo",
+        "--namespace",
+        "spo-system",
+        "--create-namespace",
+    ])
+    .arg(chart())
+    .args(["--set", &format!("aws.endpointUrl={}", emulator.url())])
+    .kill_on_drop(true);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let out = cmd.output().await.unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "helm install failed: {t}");
+    assert!(t.contains("STATUS: deployed"), "{t}");
+    assert!(
+        t.contains("kubectl wait securityprofile"),
+        "NOTES.txt is shown: {t}"
+    );
+
+    // The CRD came from the chart; wait until the API serves the kind.
+    let profiles: Api<SecurityProfile> = Api::namespaced(client.clone(), NS);
+    crate::harness::eventually(
+        "the chart's CRD is served",
+        Duration::from_secs(10),
+        || async {
+            profiles
+                .list(&ListParams::default())
+                .await
+                .is_ok()
+                .then_some(())
+        },
+    )
+    .await;
+
+    // The operator runs with exactly the Deployment's args (probe ports made ephemeral).
+    let deployment = Api::<Deployment>::namespaced(client.clone(), "spo-system")
+        .get("spo-securityprofile-operator")
+        .await
+        .unwrap();
+    let pod = deployment.spec.unwrap().template.spec.unwrap();
+    let sa = pod.service_account_name.clone().unwrap();
+    let args: Vec<String> = pod.containers[0]
+        .args
+        .clone()
+        .unwrap()
+        .into_iter()
+        .skip(1)
+        .map(|a| {
+            if a.starts_with("--health-addr=") {
+                "--health-addr=127.0.0.1:0".into()
+            } else if a.starts_with("--metrics-addr=") {
+                "--metrics-addr=127.0.0.1:0".into()
+            } else {
+                a
+            }
+        })
+        .collect();
+    let args = controller_args(&args);
+
+    let grants = sandbox.grants("spo-system", &sa);
+    let operator_client = sandbox
+        .service_account_client("spo-system", &sa)
+        .await
+        .unwrap();
+    // The sandbox enforces: what the chart does not grant is Forbidden.
+    let denied = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(
+        operator_client.clone(),
+        "spo-system",
+    )
+    .list(&ListParams::default())
+    .await;
+    assert!(
+        matches!(&denied, Err(kube::Error::Api(s)) if s.code == 403),
+        "listing Secrets is not granted: {denied:?}"
+    );
+    sandbox.clear_authorizations();
+    let running = start_operator(operator_client, args);
+    let env = Env {
+        emulator,
+        sandbox,
+        client,
+        operator: Some(running),
+    };
+    env.create_json(json!({
+        "apiVersion": "iot.awscc.io/v1alpha1",
+        "kind": "SecurityProfile",
+        "metadata": {"name": "packaged", "namespace": NS},
+        "spec": {
+            "securityProfileDescription": "installed by the chart",
+            "behaviors": [{
+                "name": "too-many-bytes",
+                "metric": "aws:all-bytes-out",
+                "criteria": {"comparisonOperator": "greater-than", "value": {"count": 1000}, "durationSeconds": 300}
+            }]
+        }
+    }))
+    .await;
+    let sp = env.wait_ready("packaged").await;
+    let status = sp.status.unwrap();
+    assert_eq!(
+        status.region.as_deref(),
+        Some(REGION),
+        "region from the namespace annotation"
+    );
+    assert!(
+        env.profile("packaged").is_some(),
+        "the profile exists in AWS"
+    );
+    env.wait_event("packaged", "Created").await;
+    env.delete("packaged").await;
+    env.wait_gone("packaged").await;
+    assert!(env.profile("packaged").is_none(), "deleted in AWS");
+    let mut env = env;
+    let result = env.operator.take().unwrap().stop().await;
+    assert!(result.is_ok(), "the operator stopped cleanly: {result:?}");
+    // NOTES.txt's inline example is a valid SecurityProfile (the CRD's schema admits it).
+    let mut example = super::chart::notes_example(&t);
+    example["metadata"]["namespace"] = json!(NS);
+    Api::<SecurityProfile>::namespaced(env.client.clone(), NS)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(example).unwrap(),
+        )
+        .await
+        .expect("the NOTES example is admitted");
+    (grants, env.sandbox.authorizations())
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `helm upgrade` applies a changed CRD (it is a template, not in crds/), and `helm uninstall`
+/// leaves the CRD and the user's SecurityProfiles in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_upgrade_upgrades_the_crd_and_uninstall_keeps_it() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    securityprofile_operator::install_crypto_provider();
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let client = sandbox.client().await.unwrap();
+    let scratch = Scratch::new("upgrade");
+    sandbox
+        .write_kubeconfig(&scratch.0.join("kubeconfig"))
+        .unwrap();
+    let chart_copy = scratch.0.join("chart");
+    copy_dir(&chart(), &chart_copy);
+    let helm = |args: &[&str]| {
+        let out = scratch.helm().args(args).output().unwrap();
+        assert!(out.status.success(), "helm {args:?}: {}", text(&out));
+        text(&out)
+    };
+    let chart_arg = chart_copy.to_str().unwrap().to_string();
+    helm(&[
+        "install",
+        "spo",
+        &chart_arg,
+        "-n",
+        "spo-system",
+        "--create-namespace",
+    ]);
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd_name = "securityprofiles.iot.awscc.io";
+    let short_names =
+        |crd: CustomResourceDefinition| crd.spec.names.short_names.unwrap_or_default();
+    assert_eq!(
+        short_names(crds.get(crd_name).await.unwrap()),
+        ["sp", "iotsp"]
+    );
+
+    // A user's profile (no operator running: it only has to survive).
+    let profiles: Api<SecurityProfile> = Api::namespaced(client.clone(), "default");
+    crate::harness::eventually("the CRD is served", Duration::from_secs(10), || async {
+        profiles
+            .list(&ListParams::default())
+            .await
+            .is_ok()
+            .then_some(())
+    })
+    .await;
+    profiles
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
+                "metadata": {"name": "keep-me"}, "spec": {}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    // A new CRD version of the chart: one more short name.
+    let crd_file = chart_copy.join("files").join(CRD_FILE);
+    let crd = std::fs::read_to_string(&crd_file).unwrap();
+    let changed = crd.replacen("    - iotsp\n", "    - iotsp\n    - spupgraded\n", 1);
+    assert_ne!(crd, changed, "the CRD file has the short names list");
+    std::fs::write(&crd_file, changed).unwrap();
+    let out = helm(&["upgrade", "spo", &chart_arg, "-n", "spo-system"]);
+    assert!(out.contains("REVISION: 2"), "{out}");
+    assert_eq!(
+        short_names(crds.get(crd_name).await.unwrap()),
+        ["sp", "iotsp", "spupgraded"],
+        "helm upgrade applied the new CRD"
+    );
+
+    let out = helm(&["uninstall", "spo", "-n", "spo-system"]);
+    assert!(
+        out.contains("These resources were kept due to the resource policy"),
+        "{out}"
+    );
+    assert!(out.contains("CustomResourceDefinition"), "{out}");
+    assert!(
+        Api::<Deployment>::namespaced(client.clone(), "spo-system")
+            .get_opt("spo-securityprofile-operator")
+            .await
+            .unwrap()
+            .is_none(),
+        "the operator is gone"
+    );
+    assert!(
+        crds.get_opt(crd_name).await.unwrap().is_some(),
+        "the CRD is kept"
+    );
+    assert!(
+        profiles.get_opt("keep-me").await.unwrap().is_some(),
+        "the user's SecurityProfile is kept"
+    );
+}
+
+/// The (group, resource, verb) triples the operator used.
+fn used(seen: &[Seen]) -> BTreeSet<(String, String, String)> {
+    seen.iter()
+        .filter_map(|s| s.attributes.as_ref())
+        .map(|a| (a.group.clone(), a.resource.clone(), a.verb.clone()))
+        .collect()
+}
+
+fn assert_nothing_denied(seen: &[Seen]) {
+    let denied: Vec<&str> = seen
+        .iter()
+        .filter(|s| !s.allowed)
+        .map(|s| s.request.as_str())
+        .collect();
+    assert!(
+        denied.is_empty(),
+        "the chart's RBAC denied requests the operator made: {denied:#?}"
+    );
+    assert!(
+        seen.iter().any(|s| s.attributes.is_some()),
+        "the operator's requests were authorized by RBAC"
+    );
+}
+
+/// Granted but not exercised by one create/delete: the Recorder patches an Event only when the
+/// same event repeats (an event series).
+fn unexercised() -> BTreeSet<(String, String, String)> {
+    BTreeSet::from([("events.k8s.io".into(), "events".into(), "patch".into())])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_install_then_the_operator_reconciles_with_the_charts_cluster_rbac() {
+    // Two replicas: leader election on, so the Lease rules are exercised too.
+    let (grants, seen) = install_and_reconcile(&["replicaCount=2"]).await;
+    assert_nothing_denied(&seen);
+    let used = used(&seen);
+    let granted = grants.granted();
+    let idle: BTreeSet<_> = granted.difference(&used).cloned().collect();
+    assert_eq!(
+        idle,
+        unexercised(),
+        "every granted verb is used (least privilege); used: {used:#?}"
+    );
+    for needed in [
+        ("coordination.k8s.io", "leases", "patch"),
+        ("", "namespaces", "get"),
+        ("iot.awscc.io", "securityprofiles/status", "patch"),
+    ] {
+        let t = (
+            needed.0.to_string(),
+            needed.1.to_string(),
+            needed.2.to_string(),
+        );
+        assert!(used.contains(&t), "{needed:?} was used: {used:#?}");
+    }
+    // Cluster-wide: the kube-system UID is the cluster id.
+    assert!(
+        seen.iter()
+            .any(|s| s.path == "/api/v1/namespaces/kube-system")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_install_with_watch_namespaces_runs_on_roles_only() {
+    // Without leader election: every request stays in the watched namespace (and kube-system).
+    let (grants, seen) =
+        install_and_reconcile(&["watchNamespaces={team-a}", "leaderElection.enabled=false"]).await;
+    assert!(
+        grants.cluster.is_empty(),
+        "no ClusterRole is bound: {grants:#?}"
+    );
+    assert_nothing_denied(&seen);
+    let idle: BTreeSet<_> = grants.granted().difference(&used(&seen)).cloned().collect();
+    assert_eq!(idle, unexercised(), "every granted verb is used");
+    // Every resource request stayed inside the watched namespace or read kube-system's UID.
+    for s in &seen {
+        if let Some(a) = &s.attributes {
+            assert!(
+                a.namespace.as_deref() == Some(NS) || a.name.as_deref() == Some("kube-system"),
+                "request outside the watched namespace: {s:?}"
+            );
+        }
+    }
+}
