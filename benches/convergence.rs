@@ -2,10 +2,11 @@
 //!
 //! kube-sandbox and the IoT emulator (one token bucket per operation) run in this process; the
 //! operator's `run` runs as a separate process. Phases: convergence, steady state (one resync),
-//! update wave, deletion; then the operator's peak RSS and CPU. Prints a table, writes JSON,
+//! edits, creations and deletions under saturated resyncs, update wave, deletion; then the
+//! operator's peak RSS and CPU. Prints a table, writes JSON,
 //! and exits non-zero when something does not converge or a profile is left in the emulator.
 //!
-//! `cargo bench --bench convergence -- --resources 1000 --tps 50 --resync 60s --json PATH`
+//! `cargo bench --bench convergence -- --resources 1000 [--tps 50] --resync 60s --json PATH`
 
 #[path = "convergence/args.rs"]
 mod args;
@@ -51,8 +52,13 @@ fn main() -> ExitCode {
 
 /// Runs every phase; Ok(false) when one of them failed.
 async fn run(args: BenchArgs) -> Result<bool> {
-    if !(args.tps > 0.0 && args.tps.is_finite()) || args.resources == 0 {
+    if args.tps.is_some_and(|t| !(t > 0.0 && t.is_finite())) || args.resources == 0 {
         anyhow::bail!("--tps must be a positive number and --resources at least 1");
+    }
+    if 2 * args.edits > args.resources {
+        anyhow::bail!(
+            "--edits must be at most half of --resources (edits and deletions are apart)"
+        );
     }
     let dir = args
         .json
@@ -64,10 +70,10 @@ async fn run(args: BenchArgs) -> Result<bool> {
     let tracker = tracker::Tracker::start(world.api());
     let baseline = world.footprint()?;
     report::header(&args);
-    if args.tps * args.resync.as_secs_f64() < 2.0 * args.resources as f64 {
+    let attach = args.quota("AttachSecurityProfile");
+    if attach * args.resync.as_secs_f64() < 2.0 * args.resources as f64 {
         println!(
-            "(note: resyncs start before convergence can finish at the quota; use --resync of at least {:.0}s to keep them apart)",
-            3.0 * args.resources as f64 / args.tps
+            "(note: resyncs start before convergence can finish at the quota; they use at most the operator's --resync-budget of each read quota)"
         );
     }
 
@@ -76,17 +82,26 @@ async fn run(args: BenchArgs) -> Result<bool> {
     // Each phase starts from the previous one's end state; a phase that leaves resources
     // unconverged stops the run (the steady state only reports).
     world.check_operator()?;
+    let mut live: Vec<usize> = (0..args.resources).collect();
     let p = phases::convergence(&args, &world, &tracker).await?;
     if record(&args, p, &mut phases, &mut failures) {
         world.check_operator()?;
         let p = phases::steady_state(&args, &world, &tracker).await?;
         record(&args, p, &mut phases, &mut failures);
-        world.check_operator()?;
-        let p = phases::update_wave(&args, &world, &tracker).await?;
-        if record(&args, p, &mut phases, &mut failures) {
+        let mut ok = true;
+        if args.edits > 0 {
             world.check_operator()?;
-            let p = phases::deletion(&args, &world, &tracker).await?;
-            record(&args, p, &mut phases, &mut failures);
+            let p = phases::edits_under_resyncs(&args, &world, &tracker, &mut live).await?;
+            ok = record(&args, p, &mut phases, &mut failures);
+        }
+        if ok && !args.skip_waves {
+            world.check_operator()?;
+            let p = phases::update_wave(&args, &world, &tracker, &live).await?;
+            if record(&args, p, &mut phases, &mut failures) {
+                world.check_operator()?;
+                let p = phases::deletion(&args, &world, &tracker, &live).await?;
+                record(&args, p, &mut phases, &mut failures);
+            }
         }
     }
     world.check_operator()?;
@@ -94,6 +109,9 @@ async fn run(args: BenchArgs) -> Result<bool> {
     report::operations(&args, &phases);
     if let Some(p) = phases.iter().find(|p| p.name == "steady state") {
         report::steady_state(p);
+    }
+    if let Some(p) = phases.iter().find(|p| p.name == "edits under resyncs") {
+        report::edits(p);
     }
     report::footprint(&args, &baseline, &end);
 

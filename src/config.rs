@@ -29,6 +29,13 @@ pub struct ControllerArgs {
     #[arg(long, env = "RESYNC_PERIOD", default_value = "10m", value_parser = parse_duration)]
     pub resync_period: Duration,
 
+    /// Share of each AWS read quota (DescribeSecurityProfile, ListTargetsForSecurityProfile,
+    /// ListTagsForResource) that periodic resyncs may use, in percent; the rest is kept for
+    /// user changes. When the resources cannot all be resynced within --resync-period at
+    /// this share, the period is stretched (logged, and exported as a metric).
+    #[arg(long, env = "RESYNC_BUDGET", default_value = "50%", value_parser = crate::controller::parse_percent)]
+    pub resync_budget: crate::controller::Percent,
+
     /// Reconciles running at once.
     #[arg(long, env = "CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
@@ -73,9 +80,11 @@ pub struct AwsArgs {
     #[arg(long = "aws-attempt-timeout", env = "AWS_ATTEMPT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub attempt_timeout: Duration,
 
-    /// Client-side rate limit per AWS operation and region, as OPERATION=N or *=N calls per
-    /// second (repeatable or comma-separated). Set it to the account's quotas so that the
-    /// operator paces itself instead of being throttled.
+    /// Client-side rate limit per AWS account, region and operation, as OPERATION=N or *=N
+    /// calls per second (repeatable or comma-separated; `*` covers every operation not named).
+    /// Default: AWS's documented Device Defender quotas (10/s for every operation the operator
+    /// calls, 25/s for DescribeSecurityProfile), so that it paces itself instead of being
+    /// throttled.
     #[arg(long = "aws-tps", env = "AWS_TPS", value_delimiter = ',', value_parser = crate::aws::parse_rate)]
     pub tps: Vec<(String, f64)>,
 }

@@ -1,5 +1,6 @@
-//! Prometheus metrics: the running build, reconciles by result, reconcile duration, AWS calls by operation and
-//! outcome, resources by condition, drift corrections.
+//! Prometheus metrics: the running build, reconciles by result, reconcile duration, AWS calls by
+//! operation and outcome, resources by condition, drift corrections, the resync schedule and
+//! dropped events.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -9,6 +10,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 
 /// The crate version this binary was built from.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -50,6 +52,12 @@ pub struct Metrics {
     pub aws_calls: Family<AwsCallLabels, Counter>,
     pub resources: Family<ConditionLabels, Gauge>,
     pub drift_corrections: Counter,
+    /// The resync period kept, which the resync budget may stretch beyond `--resync-period`.
+    pub resync_effective_period: Gauge<f64, AtomicU64>,
+    /// Resyncs due but waiting for the resync budget.
+    pub resync_backlog: Gauge,
+    /// Events not written because the publisher's queue was full.
+    pub events_dropped: Counter,
     /// Each resource's (Ready, Synced) status, from which `resources` is computed.
     conditions: Mutex<HashMap<String, (String, String)>>,
 }
@@ -62,6 +70,9 @@ impl Default for Metrics {
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let resources = Family::<ConditionLabels, Gauge>::default();
         let drift_corrections = Counter::default();
+        let resync_effective_period = Gauge::<f64, AtomicU64>::default();
+        let resync_backlog = Gauge::default();
+        let events_dropped = Counter::default();
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -95,6 +106,21 @@ impl Default for Metrics {
             "Differences found in AWS on resync and corrected",
             drift_corrections.clone(),
         );
+        registry.register(
+            "resync_effective_period_seconds",
+            "Resync period kept within the resync budget (at least --resync-period)",
+            resync_effective_period.clone(),
+        );
+        registry.register(
+            "resync_backlog",
+            "Resyncs due but waiting for the resync budget",
+            resync_backlog.clone(),
+        );
+        registry.register(
+            "events_dropped",
+            "Events not written because the event queue was full",
+            events_dropped.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -102,6 +128,9 @@ impl Default for Metrics {
             aws_calls,
             resources,
             drift_corrections,
+            resync_effective_period,
+            resync_backlog,
+            events_dropped,
             conditions: Mutex::new(HashMap::new()),
         }
     }

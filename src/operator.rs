@@ -3,7 +3,7 @@
 
 use crate::aws::{AwsOptions, Fence, Iot};
 use crate::config::ControllerArgs;
-use crate::controller::{Context, run_controllers};
+use crate::controller::{Context, RunnerConfig, run_controllers};
 use crate::leader::{Elector, LeaderError};
 use crate::metrics::Metrics;
 use crate::server::{self, Health};
@@ -113,8 +113,7 @@ pub async fn run_with_credentials(
     let ctx = Arc::new(ctx);
     if !args.leader.enabled {
         let ready = move || health.set_ready(true);
-        let namespaces = &args.watch_namespaces;
-        run_controllers(ctx, namespaces, args.concurrency, shutdown, ready).await;
+        run_controllers(ctx, RunnerConfig::from(args), shutdown, ready).await;
         return Ok(());
     }
     lead(client, args, ctx, fence, health, shutdown).await
@@ -192,13 +191,7 @@ async fn lead(
         }
     }
     let lost = async move { while leading.changed().await.is_ok() && *leading.borrow() {} };
-    let controllers = run_controllers(
-        ctx,
-        &args.watch_namespaces,
-        args.concurrency,
-        shutdown,
-        || {},
-    );
+    let controllers = run_controllers(ctx, RunnerConfig::from(args), shutdown, || {});
     tokio::select! {
         _ = controllers => {
             elector.release().await;

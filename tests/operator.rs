@@ -23,6 +23,8 @@ mod faults;
 mod guard;
 #[path = "operator/lifecycle.rs"]
 mod lifecycle;
+#[path = "operator/overload.rs"]
+mod overload;
 #[path = "operator/ownership.rs"]
 mod ownership;
 #[path = "operator/packaging/mod.rs"]

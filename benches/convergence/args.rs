@@ -14,9 +14,20 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1000)]
     pub resources: usize,
 
-    /// Emulator quota: calls per second for EACH AWS operation (one token bucket per operation).
-    #[arg(long, default_value_t = 50.0)]
-    pub tps: f64,
+    /// A uniform quota: N calls per second for EACH AWS operation, in the emulator and the
+    /// operator's `--aws-tps '*=N'`. Default: AWS's documented quotas per operation (10/s, and
+    /// 25/s for DescribeSecurityProfile), which the operator also uses by default.
+    #[arg(long)]
+    pub tps: Option<f64>,
+
+    /// Edits made one after another while resyncs use their budget (and as many creations and
+    /// deletions meanwhile); 0 skips that phase.
+    #[arg(long, default_value_t = 50)]
+    pub edits: usize,
+
+    /// Skip the update wave and the deletion of every resource (long at AWS's quotas).
+    #[arg(long)]
+    pub skip_waves: bool,
 
     /// The operator's --resync-period; the steady-state phase lasts about 1.1 times this.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
@@ -37,4 +48,25 @@ pub struct BenchArgs {
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     pub bench: bool,
+}
+
+impl BenchArgs {
+    /// The quota of `operation` in calls per second, in the emulator and the operator.
+    pub fn quota(&self, operation: &str) -> f64 {
+        self.tps.unwrap_or_else(|| {
+            securityprofile_operator::aws::DOCUMENTED_QUOTAS
+                .iter()
+                .find(|(op, _)| *op == operation)
+                .map(|(_, q)| *q)
+                .unwrap_or(10.0)
+        })
+    }
+
+    /// How the quotas are described in the report.
+    pub fn quotas_label(&self) -> String {
+        match self.tps {
+            Some(t) => format!("{t} TPS per AWS operation"),
+            None => "AWS's documented quotas (10 TPS, Describe 25 TPS)".to_string(),
+        }
+    }
 }

@@ -91,13 +91,13 @@ impl PhaseCalls {
             .sum()
     }
 
-    /// The quota floor in seconds: the largest, over operations, of admitted calls / TPS. No
-    /// client can do this phase's calls faster with one token bucket of `tps` per operation
-    /// (apart from the bucket's initial burst of `tps` tokens).
-    pub fn floor(&self, tps: f64) -> (f64, String) {
+    /// The quota floor in seconds: the largest, over operations, of admitted calls / that
+    /// operation's quota. No client can do this phase's calls faster with one token bucket
+    /// per operation (apart from the bucket's initial burst).
+    pub fn floor(&self, quota: impl Fn(&str) -> f64) -> (f64, String) {
         self.0
             .iter()
-            .map(|(op, c)| (c.admitted() as f64 / tps, op.clone()))
+            .map(|(op, c)| (c.admitted() as f64 / quota(op), op.clone()))
             .fold(
                 (0.0, String::new()),
                 |best, x| if x.0 > best.0 { x } else { best },

@@ -1,4 +1,5 @@
-//! The four measured phases: convergence, steady state, update wave, deletion.
+//! The measured phases: convergence, steady state, edits under saturated resyncs, update
+//! wave, deletion.
 
 use crate::args::BenchArgs;
 use crate::calls::{PhaseCalls, round};
@@ -167,7 +168,7 @@ pub async fn convergence(args: &BenchArgs, world: &World, tracker: &Tracker) -> 
         .context("creating SecurityProfiles")?;
     let applied = start.at.elapsed().as_secs_f64();
     let expected: HashMap<String, i64> = created.into_iter().collect();
-    let estimate = 2.0 * args.resources as f64 / args.tps;
+    let estimate = 2.0 * args.resources as f64 / args.quota("AttachSecurityProfile");
     let (end, failure) = wait_converged(tracker, &expected, timeout(estimate)).await;
     let mut phase = finish(
         "convergence",
@@ -218,10 +219,15 @@ pub async fn steady_state(args: &BenchArgs, world: &World, tracker: &Tracker) ->
 }
 
 /// (3) The description of every resource changes.
-pub async fn update_wave(args: &BenchArgs, world: &World, tracker: &Tracker) -> Result<Phase> {
+pub async fn update_wave(
+    args: &BenchArgs,
+    world: &World,
+    tracker: &Tracker,
+    live: &[usize],
+) -> Result<Phase> {
     let start = mark(world, tracker).await?;
     let api = world.api();
-    let patched: Vec<(String, i64)> = futures::stream::iter(0..args.resources)
+    let patched: Vec<(String, i64)> = futures::stream::iter(live.iter().copied())
         .map(|i| {
             let api = api.clone();
             async move {
@@ -238,7 +244,7 @@ pub async fn update_wave(args: &BenchArgs, world: &World, tracker: &Tracker) -> 
         .await
         .context("patching SecurityProfiles")?;
     let expected: HashMap<String, i64> = patched.into_iter().collect();
-    let estimate = args.resources as f64 / args.tps;
+    let estimate = live.len() as f64 / args.quota("UpdateSecurityProfile");
     let (end, failure) = wait_converged(tracker, &expected, timeout(estimate)).await;
     finish(
         "update wave",
@@ -253,10 +259,15 @@ pub async fn update_wave(args: &BenchArgs, world: &World, tracker: &Tracker) -> 
 }
 
 /// (4) Every resource is deleted; the phase ends when the API has none left.
-pub async fn deletion(args: &BenchArgs, world: &World, tracker: &Tracker) -> Result<Phase> {
+pub async fn deletion(
+    args: &BenchArgs,
+    world: &World,
+    tracker: &Tracker,
+    live: &[usize],
+) -> Result<Phase> {
     let start = mark(world, tracker).await?;
     let api = world.api();
-    futures::stream::iter(0..args.resources)
+    futures::stream::iter(live.iter().copied())
         .map(|i| {
             let api = api.clone();
             async move {
@@ -268,7 +279,7 @@ pub async fn deletion(args: &BenchArgs, world: &World, tracker: &Tracker) -> Res
         .try_collect::<Vec<()>>()
         .await
         .context("deleting SecurityProfiles")?;
-    let estimate = args.resources as f64 / args.tps;
+    let estimate = live.len() as f64 / args.quota("DeleteSecurityProfile");
     let done = tracker
         .wait(timeout(estimate), |s| s.objects.is_empty())
         .await;
@@ -302,7 +313,7 @@ pub async fn deletion(args: &BenchArgs, world: &World, tracker: &Tracker) -> Res
     }
     let mut phase = finish(
         "deletion",
-        args.resources as u64,
+        live.len() as u64,
         world,
         tracker,
         start,
@@ -313,6 +324,162 @@ pub async fn deletion(args: &BenchArgs, world: &World, tracker: &Tracker) -> Res
     phase.extra = json!({
         "profilesLeftInEmulator": left_in_aws.len(),
         "resourcesLeftInApi": left_in_api.len(),
+    });
+    Ok(phase)
+}
+
+/// The least time one edit can take when its calls wait for nobody but the quota: each of its
+/// calls (Describe, ListTargets, ListTags, Update) at most one interval of its operation.
+pub fn edit_floor(args: &BenchArgs) -> f64 {
+    [
+        "DescribeSecurityProfile",
+        "ListTargetsForSecurityProfile",
+        "ListTagsForResource",
+        "UpdateSecurityProfile",
+    ]
+    .iter()
+    .map(|op| 1.0 / args.quota(op))
+    .sum()
+}
+
+/// Applies `f` to each index with the bench's parallelism; returns when all are done.
+async fn each<F, Fut>(args: &BenchArgs, indices: &[usize], f: F) -> Result<()>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    futures::stream::iter(indices.iter().copied())
+        .map(f)
+        .buffer_unordered(args.apply_parallelism)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
+}
+
+/// (3) While resyncs use their whole budget: `--edits` edits made one after another, each
+/// timed from its patch to Ready at its new generation, and meanwhile as many new resources
+/// and as many deletions.
+pub async fn edits_under_resyncs(
+    args: &BenchArgs,
+    world: &World,
+    tracker: &Tracker,
+    live: &mut Vec<usize>,
+) -> Result<Phase> {
+    let n = args.edits;
+    let start = mark(world, tracker).await?;
+    let api = world.api();
+    let edited: Vec<usize> = live[..n].to_vec();
+    let new: Vec<usize> = (args.resources..args.resources + n).collect();
+    let gone: Vec<usize> = live[live.len().saturating_sub(n).max(n)..].to_vec();
+    let limit = timeout(n as f64);
+    let creations = async {
+        each(args, &new, |i| {
+            let api = api.clone();
+            let sp = manifest(i, &world.groups);
+            async move {
+                api.create(&PostParams::default(), &sp?).await?;
+                Ok(())
+            }
+        })
+        .await?;
+        let names: Vec<String> = new.iter().map(|i| name(*i)).collect();
+        let done = tracker
+            .wait(limit, |s| {
+                names
+                    .iter()
+                    .all(|n| s.objects.get(n).is_some_and(|e| e.converged_at(1)))
+            })
+            .await;
+        anyhow::Ok(done.map(|at| at.duration_since(start.at).as_secs_f64()))
+    };
+    let deletions = async {
+        each(args, &gone, |i| {
+            let api = api.clone();
+            async move {
+                api.delete(&name(i), &DeleteParams::default()).await?;
+                Ok(())
+            }
+        })
+        .await?;
+        let names: Vec<String> = gone.iter().map(|i| name(*i)).collect();
+        let done = tracker
+            .wait(limit, |s| names.iter().all(|n| !s.objects.contains_key(n)))
+            .await;
+        anyhow::Ok(done.map(|at| at.duration_since(start.at).as_secs_f64()))
+    };
+    let edits = async {
+        let mut latencies = Vec::new();
+        for i in &edited {
+            let at = Instant::now();
+            let patch =
+                json!({"spec": {"securityProfileDescription": format!("edited profile {i}")}});
+            let out = api
+                .patch(&name(*i), &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+            let generation = out.metadata.generation.unwrap_or(0);
+            let n = name(*i);
+            let done = tracker
+                .wait(Duration::from_secs(120), |s| {
+                    s.objects
+                        .get(&n)
+                        .is_some_and(|e| e.converged_at(generation))
+                })
+                .await;
+            latencies.push(done.map(|d| d.duration_since(at).as_secs_f64()));
+        }
+        anyhow::Ok(latencies)
+    };
+    let (created, deleted, latencies) = futures::join!(creations, deletions, edits);
+    let (created, deleted, latencies) = (created?, deleted?, latencies?);
+    let end = Instant::now();
+    let effective = world
+        .operator_metric("securityprofile_operator_resync_effective_period_seconds")
+        .await;
+    let backlog = world
+        .operator_metric("securityprofile_operator_resync_backlog")
+        .await;
+    let dropped = world
+        .operator_metric("securityprofile_operator_events_dropped_total")
+        .await;
+    let unconverged = latencies.iter().filter(|l| l.is_none()).count();
+    let mut done: Vec<f64> = latencies.iter().flatten().copied().collect();
+    done.sort_by(f64::total_cmp);
+    let mut failure = Vec::new();
+    if unconverged > 0 {
+        failure.push(format!("{unconverged} edits did not converge within 120 s"));
+    }
+    if created.is_none() {
+        failure.push(format!("the {n} new resources did not all converge"));
+    }
+    if deleted.is_none() {
+        failure.push(format!("the {n} deletions did not all finish"));
+    }
+    let failure = (!failure.is_empty()).then(|| failure.join("; "));
+    let mut phase = finish(
+        "edits under resyncs",
+        (edited.len() + new.len() + gone.len()) as u64,
+        world,
+        tracker,
+        start,
+        end,
+        failure,
+    )
+    .await?;
+    live.retain(|i| !gone.contains(i));
+    live.extend(new.iter().copied());
+    phase.extra = json!({
+        "edits": edited.len(),
+        "editFloorSeconds": round(edit_floor(args), 3),
+        "worstEditSeconds": done.last().map(|x| round(*x, 3)),
+        "medianEditSeconds": done.get(done.len() / 2).map(|x| round(*x, 3)),
+        "editSeconds": done.iter().map(|x| round(*x, 3)).collect::<Vec<_>>(),
+        "creations": new.len(),
+        "creationsSeconds": created.map(|x| round(x, 3)),
+        "deletions": gone.len(),
+        "deletionsSeconds": deleted.map(|x| round(x, 3)),
+        "effectiveResyncSeconds": effective.map(|x| round(x, 1)),
+        "resyncBacklog": backlog,
+        "eventsDropped": dropped,
     });
     Ok(phase)
 }

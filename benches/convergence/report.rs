@@ -8,8 +8,11 @@ use serde_json::{Value, json};
 
 pub fn header(args: &BenchArgs) {
     println!(
-        "convergence bench: {} resources (2 targets, 2 tags each), {} TPS per AWS operation, resync {:?}, operator --concurrency {}",
-        args.resources, args.tps, args.resync, args.concurrency
+        "convergence bench: {} resources (2 targets, 2 tags each), {}, resync {:?}, operator --concurrency {}",
+        args.resources,
+        args.quotas_label(),
+        args.resync,
+        args.concurrency
     );
     println!();
     println!(
@@ -19,7 +22,7 @@ pub fn header(args: &BenchArgs) {
 }
 
 pub fn row(args: &BenchArgs, p: &Phase) {
-    let (floor, op) = p.calls.floor(args.tps);
+    let (floor, op) = p.calls.floor(|op| args.quota(op));
     // The steady state lasts a fixed window; a ratio to the floor means nothing there.
     let ratio = if floor > 0.0 && p.name != "steady state" {
         format!("{:.2}", p.wall_seconds / floor)
@@ -95,6 +98,24 @@ pub fn steady_state(p: &Phase) {
     );
 }
 
+pub fn edits(p: &Phase) {
+    let e = &p.extra;
+    println!();
+    println!(
+        "under saturated resyncs: {} edits one after another, worst {} s (median {} s) against a floor of {} s each; {} creations converged in {} s, {} deletions done in {} s; operator resync period {} s, backlog {} at the end",
+        e["edits"],
+        e["worstEditSeconds"],
+        e["medianEditSeconds"],
+        e["editFloorSeconds"],
+        e["creations"],
+        e["creationsSeconds"],
+        e["deletions"],
+        e["deletionsSeconds"],
+        e["effectiveResyncSeconds"],
+        e["resyncBacklog"]
+    );
+}
+
 pub fn footprint(args: &BenchArgs, baseline: &Footprint, end: &Footprint) {
     let per_k = args.resources.max(1) as f64 / 1000.0;
     println!();
@@ -119,7 +140,7 @@ pub fn json(
     let phases: Vec<Value> = phases
         .iter()
         .map(|p| {
-            let (floor, op) = p.calls.floor(args.tps);
+            let (floor, op) = p.calls.floor(|op| args.quota(op));
             json!({
                 "name": p.name,
                 "wallSeconds": round(p.wall_seconds, 3),
@@ -143,6 +164,7 @@ pub fn json(
     json!({
         "resources": args.resources,
         "tpsPerOperation": args.tps,
+        "quotas": args.quotas_label(),
         "resyncSeconds": args.resync.as_secs_f64(),
         "concurrency": args.concurrency,
         "phases": phases,

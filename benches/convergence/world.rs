@@ -30,15 +30,26 @@ pub struct World {
     pub operator: Child,
     pub operator_pid: u32,
     pub operator_log: PathBuf,
+    pub metrics_addr: std::net::SocketAddr,
     pub ticks: f64,
 }
 
 impl World {
     pub async fn start(args: &BenchArgs, dir: &Path) -> Result<World> {
         securityprofile_operator::install_crypto_provider();
+        // The emulator enforces the quotas the operator assumes: the uniform --tps, or AWS's
+        // documented quota of each operation.
+        let tps = match args.tps {
+            Some(_) => Default::default(),
+            None => securityprofile_operator::aws::DOCUMENTED_QUOTAS
+                .iter()
+                .map(|(op, q)| (op.to_string(), *q))
+                .collect(),
+        };
         let emulator = Emulator::start(EmulatorConfig {
             listen: "127.0.0.1:0".parse()?,
-            default_tps: Some(args.tps),
+            default_tps: args.tps,
+            tps,
             ..Default::default()
         })
         .await
@@ -83,25 +94,27 @@ impl World {
         sandbox.write_kubeconfig(&kubeconfig)?;
         let operator_log = dir.join("convergence-operator.log");
         let log = std::fs::File::create(&operator_log)?;
-        let operator = Command::new(env!("CARGO_BIN_EXE_securityprofile-operator"))
+        let metrics_addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?
+        };
+        let mut operator = Command::new(env!("CARGO_BIN_EXE_securityprofile-operator"));
+        // The operator paces itself at the quota the emulator enforces (its default: AWS's).
+        if let Some(t) = args.tps {
+            operator.arg("--aws-tps").arg(format!("*={t}"));
+        }
+        let operator = operator
             .arg("run")
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .args(["--aws-endpoint-url", &emulator.url()])
             .args(["--cluster-id", "bench", "--default-region", REGION])
-            .args([
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--health-addr",
-                "127.0.0.1:0",
-            ])
+            .args(["--metrics-addr", &metrics_addr.to_string()])
+            .args(["--health-addr", "127.0.0.1:0"])
             .arg("--resync-period")
             .arg(format!("{}ms", args.resync.as_millis()))
             .arg("--concurrency")
             .arg(args.concurrency.to_string())
-            // The operator paces itself at the quota the emulator enforces.
-            .arg("--aws-tps")
-            .arg(format!("*={}", args.tps))
             .env("AWS_ACCESS_KEY_ID", "AKIDBENCHBENCHBENCH")
             .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
             .env("AWS_REGION", REGION)
@@ -121,12 +134,28 @@ impl World {
             operator,
             operator_pid,
             operator_log,
+            metrics_addr,
             ticks: procfs::clock_ticks(),
         };
         // Let it connect and list before the clock starts; it must still be running after that.
         tokio::time::sleep(Duration::from_secs(2)).await;
         world.check_operator()?;
         Ok(world)
+    }
+
+    /// A gauge or counter of the operator's /metrics (plain HTTP/1.0, one sample, no labels).
+    pub async fn operator_metric(&self, name: &str) -> Option<f64> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = tokio::net::TcpStream::connect(self.metrics_addr)
+            .await
+            .ok()?;
+        conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: operator\r\n\r\n")
+            .await
+            .ok()?;
+        let mut body = String::new();
+        conn.read_to_string(&mut body).await.ok()?;
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 
     pub fn api(&self) -> Api<SecurityProfile> {

@@ -180,6 +180,11 @@ impl Iot {
         }
     }
 
+    /// The calls per second the operator allows itself for `operation` (`--aws-tps`).
+    pub fn quota(&self, operation: &str) -> Option<f64> {
+        self.pacer.rate(operation)
+    }
+
     /// Fences every AWS write with `fence` (leader election).
     pub fn with_fence(mut self, fence: Fence) -> Iot {
         self.fence = fence;

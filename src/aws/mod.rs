@@ -13,4 +13,4 @@ pub use client::{AwsOptions, Described, Iot, IotError};
 pub use dependencies::ResourceApi;
 pub use error::{AwsError, ErrorClass};
 pub use fence::Fence;
-pub use pacer::{Pacer, parse_rate};
+pub use pacer::{DOCUMENTED_QUOTAS, Lane, OWN_ACCOUNT, Pacer, current_lane, in_lane, parse_rate};

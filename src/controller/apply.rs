@@ -36,7 +36,7 @@ pub(crate) async fn apply(
     let guard = guard::guard_for(ctx, sp, &ns);
     guard.check_spec(&desired, &id.region)?;
     let spec_changed = !Facts::of(sp, &resolution, None).was_ready;
-    let observed = ctx.iot.observe(&id.region, &id.name).await?;
+    let observed = super::reads::observe(ctx, &id.region, &id.name, &desired).await?;
     // AWS is asked for unmanaged dependencies only before a create: a profile that exists
     // already names dependencies AWS accepted.
     let ask_aws = spec_changed && observed.is_none();

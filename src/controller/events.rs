@@ -1,9 +1,8 @@
-//! Kubernetes events about a resource.
+//! Kubernetes events about a resource, handed to the bounded publisher (see `publisher`).
 
 use super::Context;
 use kube::Resource;
-use kube::runtime::events::{Event, EventType};
-use tracing::warn;
+use kube::runtime::events::EventType;
 
 /// Publishes one event about any of the operator's resources.
 pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
@@ -13,16 +12,9 @@ pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
     reason: &str,
     note: &str,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(truncate(note, MAX_NOTE_BYTES).to_string()),
-        action: "Reconcile".to_string(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &sp.object_ref(&())).await {
-        warn!(error = %e, "could not publish event");
-    }
+    let note = truncate(note, MAX_NOTE_BYTES);
+    ctx.publisher
+        .publish(sp.object_ref(&()), type_, reason, note);
 }
 
 /// Event notes are cut to this many bytes (the API server rejects notes over 1 KiB).

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod apply;
+mod budget;
 mod cleanup;
 mod dependencies;
 mod error;
@@ -11,13 +12,17 @@ mod events;
 mod execute;
 mod guard;
 mod namespace;
+mod publisher;
+mod queue;
+mod reads;
 mod resource;
 mod runner;
 mod status;
 
+pub use budget::{Percent, parse_percent};
 pub use error::{Error, error_policy};
 pub use resource::{ManagedKind, reconcile_resource};
-pub use runner::run_controllers;
+pub use runner::{RunnerConfig, run_controllers};
 
 use crate::api::{FINALIZER, SecurityProfile};
 use crate::aws::Iot;
@@ -26,9 +31,9 @@ use crate::reconcile::guard::ClusterRules;
 use crate::server::Health;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Client, ResourceExt};
+use publisher::{Publisher, Reporter};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,7 +45,7 @@ pub struct Context {
     pub client: Client,
     pub iot: Arc<Iot>,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
+    pub publisher: Publisher,
     pub cluster_id: String,
     pub default_region: Option<String>,
     pub resync: Duration,
@@ -61,18 +66,19 @@ impl Context {
         default_region: Option<String>,
         resync: Duration,
     ) -> Context {
-        let recorder = Recorder::new(
+        let publisher = Publisher::start(
             client.clone(),
             Reporter {
                 controller: "securityprofile-operator".into(),
                 instance: std::env::var("POD_NAME").ok(),
             },
+            metrics.events_dropped.clone(),
         );
         Context {
             client,
             iot: Arc::new(iot),
             metrics,
-            recorder,
+            publisher,
             cluster_id,
             default_region,
             resync,
@@ -99,7 +105,7 @@ impl Context {
             client: self.client.clone(),
             iot,
             metrics: self.metrics.clone(),
-            recorder: self.recorder.clone(),
+            publisher: self.publisher.clone(),
             cluster_id: self.cluster_id.clone(),
             default_region: self.default_region.clone(),
             resync: self.resync,

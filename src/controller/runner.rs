@@ -1,29 +1,466 @@
-//! The kube-runtime Controllers: watches, the reconcile trigger, concurrency, shutdown.
+//! Runs the reconciles: watches SecurityProfiles, turns each change into work of the user's
+//! lane or the resync lane, and serves the work queue (see `queue`) with `--concurrency`
+//! workers. Resyncs are paced by the resync budget (see `budget`).
+//!
+//! This replaces kube-runtime's `Controller`, whose runner, when all its slots are busy, picks
+//! the next due object in hash order (some can wait for ever under load) and cannot tell a
+//! user's change from a periodic resync.
 
+use super::budget::{self, Percent, Schedule};
+use super::queue::{Due, SharedQueue, Spacing};
+use super::reads::{self, ReadHistory, ReadPlan};
 use super::resource::{ManagedKind, paused};
 use super::{Context, error_policy, reconcile, reconcile_resource};
 use crate::api::{CustomMetric, Dimension, SecurityProfile};
+use crate::aws::{Lane, in_lane};
 use crate::reconcile::{Dependency, dependencies, desired, is_paused};
 use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::Api;
+use kube::runtime::controller::Action;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher::Config as WatcherConfig;
-use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::watcher::{self, Config as WatcherConfig};
+use kube::runtime::{WatchStreamExt, predicates};
+use rand::Rng;
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::{debug, info};
 
-/// What makes a resource worth reconciling: spec (generation), finalizers, deletion, the pause
-/// annotation. Status-only writes change none of these, so they never cause AWS calls.
-fn reconcile_trigger(sp: &SecurityProfile) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+/// How the runner serves the resources.
+#[derive(Clone, Debug)]
+pub struct RunnerConfig {
+    /// Namespaces to watch (empty: all).
+    pub namespaces: Vec<String>,
+    /// Reconciles running at once.
+    pub concurrency: u16,
+    /// Share of each read quota that resyncs may use.
+    pub resync_budget: Percent,
+}
+
+impl From<&crate::config::ControllerArgs> for RunnerConfig {
+    fn from(args: &crate::config::ControllerArgs) -> RunnerConfig {
+        RunnerConfig {
+            namespaces: args.watch_namespaces.clone(),
+            concurrency: args.concurrency,
+            resync_budget: args.resync_budget,
+        }
+    }
+}
+
+/// What the runner keeps per live resource (dropped when it goes).
+#[derive(Debug)]
+struct Known {
+    /// Hash of what makes a change worth reconciling (see [`trigger`]).
+    trigger: u64,
+    /// The watch (and cache) the resource comes from.
+    store: usize,
+    reads: ReadHistory,
+}
+
+struct Runner {
+    ctx: Arc<Context>,
+    queue: SharedQueue,
+    stores: Vec<Store<SecurityProfile>>,
+    known: Mutex<HashMap<String, Known>>,
+    /// Resyncs per second within the budget (`None`: no read quota configured).
+    rate: Option<f64>,
+    /// The resource count last logged with its schedule.
+    logged: Mutex<Option<usize>>,
+}
+
+fn key_of(sp: &SecurityProfile) -> String {
+    format!("{}/{}", sp.namespace().unwrap_or_default(), sp.name_any())
+}
+
+/// What makes a resource worth reconciling: spec (generation), finalizers, deletion,
+/// annotations (the pause annotation among them). Status-only writes change none of these,
+/// so they never cause AWS calls.
+fn trigger(sp: &SecurityProfile) -> u64 {
+    let mut h = DefaultHasher::new();
     predicates::generation(sp).hash(&mut h);
     predicates::finalizers(sp).hash(&mut h);
     sp.metadata.deletion_timestamp.is_some().hash(&mut h);
     is_paused(sp).hash(&mut h);
-    Some(h.finish())
+    sp.annotations().hash(&mut h);
+    h.finish()
+}
+
+/// Whether a resource seen for the first time needs work for its user: never reconciled at
+/// this generation, not Ready at it, or being deleted. Otherwise it only needs a resync.
+fn needs_user_work(sp: &SecurityProfile) -> bool {
+    let generation = sp.metadata.generation;
+    let observed = sp.status.as_ref().and_then(|s| s.observed_generation);
+    let ready_now = sp
+        .condition("Ready")
+        .is_some_and(|c| c.status == "True" && c.observed_generation == generation);
+    sp.metadata.deletion_timestamp.is_some() || observed != generation || !ready_now
+}
+
+/// The follow-up a reconcile asked for. kube-runtime 5 keeps `Action`'s delay private, so it
+/// is read back from its `Debug` form (`Action { requeue_after: Some(1.5s) }`).
+fn requeue_after(action: &Action) -> Option<Duration> {
+    let text = format!("{action:?}");
+    let inner = text.split_once("Some(")?.1.rsplit_once(')')?.0;
+    let split = inner.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (n, unit) = inner.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "ms" => n / 1e3,
+        "µs" => n / 1e6,
+        "ns" => n / 1e9,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+impl Runner {
+    fn known(&self) -> MutexGuard<'_, HashMap<String, Known>> {
+        match self.known.lock() {
+            Ok(k) => k,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::new(self.known().len(), self.ctx.resync, self.rate)
+    }
+
+    /// Exports the schedule, and logs it at startup and when the resource count moved a lot.
+    fn review_schedule(&self, force: bool) {
+        let s = self.schedule();
+        let n = self.known().len();
+        let m = &self.ctx.metrics;
+        m.resync_effective_period.set(s.effective.as_secs_f64());
+        m.resync_backlog
+            .set(self.queue.with(|q| q.backlog()) as i64);
+        let mut logged = match self.logged.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !(force || logged.is_some_and(|l| budget::changed_a_lot(l, n))) {
+            return;
+        }
+        *logged = Some(n);
+        let rate = self
+            .rate
+            .map(|r| format!("{r:.2}"))
+            .unwrap_or("unlimited".into());
+        if s.stretched() {
+            info!(resources = n, requested_s = s.requested.as_secs_f64(), effective_s = s.effective.as_secs_f64(), resyncs_per_s = %rate,
+                "resync period stretched: the resync budget cannot read every resource within --resync-period");
+        } else {
+            info!(resources = n, period_s = s.effective.as_secs_f64(), resyncs_per_s = %rate, "resync period kept within the resync budget");
+        }
+    }
+
+    /// A resource was added or changed (or listed again after a watch restart).
+    fn seen(&self, store: usize, sp: &SecurityProfile) {
+        let key = key_of(sp);
+        let t = trigger(sp);
+        let now = Instant::now();
+        let due = {
+            let mut known = self.known();
+            match known.get_mut(&key) {
+                Some(k) if k.trigger == t => None,
+                Some(k) => {
+                    k.trigger = t;
+                    Some(Due {
+                        lane: Lane::User,
+                        at: now,
+                        full: false,
+                    })
+                }
+                None => {
+                    known.insert(
+                        key.clone(),
+                        Known {
+                            trigger: t,
+                            store,
+                            reads: Default::default(),
+                        },
+                    );
+                    Some(if needs_user_work(sp) {
+                        Due {
+                            lane: Lane::User,
+                            at: now,
+                            full: false,
+                        }
+                    } else {
+                        // Already in sync when last seen: its first resync falls anywhere in
+                        // one period, so that a restart does not read every resource at once.
+                        let spread = self.ctx.resync.mul_f64(rand::rng().random_range(0.0..1.0));
+                        Due {
+                            lane: Lane::Resync,
+                            at: now + spread,
+                            full: true,
+                        }
+                    })
+                }
+            }
+        };
+        if let Some(due) = due {
+            self.queue.with(|q| q.schedule(&key, due));
+        }
+    }
+
+    /// A resource a user's change elsewhere concerns (a dependency became ready): user work now.
+    fn wake(&self, key: &str) {
+        if self.known().contains_key(key) {
+            let due = Due {
+                lane: Lane::User,
+                at: Instant::now(),
+                full: false,
+            };
+            self.queue.with(|q| q.schedule(key, due));
+        }
+    }
+
+    /// A resource is gone: nothing about it is kept.
+    fn gone(&self, key: &str) {
+        self.known().remove(key);
+        self.queue.with(|q| q.forget(key));
+        self.ctx.forget(key, true);
+    }
+
+    /// After a (re)list, forgets the resources of this watch that are no longer there.
+    fn prune(&self, store: usize) {
+        let stale: Vec<String> = self
+            .known()
+            .iter()
+            .filter(|(k, v)| v.store == store && self.get(store, k).is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            self.gone(&key);
+        }
+    }
+
+    fn get(&self, store: usize, key: &str) -> Option<Arc<SecurityProfile>> {
+        let (ns, name) = key.split_once('/')?;
+        let r = ObjectRef::new(name).within(ns);
+        self.stores.get(store)?.get(&r)
+    }
+
+    /// Reconciles one resource and returns the follow-up.
+    async fn serve(&self, key: &str, lane: Lane) -> Option<Due> {
+        let (store, history) = {
+            let known = self.known();
+            let k = known.get(key)?;
+            (k.store, k.reads)
+        };
+        let sp = self.get(store, key)?;
+        let plan = ReadPlan::new(lane == Lane::Resync && history.may_skip());
+        let ((action, succeeded), outcome) = reads::with_reads(
+            plan,
+            in_lane(lane, async {
+                // Boxed: the reconcile's future is large and deeply nested.
+                match Box::pin(reconcile(sp.clone(), self.ctx.clone())).await {
+                    Ok(action) => (action, true),
+                    Err(e) => (error_policy(sp.clone(), &e, self.ctx.clone()), false),
+                }
+            }),
+        )
+        .await;
+        let stagger = rand::rng().random_range(0..budget::FULL_READ_EVERY);
+        let full = match (outcome, self.known().get_mut(key)) {
+            (Some(outcome), Some(k)) => {
+                k.reads.record(outcome, succeeded, stagger);
+                !k.reads.may_skip()
+            }
+            _ => !history.may_skip(),
+        };
+        let after = requeue_after(&action)?;
+        let requested = self.ctx.resync;
+        Some(if after >= requested / 2 {
+            // A resync: at the effective period, which the budget may have stretched.
+            let s = self.schedule();
+            let stretch = s.effective.as_secs_f64() / requested.as_secs_f64().max(1e-3);
+            Due {
+                lane: Lane::Resync,
+                at: Instant::now() + after.mul_f64(stretch.max(1.0)),
+                full,
+            }
+        } else {
+            // A retry (backoff) stays in the lane of the work that failed.
+            Due {
+                lane,
+                at: Instant::now() + after,
+                full,
+            }
+        })
+    }
+
+    /// One worker: serves the queue until shutdown; a reconcile under way is finished.
+    async fn work(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let (key, lane) = tokio::select! {
+                next = self.queue.next() => next,
+                _ = &mut shutdown => return,
+            };
+            let next = self.serve(&key, lane).await;
+            self.queue.with(|q| q.done(&key, next));
+            let backlog = self.queue.with(|q| q.backlog());
+            self.ctx.metrics.resync_backlog.set(backlog as i64);
+        }
+    }
+}
+
+/// Runs the watches and the workers until `shutdown` resolves; reconciles under way finish.
+pub async fn run_controllers(
+    ctx: Arc<Context>,
+    config: RunnerConfig,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+    on_ready: impl Fn() + Send + Sync + 'static,
+) {
+    let apis: Vec<Api<SecurityProfile>> = if config.namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        config
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect()
+    };
+    let rate = budget::resync_rate(config.resync_budget, |op| ctx.iot.quota(op));
+    let mut writers = Vec::new();
+    let mut stores = Vec::new();
+    for _ in &apis {
+        let (reader, writer) = reflector::store();
+        stores.push(reader);
+        writers.push(writer);
+    }
+    let spacing = Spacing {
+        any: Schedule::new(0, ctx.resync, rate).spacing,
+        full: budget::full_read_spacing(config.resync_budget, |op| ctx.iot.quota(op)),
+    };
+    let runner = Arc::new(Runner {
+        ctx,
+        queue: SharedQueue::new(spacing),
+        stores,
+        known: Mutex::new(HashMap::new()),
+        rate,
+        logged: Mutex::new(None),
+    });
+    let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        config.namespaces.iter().cloned().map(Some).collect()
+    };
+    let watches = futures::future::join_all(
+        apis.into_iter()
+            .zip(writers)
+            .enumerate()
+            .map(|(i, (api, writer))| watch(runner.clone(), i, api, writer)),
+    );
+    // The kinds profiles depend on: their own controllers, and the wake-ups of the profiles
+    // that wait for one of them to become ready.
+    let dependency_kinds = futures::future::join_all(scopes.iter().map(|scope| {
+        let scope = scope.as_deref();
+        let ctx = &runner.ctx;
+        futures::future::join4(
+            resource_controller::<CustomMetric>(
+                scoped(ctx, scope),
+                ctx.clone(),
+                config.concurrency,
+                shutdown.clone(),
+            ),
+            resource_controller::<Dimension>(
+                scoped(ctx, scope),
+                ctx.clone(),
+                config.concurrency,
+                shutdown.clone(),
+            ),
+            wake_on_readiness::<CustomMetric>(runner.clone(), scoped(ctx, scope)),
+            wake_on_readiness::<Dimension>(runner.clone(), scoped(ctx, scope)),
+        )
+    }));
+    let ready = {
+        let runner = runner.clone();
+        async move {
+            for s in &runner.stores {
+                let _ = s.wait_until_ready().await;
+            }
+            runner.review_schedule(true);
+            on_ready();
+        }
+    };
+    let workers = futures::future::join_all(
+        (0..config.concurrency.max(1)).map(|_| runner.clone().work(shutdown.clone())),
+    );
+    // The watches run until shutdown; the workers stop taking work then and finish theirs.
+    let watching = async {
+        tokio::select! {
+            _ = async { futures::join!(watches, ready, dependency_kinds) } => {}
+            _ = shutdown.clone() => {}
+        }
+    };
+    futures::join!(watching, workers);
+}
+
+/// Wakes the profiles that name a CustomMetric or Dimension when its readiness changes.
+async fn wake_on_readiness<K: ManagedKind>(runner: Arc<Runner>, api: Api<K>) {
+    readiness_changes(api)
+        .for_each(|changed| {
+            if let Ok(obj) = changed {
+                for key in profiles_naming(&runner.stores, &obj) {
+                    runner.wake(&key);
+                }
+            }
+            async {}
+        })
+        .await;
+}
+
+/// Follows one watch: keeps its cache and turns its events into work.
+async fn watch(
+    runner: Arc<Runner>,
+    store: usize,
+    api: Api<SecurityProfile>,
+    writer: reflector::store::Writer<SecurityProfile>,
+) {
+    let events = watcher::watcher(api, WatcherConfig::default().any_semantic())
+        .default_backoff()
+        // The cache keeps what reconciles read: not managedFields, nor kubectl's copy of the
+        // whole last applied manifest (a large share of memory at 10,000 resources), nor
+        // labels, owners and the creation time, which no reconcile reads.
+        .modify(|sp: &mut SecurityProfile| {
+            sp.managed_fields_mut().clear();
+            sp.annotations_mut()
+                .remove("kubectl.kubernetes.io/last-applied-configuration");
+            sp.labels_mut().clear();
+            sp.metadata.owner_references = None;
+            sp.metadata.creation_timestamp = None;
+            sp.metadata.generate_name = None;
+        })
+        .reflect(writer);
+    events
+        .for_each(|event| {
+            match event {
+                Ok(watcher::Event::Apply(sp) | watcher::Event::InitApply(sp)) => {
+                    let new = !runner.known().contains_key(&key_of(&sp));
+                    runner.seen(store, &sp);
+                    if new {
+                        runner.review_schedule(false);
+                    }
+                }
+                Ok(watcher::Event::Delete(sp)) => {
+                    runner.gone(&key_of(&sp));
+                    runner.review_schedule(false);
+                }
+                Ok(watcher::Event::InitDone) => runner.prune(store),
+                Ok(watcher::Event::Init) => {}
+                Err(e) => debug!(error = %e, "watch error"),
+            }
+            async {}
+        })
+        .await;
 }
 
 /// The trigger of the CustomMetric and Dimension controllers (same rule as for profiles).
@@ -63,20 +500,17 @@ pub(crate) fn dependency_of<K: ManagedKind>(obj: &K) -> Option<Dependency> {
     })
 }
 
-/// The profiles in the cache that name `obj` (same namespace).
-fn profiles_naming<K: ManagedKind>(
-    profiles: &Store<SecurityProfile>,
-    obj: &K,
-) -> Vec<ObjectRef<SecurityProfile>> {
+/// The keys of the profiles in the caches that name `obj` (same namespace).
+fn profiles_naming<K: ManagedKind>(stores: &[Store<SecurityProfile>], obj: &K) -> Vec<String> {
     let Some(dependency) = dependency_of(obj) else {
         return vec![];
     };
-    profiles
-        .state()
+    stores
         .iter()
+        .flat_map(|store| store.state())
         .filter(|sp| sp.namespace() == obj.meta().namespace)
         .filter(|sp| dependencies(&desired(sp, "", "").attributes).contains(&dependency))
-        .map(|sp| ObjectRef::from_obj(sp.as_ref()))
+        .map(|sp| key_of(&sp))
         .collect()
 }
 
@@ -87,8 +521,8 @@ async fn resource_controller<K: ManagedKind>(
     concurrency: u16,
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
 ) {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, WatcherConfig::default().any_semantic())
+    let (reader, writer) = reflector::store::<K>();
+    let stream = watcher::watcher(api, WatcherConfig::default().any_semantic())
         .default_backoff()
         .modify(|o: &mut K| o.managed_fields_mut().clear())
         .reflect(writer)
@@ -110,90 +544,10 @@ async fn resource_controller<K: ManagedKind>(
 fn readiness_changes<K: ManagedKind>(
     api: Api<K>,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-    watcher(api, WatcherConfig::default().any_semantic())
+    watcher::watcher(api, WatcherConfig::default().any_semantic())
         .default_backoff()
         .applied_objects()
         .predicate_filter(readiness_trigger::<K>, Default::default())
-}
-
-/// Runs one controller per watched namespace (or one for all) until `shutdown` resolves.
-pub async fn run_controllers(
-    ctx: Arc<Context>,
-    namespaces: &[String],
-    concurrency: u16,
-    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
-    on_ready: impl Fn() + Send + Sync + 'static,
-) {
-    let scopes: Vec<Option<&str>> = if namespaces.is_empty() {
-        vec![None]
-    } else {
-        namespaces.iter().map(|ns| Some(ns.as_str())).collect()
-    };
-    let mut readers = Vec::new();
-    let mut runs = Vec::new();
-    let mut resource_runs = Vec::new();
-    for scope in scopes {
-        let api: Api<SecurityProfile> = scoped(&ctx, scope);
-        resource_runs.push(futures::future::join(
-            resource_controller::<CustomMetric>(
-                scoped(&ctx, scope),
-                ctx.clone(),
-                concurrency,
-                shutdown.clone(),
-            ),
-            resource_controller::<Dimension>(
-                scoped(&ctx, scope),
-                ctx.clone(),
-                concurrency,
-                shutdown.clone(),
-            ),
-        ));
-        let (reader, writer) = reflector::store();
-        readers.push(reader.clone());
-        let stream = watcher(api, WatcherConfig::default().any_semantic())
-            .default_backoff()
-            // The cache keeps what reconciles read: not managedFields, nor kubectl's copy of
-            // the whole last applied manifest (a large share of memory at 10,000 resources).
-            .modify(|sp: &mut SecurityProfile| {
-                sp.managed_fields_mut().clear();
-                sp.annotations_mut()
-                    .remove("kubectl.kubernetes.io/last-applied-configuration");
-            })
-            .reflect(writer)
-            .applied_objects()
-            .predicate_filter(reconcile_trigger, Default::default());
-        let (metrics_store, dimensions_store) = (reader.clone(), reader.clone());
-        let run = Controller::for_stream(stream, reader)
-            // A profile waiting for a CustomMetric or Dimension is reconciled as soon as it is Ready.
-            .watches_stream(
-                readiness_changes::<CustomMetric>(scoped(&ctx, scope)),
-                move |cm| profiles_naming(&metrics_store, &cm),
-            )
-            .watches_stream(
-                readiness_changes::<Dimension>(scoped(&ctx, scope)),
-                move |d| profiles_naming(&dimensions_store, &d),
-            )
-            .with_config(ControllerConfig::default().concurrency(concurrency))
-            .graceful_shutdown_on(shutdown.clone())
-            .run(reconcile, error_policy, ctx.clone())
-            .for_each(|res| async move {
-                if let Err(e) = res {
-                    tracing::debug!(error = %e, "reconcile error");
-                }
-            });
-        runs.push(run);
-    }
-    let ready = async move {
-        for r in readers {
-            let _ = r.wait_until_ready().await;
-        }
-        on_ready();
-    };
-    futures::join!(
-        ready,
-        futures::future::join_all(runs),
-        futures::future::join_all(resource_runs)
-    );
 }
 
 /// An API over all namespaces (`None`) or one.
@@ -204,5 +558,28 @@ where
     match namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requeue_delays_are_read_back() {
+        assert_eq!(requeue_after(&Action::await_change()), None);
+        for d in [
+            Duration::from_secs(600),
+            Duration::from_millis(1500),
+            Duration::from_micros(250),
+            Duration::from_nanos(7),
+            Duration::from_secs_f64(123.456789),
+        ] {
+            let back = requeue_after(&Action::requeue(d)).unwrap();
+            assert!(
+                (back.as_secs_f64() - d.as_secs_f64()).abs() < 1e-6,
+                "{d:?} -> {back:?}"
+            );
+        }
     }
 }

@@ -259,7 +259,11 @@ async fn a_behavior_the_crd_cannot_catch_is_reported_from_validate_with_no_write
     let message = condition(&sp, "Synced").unwrap().2;
     assert!(message.contains("aws:all-bytes-outt"), "{message}");
     assert_eq!(env.ok_calls("ValidateSecurityProfileBehaviors"), 1);
-    assert_eq!(env.all_calls("CreateSecurityProfile"), 0, "no create attempted");
+    assert_eq!(
+        env.all_calls("CreateSecurityProfile"),
+        0,
+        "no create attempted"
+    );
     assert_eq!(env.all_calls("UpdateSecurityProfile"), 0);
     // The fix is validated again and created.
     env.patch_spec(
