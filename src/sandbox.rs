@@ -121,27 +121,8 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     println!("emulator: {}", emulator.url());
     seed_emulator(&emulator, &args).await?;
 
-    let operator_task = if args.no_controller {
-        None
-    } else {
-        let mut controller = args.controller.clone();
-        controller.aws.endpoint_url = Some(emulator.url());
-        controller
-            .aws
-            .default_region
-            .get_or_insert_with(|| "us-east-1".to_string());
-        controller
-            .cluster_id
-            .get_or_insert_with(|| "sandbox".to_string());
-        // The demo is single-tenant: its Adopt example may take over what it finds.
-        controller.guard.allow_adoption = true;
-        let client = client.clone();
-        let stop = shutdown.clone();
-        Some(tokio::spawn(async move {
-            operator::run_with_credentials(client, &controller, Some(emulator_credentials()), stop)
-                .await
-        }))
-    };
+    let operator_task =
+        (!args.no_controller).then(|| start_controller(&args, &emulator, &client, &shutdown));
 
     let documents = load_manifests(&args.apply)?;
     create_thing_groups(&emulator, &documents);
@@ -173,6 +154,31 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     }
     drop(emulator);
     Ok(())
+}
+
+/// The operator's controller against the sandbox and its emulator, in the background.
+fn start_controller(
+    args: &SandboxArgs,
+    emulator: &Emulator,
+    client: &Client,
+    shutdown: &Shutdown,
+) -> tokio::task::JoinHandle<Result<(), operator::RunError>> {
+    let mut controller = args.controller.clone();
+    controller.aws.endpoint_url = Some(emulator.url());
+    controller
+        .aws
+        .default_region
+        .get_or_insert_with(|| "us-east-1".to_string());
+    controller
+        .cluster_id
+        .get_or_insert_with(|| "sandbox".to_string());
+    // The demo is single-tenant: its Adopt example may take over what it finds.
+    controller.guard.allow_adoption = true;
+    let (client, stop) = (client.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        operator::run_with_credentials(client, &controller, Some(emulator_credentials()), stop)
+            .await
+    })
 }
 
 /// Creates `--seed-profiles` unowned profiles, their thing groups and attachments in the

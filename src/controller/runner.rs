@@ -361,26 +361,13 @@ pub async fn run_controllers(
     );
     // The kinds profiles depend on: their own controllers, and the wake-ups of the profiles
     // that wait for one of them to become ready.
-    let dependency_kinds = futures::future::join_all(scopes.iter().map(|scope| {
-        let scope = scope.as_deref();
-        let ctx = &runner.ctx;
-        futures::future::join4(
-            resource_controller::<CustomMetric>(
-                scoped(ctx, scope),
-                ctx.clone(),
-                config.concurrency,
-                shutdown.clone(),
-            ),
-            resource_controller::<Dimension>(
-                scoped(ctx, scope),
-                ctx.clone(),
-                config.concurrency,
-                shutdown.clone(),
-            ),
-            wake_on_readiness::<CustomMetric>(runner.clone(), scoped(ctx, scope)),
-            wake_on_readiness::<Dimension>(runner.clone(), scoped(ctx, scope)),
-        )
-    }));
+    // The kinds profiles depend on: their own controllers, and the wake-ups of the profiles
+    // that wait for one of them to become ready.
+    let dependency_kinds = futures::future::join_all(
+        scopes
+            .iter()
+            .map(|scope| dependency_kinds(&runner, scope.as_deref(), &config, shutdown.clone())),
+    );
     let ready = {
         let runner = runner.clone();
         async move {
@@ -402,6 +389,24 @@ pub async fn run_controllers(
         }
     };
     futures::join!(watching, workers);
+}
+
+/// The kinds profiles depend on, in one scope: their own controllers, and the wake-ups of the
+/// profiles that wait for one of them to become ready.
+async fn dependency_kinds(
+    runner: &Arc<Runner>,
+    scope: Option<&str>,
+    config: &RunnerConfig,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+) {
+    let ctx = &runner.ctx;
+    let n = config.concurrency;
+    futures::join!(
+        resource_controller::<CustomMetric>(scoped(ctx, scope), ctx.clone(), n, shutdown.clone()),
+        resource_controller::<Dimension>(scoped(ctx, scope), ctx.clone(), n, shutdown),
+        wake_on_readiness::<CustomMetric>(runner.clone(), scoped(ctx, scope)),
+        wake_on_readiness::<Dimension>(runner.clone(), scoped(ctx, scope)),
+    );
 }
 
 /// Wakes the profiles that name a CustomMetric or Dimension when its readiness changes.

@@ -85,26 +85,8 @@ pub(crate) async fn apply<K: ManagedKind>(
             return Ok(Action::requeue(jittered(ctx.resync)));
         }
         ResourcePlan::Observe => {
-            let ready: ConditionSpec = match &observed {
-                Some(_) => (
-                    ConditionStatus::True,
-                    Reason::Available,
-                    format!("the {noun} exists in AWS (observe only)"),
-                ),
-                None => (
-                    ConditionStatus::False,
-                    Reason::NotFound,
-                    format!(
-                        "{noun} {:?} not found in {region} (observe only)",
-                        desired.name
-                    ),
-                ),
-            };
-            let synced = (
-                ConditionStatus::True,
-                Reason::ReconcileSuccess,
-                "observed".into(),
-            );
+            let (ready, synced) =
+                observed_conditions(noun, &desired.name, &region, observed.is_some());
             resource_status(
                 obj,
                 found(observed.as_ref(), observed.is_some()),
@@ -135,6 +117,34 @@ pub(crate) async fn apply<K: ManagedKind>(
     write_if_changed(api, obj, status).await?;
     ctx.failures().remove(&key(obj));
     Ok(Action::requeue(jittered(ctx.resync)))
+}
+
+/// Ready and Synced of an observed resource: Ready while it exists.
+fn observed_conditions(
+    noun: &str,
+    name: &str,
+    region: &str,
+    exists: bool,
+) -> (ConditionSpec, ConditionSpec) {
+    let ready: ConditionSpec = if exists {
+        (
+            ConditionStatus::True,
+            Reason::Available,
+            format!("the {noun} exists in AWS (observe only)"),
+        )
+    } else {
+        (
+            ConditionStatus::False,
+            Reason::NotFound,
+            format!("{noun} {name:?} not found in {region} (observe only)"),
+        )
+    };
+    let synced = (
+        ConditionStatus::True,
+        Reason::ReconcileSuccess,
+        "observed".into(),
+    );
+    (ready, synced)
 }
 
 fn refusal_message(
