@@ -33,5 +33,5 @@ PY
 fi
 
 "$tools/venv/bin/python" -c 'import botocore; print("tools: botocore", botocore.__version__)' >&2
-"$tools/bin/kubectl" version --client 2>/dev/null | head -1 | sed 's/^/tools: /' >&2
+"$tools/bin/kubectl" version --client 2>/dev/null | sed -n '1s/^/tools: /p' >&2
 "$tools/bin/helm" version --short 2>/dev/null | sed 's/^/tools: helm /' >&2
