@@ -2,34 +2,25 @@
 //! cluster admin), checked against the admin's role allowlist.
 
 use super::error::Error;
+use super::namespace::NamespaceFacts;
 use crate::api::{EXTERNAL_ID_ANNOTATION, ROLE_ARN_ANNOTATION};
 use crate::aws::{IotError, Role};
 use crate::reconcile::guard::ClusterRules;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::Api;
-use kube::{Client, ResourceExt};
 
 /// The role the namespace's annotations name, if any.
-pub(crate) async fn role_of(client: &Client, namespace: &str) -> Result<Option<Role>, Error> {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let Some(ns) = namespaces.get_opt(namespace).await? else {
-        return Ok(None);
-    };
+pub(crate) fn role_of(ns: &NamespaceFacts) -> Option<Role> {
     let annotations = ns.annotations();
-    let Some(arn) = annotations
+    let arn = annotations
         .get(ROLE_ARN_ANNOTATION)
         .map(|a| a.trim())
-        .filter(|a| !a.is_empty())
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Role {
+        .filter(|a| !a.is_empty())?;
+    Some(Role {
         arn: arn.to_string(),
         external_id: annotations
             .get(EXTERNAL_ID_ANNOTATION)
             .map(|e| e.trim().to_string())
             .filter(|e| !e.is_empty()),
-    }))
+    })
 }
 
 /// The role must be a role ARN and pass the admin's role allowlist (`--allowed-role-arns`,

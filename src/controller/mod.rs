@@ -33,6 +33,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Client, ResourceExt};
+use namespace::NamespaceFacts;
 use publisher::{Publisher, Reporter};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -53,6 +54,8 @@ pub struct Context {
     pub health: Health,
     /// The multi-tenant guardrails (`--allow-adoption`, `--allowed-…`).
     pub guard: ClusterRules,
+    /// The namespace of the reconcile under way, read once (only in a context scoped to it).
+    namespace: Option<Arc<NamespaceFacts>>,
     /// Consecutive failures per resource, for exponential backoff.
     failures: Arc<Mutex<HashMap<String, u32>>>,
 }
@@ -84,6 +87,7 @@ impl Context {
             resync,
             health: Health::default(),
             guard: ClusterRules::default(),
+            namespace: None,
             failures: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -91,19 +95,22 @@ impl Context {
     /// This context acting in the namespace's AWS account: the role its annotation
     /// `iot.awscc.io/role-arn` names (with `iot.awscc.io/external-id`), if `--allowed-role-arns`
     /// allows it, or the operator's own identity when it has none.
+    /// The namespace is read here once, and the scoped context keeps it for the reconcile.
     pub(crate) async fn for_namespace(&self, namespace: &str) -> Result<Context, Error> {
-        let Some(role) = accounts::role_of(&self.client, namespace).await? else {
-            return Ok(self.with_iot(self.iot.clone()));
+        let facts = Arc::new(namespace::read(&self.client, namespace).await?);
+        let Some(role) = accounts::role_of(&facts) else {
+            return Ok(self.with_iot(self.iot.clone(), facts));
         };
         accounts::check_allowed(&role, &self.guard)?;
         let iot = self.iot.assume(&role).await?;
-        Ok(self.with_iot(iot))
+        Ok(self.with_iot(iot, facts))
     }
 
-    fn with_iot(&self, iot: Arc<Iot>) -> Context {
+    fn with_iot(&self, iot: Arc<Iot>, namespace: Arc<NamespaceFacts>) -> Context {
         Context {
             client: self.client.clone(),
             iot,
+            namespace: Some(namespace),
             metrics: self.metrics.clone(),
             publisher: self.publisher.clone(),
             cluster_id: self.cluster_id.clone(),

@@ -4,8 +4,8 @@ use super::Context;
 use super::error::Error;
 use crate::api::DEFAULT_REGION_ANNOTATION;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::ResourceExt;
 use kube::api::Api;
+use kube::{Client, ResourceExt};
 use std::collections::BTreeMap;
 
 /// The annotations of a resource's namespace.
@@ -30,11 +30,20 @@ impl NamespaceFacts {
     }
 }
 
-/// Reads the namespace of `sp` (a namespace that is gone has no annotations).
+/// The namespace of `sp`: the one the context was scoped to (read once per reconcile), else
+/// read now.
 pub(crate) async fn facts(ctx: &Context, sp: &impl ResourceExt) -> Result<NamespaceFacts, Error> {
-    let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
+    match &ctx.namespace {
+        Some(facts) => Ok(facts.as_ref().clone()),
+        None => read(&ctx.client, &sp.namespace().unwrap_or_default()).await,
+    }
+}
+
+/// Reads a namespace (one that is gone has no annotations).
+pub(crate) async fn read(client: &Client, namespace: &str) -> Result<NamespaceFacts, Error> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
     let annotations = namespaces
-        .get_opt(&sp.namespace().unwrap_or_default())
+        .get_opt(namespace)
         .await?
         .map(|ns| ns.annotations().clone())
         .unwrap_or_default();
