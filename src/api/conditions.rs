@@ -116,3 +116,8 @@ pub fn rfc3339(t: Timestamp) -> String {
     let t = t.round(Unit::Second).unwrap_or(t);
     t.to_string()
 }
+
+/// Whether a Ready condition says True about `generation` (not an older spec).
+pub fn ready_at(ready: Option<&Condition>, generation: Option<i64>) -> bool {
+    ready.is_some_and(|c| c.status == "True" && c.observed_generation == generation)
+}

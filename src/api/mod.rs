@@ -10,7 +10,7 @@ mod resource_status;
 mod spec;
 mod status;
 
-pub use conditions::{ConditionStatus, Reason, condition, now_seconds, rfc3339};
+pub use conditions::{ConditionStatus, Reason, condition, now_seconds, ready_at, rfc3339};
 pub use crd::{CrdError, crd, crd_yaml, crds, crds_yaml};
 pub use custom_metric::{CustomMetric, CustomMetricSpec, CustomMetricType};
 pub use dimension::{Dimension, DimensionSpec, DimensionType};

@@ -58,6 +58,11 @@ impl super::SecurityProfile {
             .find(|c| c.type_ == type_)
     }
 
+    /// Ready=True at the current generation: AWS matched this very spec when last reconciled.
+    pub fn is_ready_at_generation(&self) -> bool {
+        super::ready_at(self.condition("Ready"), self.metadata.generation)
+    }
+
     /// Whether the condition of this type has status `True`.
     pub fn is_true(&self, type_: &str) -> bool {
         self.condition(type_).is_some_and(|c| c.status == "True")

@@ -95,9 +95,7 @@ fn trigger(sp: &SecurityProfile) -> u64 {
 fn needs_user_work(sp: &SecurityProfile) -> bool {
     let generation = sp.metadata.generation;
     let observed = sp.status.as_ref().and_then(|s| s.observed_generation);
-    let ready_now = sp
-        .condition("Ready")
-        .is_some_and(|c| c.status == "True" && c.observed_generation == generation);
+    let ready_now = sp.is_ready_at_generation();
     sp.metadata.deletion_timestamp.is_some() || observed != generation || !ready_now
 }
 
@@ -491,9 +489,8 @@ fn readiness_trigger<K: ManagedKind>(obj: &K) -> Option<u64> {
 
 /// Whether a CustomMetric or Dimension is Ready at its current generation.
 pub(crate) fn is_ready<K: ManagedKind>(obj: &K) -> bool {
-    obj.resource_status()
-        .and_then(|s| s.condition("Ready"))
-        .is_some_and(|c| c.status == "True" && c.observed_generation == obj.meta().generation)
+    let ready = obj.resource_status().and_then(|s| s.condition("Ready"));
+    crate::api::ready_at(ready, obj.meta().generation)
 }
 
 /// The dependency a CustomMetric or Dimension provides (by its AWS name).

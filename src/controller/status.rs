@@ -194,9 +194,7 @@ pub(crate) async fn report_error(
     let mut status = StatusBuilder::new(sp).synced(&synced);
     // Ready stays True only while it speaks of this generation (say, a throttled resync of an
     // unchanged spec); after a spec change that could not be applied, AWS no longer matches.
-    let still_ready = sp
-        .condition("Ready")
-        .is_some_and(|c| c.status == "True" && c.observed_generation == sp.metadata.generation);
+    let still_ready = sp.is_ready_at_generation();
     if !still_ready {
         let why = if reason == Reason::Paused {
             Reason::Paused

@@ -178,9 +178,7 @@ impl<'a> Facts<'a> {
         resolution: &'a Resolution,
         observed: Option<&'a Observed>,
     ) -> Facts<'a> {
-        let was_ready = sp
-            .condition("Ready")
-            .is_some_and(|c| c.status == "True" && c.observed_generation == sp.metadata.generation);
+        let was_ready = sp.is_ready_at_generation();
         Facts {
             resolution,
             observed,

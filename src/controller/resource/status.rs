@@ -142,9 +142,9 @@ fn error_conditions(
     reason: Reason,
     message: &str,
 ) -> Vec<Condition> {
-    let still_ready = previous
-        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
-        .filter(|c| c.status == "True" && c.observed_generation == generation)
+    let ready_now = previous.and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
+    let still_ready = ready_now
+        .filter(|c| crate::api::ready_at(Some(c), generation))
         .cloned();
     let ready = still_ready.unwrap_or_else(|| {
         let why = if reason == Reason::Paused {
