@@ -56,13 +56,6 @@ const UNSCOPED_DEPENDENCY_ACTIONS: &[&str] = &[
     "iot:ValidateSecurityProfileBehaviors",
 ];
 
-/// The tag actions, which the kinds of [`DEPENDENCY_ACTIONS`] use on their own ARNs too.
-const TAG_ACTIONS: &[&str] = &[
-    "iot:ListTagsForResource",
-    "iot:TagResource",
-    "iot:UntagResource",
-];
-
 /// The action the operator's own identity needs to serve namespaces annotated with
 /// `iot.awscc.io/role-arn` (only cross-account setups grant it: see `--cross-account`).
 pub const CROSS_ACCOUNT_ACTIONS: &[&str] = &["sts:AssumeRole"];
@@ -237,23 +230,14 @@ fn scoped_policy(args: &PolicyArgs) -> Result<Value, PolicyError> {
         args.allowed_role_arns.clone()
     };
     let mut statements = profile_statements(&profiles, cluster);
+    statements.push(json!({
+        "Sid": "AttachToTargets",
+        "Effect": "Allow",
+        "Action": ["iot:AttachSecurityProfile", "iot:DetachSecurityProfile"],
+        "Resource": targets
+    }));
+    statements.extend(dependency_statements(&dependencies, cluster));
     statements.extend([
-        json!({
-            "Sid": "AttachToTargets",
-            "Effect": "Allow",
-            "Action": ["iot:AttachSecurityProfile", "iot:DetachSecurityProfile"],
-            "Resource": targets
-        }),
-        json!({
-            "Sid": "ManageCustomMetricsAndDimensions",
-            "Effect": "Allow",
-            "Action": DEPENDENCY_ACTIONS
-                .iter()
-                .filter(|a| !UNSCOPED_DEPENDENCY_ACTIONS.contains(a))
-                .chain(TAG_ACTIONS)
-                .collect::<std::collections::BTreeSet<_>>(),
-            "Resource": dependencies
-        }),
         json!({
             "Sid": "ListDependenciesAndValidateBehaviors",
             "Effect": "Allow",
@@ -273,66 +257,124 @@ fn scoped_policy(args: &PolicyArgs) -> Result<Value, PolicyError> {
     Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
+/// The actions of one kind of owned resource, for [`owned_statements`].
+struct OwnedKind<'a> {
+    /// The plural in statement ids ("SecurityProfiles").
+    sid: &'a str,
+    resources: &'a [String],
+    /// Reads: never conditioned (adoption and export read unowned resources).
+    reads: &'a [&'a str],
+    creates: &'a [&'a str],
+    /// Writes to an existing resource other than tagging.
+    writes: &'a [&'a str],
+}
+
 /// The statements on security profiles: reads anywhere in scope, creates and claims only with
 /// this cluster's tag, every other write only to profiles that already carry it.
 fn profile_statements(profiles: &[String], cluster: &str) -> Vec<Value> {
-    let resource_tag = format!("aws:ResourceTag/{CLUSTER_TAG}");
-    let request_tag = format!("aws:RequestTag/{CLUSTER_TAG}");
-    vec![
-        json!({
-            "Sid": "ReadSecurityProfiles",
-            "Effect": "Allow",
-            "Action": [
+    owned_statements(
+        &OwnedKind {
+            sid: "SecurityProfiles",
+            resources: profiles,
+            reads: &[
                 "iot:DescribeSecurityProfile",
                 "iot:ListTagsForResource",
-                "iot:ListTargetsForSecurityProfile"
+                "iot:ListTargetsForSecurityProfile",
             ],
-            "Resource": profiles
+            creates: &["iot:CreateSecurityProfile"],
+            writes: &[
+                "iot:AttachSecurityProfile",
+                "iot:DeleteSecurityProfile",
+                "iot:DetachSecurityProfile",
+                "iot:UpdateSecurityProfile",
+            ],
+        },
+        cluster,
+    )
+}
+
+/// The statements on custom metrics and dimensions, on the same terms as profiles: a metric or
+/// dimension another cluster owns is never updated, deleted, retagged or untagged.
+fn dependency_statements(dependencies: &[String], cluster: &str) -> Vec<Value> {
+    owned_statements(
+        &OwnedKind {
+            sid: "CustomMetricsAndDimensions",
+            resources: dependencies,
+            reads: &[
+                "iot:DescribeCustomMetric",
+                "iot:DescribeDimension",
+                "iot:ListTagsForResource",
+            ],
+            creates: &["iot:CreateCustomMetric", "iot:CreateDimension"],
+            writes: &[
+                "iot:DeleteCustomMetric",
+                "iot:DeleteDimension",
+                "iot:UpdateCustomMetric",
+                "iot:UpdateDimension",
+            ],
+        },
+        cluster,
+    )
+}
+
+/// Reads anywhere in scope; a create must set this cluster's tag (`aws:RequestTag`); an
+/// untagged resource may be tagged only as this cluster's (adoption); every other write needs
+/// the resource to carry this cluster's tag already (`aws:ResourceTag`), and an untag never
+/// removes an ownership key.
+fn owned_statements(kind: &OwnedKind<'_>, cluster: &str) -> Vec<Value> {
+    let resource_tag = format!("aws:ResourceTag/{CLUSTER_TAG}");
+    let request_tag = format!("aws:RequestTag/{CLUSTER_TAG}");
+    let (sid, resources) = (kind.sid, kind.resources);
+    let one_or_many = |actions: &[&str]| match actions {
+        [one] => json!(one),
+        many => json!(many),
+    };
+    vec![
+        json!({
+            "Sid": format!("Read{sid}"),
+            "Effect": "Allow",
+            "Action": kind.reads,
+            "Resource": resources
         }),
         json!({
-            "Sid": "CreateSecurityProfilesOfThisCluster",
+            "Sid": format!("Create{sid}OfThisCluster"),
             "Effect": "Allow",
-            "Action": "iot:CreateSecurityProfile",
-            "Resource": profiles,
+            "Action": one_or_many(kind.creates),
+            "Resource": resources,
             "Condition": { "StringEquals": { &request_tag: cluster } }
         }),
         json!({
-            "Sid": "TagNewOrUnownedSecurityProfilesForThisCluster",
+            "Sid": format!("TagNewOrUnowned{sid}ForThisCluster"),
             "Effect": "Allow",
             "Action": "iot:TagResource",
-            "Resource": profiles,
+            "Resource": resources,
             "Condition": {
                 "Null": { &resource_tag: "true" },
                 "StringEquals": { &request_tag: cluster }
             }
         }),
         json!({
-            "Sid": "WriteSecurityProfilesOfThisCluster",
+            "Sid": format!("Write{sid}OfThisCluster"),
             "Effect": "Allow",
-            "Action": [
-                "iot:AttachSecurityProfile",
-                "iot:DeleteSecurityProfile",
-                "iot:DetachSecurityProfile",
-                "iot:UpdateSecurityProfile"
-            ],
-            "Resource": profiles,
+            "Action": kind.writes,
+            "Resource": resources,
             "Condition": { "StringEquals": { &resource_tag: cluster } }
         }),
         json!({
-            "Sid": "RetagSecurityProfilesOfThisCluster",
+            "Sid": format!("Retag{sid}OfThisCluster"),
             "Effect": "Allow",
             "Action": "iot:TagResource",
-            "Resource": profiles,
+            "Resource": resources,
             "Condition": {
                 "StringEquals": { &resource_tag: cluster },
                 "StringEqualsIfExists": { &request_tag: cluster }
             }
         }),
         json!({
-            "Sid": "UntagSecurityProfilesOfThisClusterButNotOwnership",
+            "Sid": format!("Untag{sid}OfThisClusterButNotOwnership"),
             "Effect": "Allow",
             "Action": "iot:UntagResource",
-            "Resource": profiles,
+            "Resource": resources,
             "Condition": {
                 "StringEquals": { &resource_tag: cluster },
                 "ForAllValues:StringNotLike": { "aws:TagKeys": ["iot.awscc.io/*"] }
@@ -532,6 +574,73 @@ mod tests {
                 assert_eq!(actions, UNSCOPED_DEPENDENCY_ACTIONS, "{st}");
             }
         }
+    }
+
+    /// Every action a CustomMetric or Dimension needs on its own ARN is granted, and every
+    /// write is conditioned on the cluster's tag: on the resource (update, delete, retag,
+    /// untag; or its absence for the adoption's tag) or in the request (create).
+    #[test]
+    fn custom_metric_and_dimension_writes_need_the_clusters_tag() {
+        let p = scoped(&["--account", "123456789012", "--cluster-id", "prod-1"]);
+        let on_dependencies: Vec<&Value> = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|st| st["Resource"].to_string().contains(":custommetric/*"))
+            .collect();
+        assert!(
+            on_dependencies
+                .iter()
+                .all(|st| st["Resource"].to_string().contains(":dimension/*"))
+        );
+        let mut granted = std::collections::BTreeSet::new();
+        for st in &on_dependencies {
+            let actions: Vec<String> = match &st["Action"] {
+                Value::String(a) => vec![a.clone()],
+                v => serde_json::from_value(v.clone()).unwrap(),
+            };
+            let condition = st["Condition"].to_string();
+            let reads = actions
+                .iter()
+                .all(|a| a.starts_with("iot:Describe") || a.starts_with("iot:List"));
+            assert!(
+                reads || condition.contains("iot.awscc.io/cluster\":\"prod-1"),
+                "an unconditioned write: {st}"
+            );
+            if reads {
+                assert!(st.get("Condition").is_none(), "reads stay open: {st}");
+            }
+            granted.extend(actions);
+        }
+        let needed: std::collections::BTreeSet<String> = DEPENDENCY_ACTIONS
+            .iter()
+            .filter(|a| !UNSCOPED_DEPENDENCY_ACTIONS.contains(a))
+            .chain(&[
+                "iot:ListTagsForResource",
+                "iot:TagResource",
+                "iot:UntagResource",
+            ])
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(granted, needed);
+        let create = statement(&p, "CreateCustomMetricsAndDimensionsOfThisCluster");
+        assert_eq!(
+            create["Condition"]["StringEquals"]["aws:RequestTag/iot.awscc.io/cluster"],
+            "prod-1"
+        );
+        let write = statement(&p, "WriteCustomMetricsAndDimensionsOfThisCluster");
+        assert_eq!(
+            write["Condition"]["StringEquals"]["aws:ResourceTag/iot.awscc.io/cluster"],
+            "prod-1"
+        );
+        let untag = statement(
+            &p,
+            "UntagCustomMetricsAndDimensionsOfThisClusterButNotOwnership",
+        );
+        assert_eq!(
+            untag["Condition"]["ForAllValues:StringNotLike"]["aws:TagKeys"],
+            json!(["iot.awscc.io/*"])
+        );
     }
 
     #[test]

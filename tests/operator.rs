@@ -21,6 +21,8 @@ mod e2e;
 mod faults;
 #[path = "operator/guard.rs"]
 mod guard;
+#[path = "operator/kinds.rs"]
+mod kinds;
 #[path = "operator/lifecycle.rs"]
 mod lifecycle;
 #[path = "operator/overload.rs"]

@@ -3,15 +3,15 @@
 
 use super::Context;
 use super::namespace::NamespaceFacts;
-use crate::api::{Reason, SecurityProfile};
+use crate::api::Reason;
 use crate::reconcile::guard::{Denial, Guard};
 use kube::ResourceExt;
 
-/// The guard for a resource: the operator's flags narrowed by its namespace's annotations.
-pub(super) fn guard_for(ctx: &Context, sp: &SecurityProfile, ns: &NamespaceFacts) -> Guard {
+/// The guard for a resource of any kind: the operator's flags narrowed by its namespace's annotations.
+pub(super) fn guard_for(ctx: &Context, obj: &impl ResourceExt, ns: &NamespaceFacts) -> Guard {
     Guard::new(
         &ctx.guard,
-        &sp.namespace().unwrap_or_default(),
+        &obj.namespace().unwrap_or_default(),
         ns.annotations(),
     )
 }

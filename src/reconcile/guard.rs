@@ -10,6 +10,7 @@
 use super::model::{Desired, Observed, Ownership};
 use super::outcome::Plan;
 use super::plan::Step;
+use super::resource::ResourcePlan;
 use std::collections::BTreeMap;
 
 /// Namespace annotation (`"true"`) that lets its resources adopt unowned profiles.
@@ -249,9 +250,14 @@ pub struct ClusterRules {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Denial {
     #[error(
-        "security profile {name:?} exists in AWS without ownership tags and adoption is not allowed in namespace {namespace:?}; a cluster admin allows it with the namespace annotation iot.awscc.io/allow-adoption: \"true\" or the operator's --allow-adoption"
+        "{noun} {name:?} exists in AWS without ownership tags and adoption is not allowed in namespace {namespace:?}; a cluster admin allows it with the namespace annotation iot.awscc.io/allow-adoption: \"true\" or the operator's --allow-adoption"
     )]
-    AdoptionNotAllowed { name: String, namespace: String },
+    AdoptionNotAllowed {
+        /// What would be adopted ("security profile", "custom metric", "dimension").
+        noun: &'static str,
+        name: String,
+        namespace: String,
+    },
     #[error("{field} {value:?} is forbidden: {why}")]
     Forbidden {
         field: String,
@@ -377,12 +383,7 @@ impl Guard {
         };
         let adopts =
             observed.is_some_and(|o| Ownership::of(&o.tags, &desired.owner) == Ownership::Unowned);
-        if adopts && !self.allow_adoption {
-            return Err(Denial::AdoptionNotAllowed {
-                name: desired.name.clone(),
-                namespace: self.namespace.clone(),
-            });
-        }
+        self.check_adoption("security profile", &desired.name, adopts)?;
         for step in &convergence.steps {
             match step {
                 Step::Attach(t) => self.check(Kind::TargetArns, "spec.targetArns", t)?,
@@ -391,5 +392,36 @@ impl Guard {
             }
         }
         Ok(())
+    }
+
+    /// An adoption (`adopts`: the plan takes over an unowned resource) only where the admin
+    /// allows it: the same rule for profiles, custom metrics and dimensions.
+    pub fn check_adoption(
+        &self,
+        noun: &'static str,
+        name: &str,
+        adopts: bool,
+    ) -> Result<(), Denial> {
+        if adopts && !self.allow_adoption {
+            return Err(Denial::AdoptionNotAllowed {
+                noun,
+                name: name.to_string(),
+                namespace: self.namespace.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A CustomMetric or Dimension's plan, before its first write: adoption only where allowed.
+    /// (Its region was checked with [`Guard::check_region`] before any AWS call; it names no
+    /// role, topic or target.)
+    pub fn check_resource_plan<A>(
+        &self,
+        noun: &'static str,
+        name: &str,
+        plan: &ResourcePlan<A>,
+    ) -> Result<(), Denial> {
+        let adopts = matches!(plan, ResourcePlan::Converge { adopt: true, .. });
+        self.check_adoption(noun, name, adopts)
     }
 }

@@ -305,3 +305,38 @@ fn adoption_that_would_detach_a_forbidden_target_writes_nothing() {
     let (field, value) = forbidden_field(g.check_plan(&d, Some(&o), &p));
     assert_eq!((field.as_str(), value.as_str()), ("existing target", ALL));
 }
+
+#[test]
+fn adopting_a_custom_metric_or_dimension_follows_the_rule_of_profiles() {
+    use super::resource::ResourcePlan;
+    let adopt: ResourcePlan<()> = ResourcePlan::Converge {
+        steps: vec![],
+        adopt: true,
+    };
+    let own: ResourcePlan<()> = ResourcePlan::Converge {
+        steps: vec![],
+        adopt: false,
+    };
+    let closed = Guard::new(&rules(&[]), "team-a", &BTreeMap::new());
+    let denial = closed
+        .check_resource_plan("custom metric", "batteryLevel", &adopt)
+        .unwrap_err();
+    assert_eq!(denial.reason(), Reason::AdoptionNotAllowed);
+    let message = denial.to_string();
+    assert!(
+        message.starts_with("custom metric \"batteryLevel\" exists in AWS without ownership tags")
+            && message.contains("iot.awscc.io/allow-adoption"),
+        "{message}"
+    );
+    assert!(closed.check_resource_plan("dimension", "d", &own).is_ok());
+    let annotated = Guard::new(
+        &rules(&[]),
+        "team-a",
+        &annotations(&[(ALLOW_ADOPTION_ANNOTATION, "true")]),
+    );
+    assert!(
+        annotated
+            .check_resource_plan("dimension", "d", &adopt)
+            .is_ok()
+    );
+}

@@ -276,7 +276,7 @@ fn observe(desired: &Desired, identity: &Identity, observed: Option<&Observed>) 
 }
 
 /// Whether the profile's ownership tags name this resource's cluster and namespace.
-fn same_namespace(tags: &BTreeMap<String, String>, owner: &Owner) -> bool {
+pub(super) fn same_namespace(tags: &BTreeMap<String, String>, owner: &Owner) -> bool {
     tags.get(CLUSTER_TAG) == Some(&owner.cluster)
         && tags.get(NAMESPACE_TAG) == Some(&owner.namespace)
 }

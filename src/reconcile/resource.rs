@@ -147,7 +147,7 @@ pub fn plan_resource<A: ResourceAttributes>(
         return finalize(desired, observed, users);
     }
     if desired.management_policy == ManagementPolicy::Observe {
-        return ResourcePlan::Observe;
+        return observe(desired, observed);
     }
     let Some(observed) = observed else {
         return ResourcePlan::Converge {
@@ -178,6 +178,21 @@ pub fn plan_resource<A: ResourceAttributes>(
         steps: converge(desired, observed),
         adopt,
     }
+}
+
+/// `managementPolicy: Observe`: never write. A resource another namespace or cluster manages
+/// is not shown to this one (the rule of SecurityProfile).
+fn observe<A>(
+    desired: &ResourceDesired<A>,
+    observed: Option<&ResourceObserved<A>>,
+) -> ResourcePlan<A> {
+    if let Some(o) = observed
+        && let Ownership::Other(owner) = Ownership::of(&o.tags, &desired.owner)
+        && !super::plan::same_namespace(&o.tags, &desired.owner)
+    {
+        return ResourcePlan::Refuse(ResourceRefusal::OwnedByAnother(owner));
+    }
+    ResourcePlan::Observe
 }
 
 /// Tags first, so that an adopted resource is marked as ours before anything else is written.

@@ -269,3 +269,29 @@ fn names_default_to_metadata_name_when_valid() {
     );
     assert_eq!(desired_dimension(&dim, "c").unwrap().name, "topics");
 }
+
+#[test]
+fn observe_across_namespaces_is_refused_and_within_the_namespace_allowed() {
+    let mut d = desired(
+        DimensionAttributes::new(DimensionType::TopicFilter, vec!["a".into()]),
+        BTreeMap::new(),
+    );
+    d.management_policy = ManagementPolicy::Observe;
+    let mut elsewhere = owner().tags();
+    elsewhere.insert("iot.awscc.io/namespace".into(), "team-b".into());
+    let o = observed(d.attributes.clone(), elsewhere);
+    assert!(matches!(
+        plan_resource(&d, Some(&o), &[]),
+        ResourcePlan::Refuse(ResourceRefusal::OwnedByAnother(_))
+    ));
+    let mut sibling = owner().tags();
+    sibling.insert("iot.awscc.io/name".into(), "sibling".into());
+    let o = observed(d.attributes.clone(), sibling);
+    assert_eq!(plan_resource(&d, Some(&o), &[]), ResourcePlan::Observe);
+    let unowned = observed(d.attributes.clone(), BTreeMap::new());
+    assert_eq!(
+        plan_resource(&d, Some(&unowned), &[]),
+        ResourcePlan::Observe
+    );
+    assert_eq!(plan_resource(&d, None, &[]), ResourcePlan::Observe);
+}

@@ -5,10 +5,9 @@ use crate::harness::*;
 use serde_json::json;
 
 /// Pre-flight: the behaviors of a new spec are validated with ValidateSecurityProfileBehaviors
-/// before the create, and resyncs never validate again (it costs quota). (AWS's rejection path,
-/// `Synced=False InvalidSpec` with no write, needs a behavior the CRD admits and AWS's
-/// validation refuses; the emulator's validation has no such rule yet, so the rejection is
-/// covered by the planner's and the error mapping's unit tests.)
+/// before the create, and resyncs never validate again (it costs quota). (The rejection path,
+/// `Synced=False InvalidSpec` with no write, is tested below with an unknown `aws:` metric and
+/// in `kinds` with a behavior that does not fit its custom metric's type.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behaviors_are_validated_before_the_create_and_never_on_resyncs() {
     let env = Env::start_with(&["--resync-period", "1s"]).await;
@@ -91,7 +90,7 @@ fn dependent_profile() -> serde_json::Value {
     })
 }
 
-async fn apply<K>(env: &Env, value: serde_json::Value) -> K
+pub(crate) async fn apply<K>(env: &Env, value: serde_json::Value) -> K
 where
     K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone

@@ -79,6 +79,29 @@ impl Store {
         Ok(())
     }
 
+    /// The `metricType` of each custom metric of the caller's partition, by name.
+    pub fn custom_metric_types(&mut self, scope: &Scope) -> BTreeMap<String, String> {
+        self.partition(scope)
+            .custom_metrics
+            .values()
+            .map(|m| (m.name.clone(), m.metric_type.clone()))
+            .collect()
+    }
+
+    /// Refuses a profile body whose behaviors ask a custom metric for what its type cannot
+    /// give (see `metric_types`).
+    pub fn check_metric_types(&mut self, scope: &Scope, body: &Value) -> Result<(), ApiError> {
+        let Some(behaviors) = body.get("behaviors").and_then(Value::as_array) else {
+            return Ok(());
+        };
+        let errors =
+            crate::metric_types::custom_metric_rules(behaviors, &self.custom_metric_types(scope));
+        if errors.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::invalid(errors.join("; ")))
+    }
+
     /// The profiles of the partition that name `name` (as dimension or as custom metric).
     fn users(&mut self, scope: &Scope, name: &str, dimension: bool) -> Vec<String> {
         let part = self.partition(scope);

@@ -11,6 +11,7 @@ mod dependencies;
 mod dependency_ops;
 mod faults;
 mod iam;
+mod metric_types;
 mod model;
 mod normalize;
 mod ops;

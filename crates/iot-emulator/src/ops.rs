@@ -474,6 +474,7 @@ async fn create(
         if ctx.shared.check_references.load(Ordering::Relaxed) {
             store.check_references(&ctx.scope, &body)?;
         }
+        store.check_metric_types(&ctx.scope, &body)?;
         store.create(&ctx.scope, &name, &body, tags)
     })
     .await
@@ -557,6 +558,7 @@ async fn update(
         if ctx.shared.check_references.load(Ordering::Relaxed) {
             store.check_references(&ctx.scope, &body)?;
         }
+        store.check_metric_types(&ctx.scope, &body)?;
         let out = store.update(&ctx.scope, &name, &body, flags, expected)?;
         drop(store);
         Ok(ctx.normalized(out))
@@ -704,7 +706,7 @@ async fn validate_behaviors(State(s): App, headers: HeaderMap, body: Bytes) -> R
         Op::ValidateSecurityProfileBehaviors,
         &headers,
         any_resource(Op::ValidateSecurityProfileBehaviors),
-        move |_ctx| {
+        move |ctx| {
             let body = body_json(&body)?;
             let mut v = Violations::default();
             check_members(VALIDATE_INPUT, &body, "", &mut v);
@@ -714,7 +716,9 @@ async fn validate_behaviors(State(s): App, headers: HeaderMap, body: Bytes) -> R
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let errors = validate::behavior_rules(&behaviors);
+            let mut errors = validate::behavior_rules(&behaviors);
+            let types = ctx.store().custom_metric_types(&ctx.scope);
+            errors.extend(crate::metric_types::custom_metric_rules(&behaviors, &types));
             let list: Vec<Value> = errors
                 .iter()
                 .map(|e| json!({ "errorMessage": e }))

@@ -210,6 +210,23 @@ def validation(c):
     expect_error(c.validate_security_profile_behaviors, "InvalidRequestException", 400,
                  field="behaviors.1.member.criteria.mlDetectionConfig.confidenceLevel",
                  behaviors=[dict(ml, criteria={"mlDetectionConfig": {"confidenceLevel": "EXTREME"}})])
+    # Criteria must fit the custom metric's type (operators, ML Detect only on number).
+    admin("custom-metrics", {"metricName": "wifi", "metricType": "string-list"})
+    admin("custom-metrics", {"metricName": "temp", "metricType": "number"})
+    numeric = {"name": "n", "metric": "wifi", "criteria": {"comparisonOperator": "greater-than", "value": {"number": 1}}}
+    in_set = {"name": "s", "metric": "wifi", "criteria": {"comparisonOperator": "in-set", "value": {"strings": ["home"]}}}
+    ml_list = {"name": "m", "metric": "wifi", "criteria": {"mlDetectionConfig": {"confidenceLevel": "LOW"}}}
+    ml_number = {"name": "t", "metric": "temp", "criteria": {"mlDetectionConfig": {"confidenceLevel": "LOW"}}}
+    v = c.validate_security_profile_behaviors(behaviors=[in_set])
+    check(v["valid"] is True, v)
+    v = c.validate_security_profile_behaviors(behaviors=[ml_number])
+    check(v["valid"] is True, v)
+    v = c.validate_security_profile_behaviors(behaviors=[numeric])
+    check(v["valid"] is False and "comparisonOperator greater-than" in v["validationErrors"][0]["errorMessage"], v)
+    v = c.validate_security_profile_behaviors(behaviors=[ml_list])
+    check(v["valid"] is False and "ML Detect" in v["validationErrors"][0]["errorMessage"], v)
+    expect_error(c.create_security_profile, "InvalidRequestException", 400, field="wifi",
+                 securityProfileName="typed", behaviors=[numeric])
 
 
 def tags(c):
@@ -277,6 +294,33 @@ def iam_policy(c):
           "iot:UpdateSecurityProfile action", r["Error"])
     c.create_security_profile(securityProfileName="new", tags=[{"Key": cluster, "Value": "a"}])
     expect_error(c.create_security_profile, "AccessDeniedException", 403, securityProfileName="untagged")
+
+    # The same conditions on custom metrics and dimensions (their own ARNs carry the tags).
+    admin("custom-metrics", {"metricName": "ours", "metricType": "number", "tags": {cluster: "a"}})
+    admin("custom-metrics", {"metricName": "theirs", "metricType": "number", "tags": {cluster: "b"}})
+    admin("dimensions", {"name": "theirs", "type": "TOPIC_FILTER", "stringValues": ["t/#"], "tags": {cluster: "b"}})
+    admin("iam", {"policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Resource": "*",
+         "Action": ["iot:UpdateCustomMetric", "iot:DeleteCustomMetric", "iot:UpdateDimension"],
+         "Condition": {"StringEquals": {f"aws:ResourceTag/{cluster}": "a"}}},
+        {"Effect": "Allow", "Action": ["iot:CreateCustomMetric", "iot:CreateDimension"], "Resource": "*",
+         "Condition": {"StringEquals": {f"aws:RequestTag/{cluster}": "a"}}},
+    ]}})
+    c.update_custom_metric(metricName="ours", displayName="x")
+    marn = f"arn:aws:iot:us-east-1:{ACCOUNT}:custommetric/theirs"
+    r = expect_error(c.update_custom_metric, "AccessDeniedException", 403, metricName="theirs", displayName="x")
+    check(r["Error"]["Message"] == f"User: arn:aws:iam::{ACCOUNT}:user/AKIDWIRECHECK is not authorized to perform: "
+          f"iot:UpdateCustomMetric on resource: {marn} because no identity-based policy allows the "
+          "iot:UpdateCustomMetric action", r["Error"])
+    expect_error(c.delete_custom_metric, "AccessDeniedException", 403, metricName="theirs")
+    expect_error(c.update_dimension, "AccessDeniedException", 403, name="theirs", stringValues=["u/#"])
+    c.create_custom_metric(metricName="new", metricType="number", tags=[{"Key": cluster, "Value": "a"}])
+    expect_error(c.create_custom_metric, "AccessDeniedException", 403, metricName="untagged", metricType="number")
+    expect_error(c.create_dimension, "AccessDeniedException", 403, name="untagged", type="TOPIC_FILTER",
+                 stringValues=["t/#"])
+    state = admin("state")
+    names = sorted(m["metricName"] for m in state["customMetrics"])
+    check(names == ["new", "ours", "theirs"] and state["dimensions"][0]["stringValues"] == ["t/#"], state)
     admin("reset", {})
 
 

@@ -7,6 +7,7 @@ use crate::api::{ConditionStatus, Reason};
 use crate::aws::ResourceApi;
 use crate::controller::error::{Error, jittered};
 use crate::controller::events::publish;
+use crate::controller::guard::guard_for;
 use crate::controller::namespace::{self, NamespaceFacts};
 use crate::controller::{Context, key};
 use crate::reconcile::{
@@ -60,8 +61,12 @@ pub(crate) async fn apply<K: ManagedKind>(
         return Err(Error::Paused);
     }
     let Located { desired, region } = locate(obj, ctx).await?;
-    let observed = K::Attributes::observe(&ctx.iot, &region, &desired.name).await?;
     let noun = K::Attributes::NOUN;
+    // Guardrails, as for a SecurityProfile: the region before any AWS call, the plan (an
+    // adoption) before its first write.
+    let guard = guard_for(ctx, obj, &namespace::facts(ctx, obj).await?);
+    guard.check_region(&region)?;
+    let observed = K::Attributes::observe(&ctx.iot, &region, &desired.name).await?;
     let found = |observed, in_sync| Found {
         name: &desired.name,
         region: &region,
@@ -69,7 +74,9 @@ pub(crate) async fn apply<K: ManagedKind>(
         in_sync,
         used_by: None,
     };
-    let status = match plan_resource(&desired, observed.as_ref(), &[]) {
+    let plan = plan_resource(&desired, observed.as_ref(), &[]);
+    guard.check_resource_plan(noun, &desired.name, &plan)?;
+    let status = match plan {
         ResourcePlan::Refuse(refusal) => {
             let (reason, message) = refusal_message(noun, &desired.name, &region, refusal);
             publish(ctx, obj, EventType::Warning, reason.as_str(), &message).await;
@@ -160,12 +167,16 @@ fn refusal_message(
                 "{noun} {name:?} already exists in {region} and is not managed by this operator; set spec.adoptionPolicy: Adopt to take it over"
             ),
         ),
-        ResourceRefusal::OwnedByAnother(owner) => (
-            Reason::OwnedByAnother,
-            format!(
-                "{noun} {name:?} in {region} belongs to another resource ({owner}); it is never written or deleted by this one"
-            ),
-        ),
+        ResourceRefusal::OwnedByAnother(owner) => {
+            // The owner goes to the operator's log only: tenants are not told about each other.
+            tracing::info!(%owner, "refused: the {noun} is managed by another resource");
+            (
+                Reason::OwnedByAnother,
+                format!(
+                    "{noun} {name:?} in {region} is managed by another resource; it is never written or deleted by this one"
+                ),
+            )
+        }
         ResourceRefusal::Immutable(fields) => (
             Reason::InvalidSpec,
             format!(

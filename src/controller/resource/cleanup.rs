@@ -7,6 +7,8 @@ use crate::api::{DeletionPolicy, ManagementPolicy};
 use crate::aws::ResourceApi;
 use crate::controller::error::Error;
 use crate::controller::events::publish;
+use crate::controller::guard::guard_for;
+use crate::controller::namespace;
 use crate::controller::{Context, key};
 use crate::reconcile::{ResourceFarewell, ResourcePlan, needs_users, plan_resource};
 use kube::api::Api;
@@ -32,6 +34,10 @@ pub(crate) async fn cleanup<K: ManagedKind>(
         (String::new(), None, vec![])
     } else {
         let region = locate(obj, ctx).await?.region;
+        if nothing_made_there(obj, ctx, &region).await? {
+            ctx.failures().remove(&key(obj));
+            return Ok(Action::await_change());
+        }
         let observed = K::Attributes::observe(&ctx.iot, &region, &desired.name).await?;
         let users = if needs_users(&desired, observed.as_ref()) {
             K::Attributes::users(&ctx.iot, &region, &desired.name).await?
@@ -73,4 +79,19 @@ pub(crate) async fn cleanup<K: ManagedKind>(
     }
     ctx.failures().remove(&key(obj));
     Ok(Action::await_change())
+}
+
+/// A resource that never got an AWS resource (no ARN in its status) in a region the guardrails
+/// forbid made nothing there: it goes without an AWS call, as it never made one.
+async fn nothing_made_there<K: ManagedKind>(
+    obj: &K,
+    ctx: &Context,
+    region: &str,
+) -> Result<bool, Error> {
+    let recorded = obj.resource_status().is_some_and(|s| s.arn.is_some());
+    if recorded {
+        return Ok(false);
+    }
+    let guard = guard_for(ctx, obj, &namespace::facts(ctx, obj).await?);
+    Ok(guard.check_region(region).is_err())
 }

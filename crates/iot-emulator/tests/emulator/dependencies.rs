@@ -292,3 +292,84 @@ async fn limits_iam_faults_and_counters_cover_the_new_operations() {
     assert_eq!(calls["ListDimensions"]["InternalFailureException"], 1);
     assert_eq!(calls["DescribeCustomMetric"]["ThrottlingException"], 1);
 }
+
+/// A behavior whose criteria do not fit its custom metric's type: Validate lists it, and
+/// Create/Update refuse it; the same criteria on a metric of the right type pass. Custom
+/// metrics of another account or region are not consulted.
+#[tokio::test]
+async fn criteria_must_fit_the_custom_metrics_type() {
+    let emu = start().await;
+    let c = client(&emu, "us-east-1");
+    for (name, metric_type) in [("battery", "number"), ("ssids", "string-list")] {
+        emu.admin()
+            .put_custom_metric(json!({"metricName": name, "metricType": metric_type}))
+            .unwrap();
+    }
+    // less-than with a number: right for `number`, wrong for `string-list`.
+    let v = c
+        .validate_security_profile_behaviors()
+        .behaviors(battery_behavior("battery"))
+        .send()
+        .await
+        .unwrap();
+    assert!(v.valid, "{v:?}");
+    let v = c
+        .validate_security_profile_behaviors()
+        .behaviors(battery_behavior("ssids"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!v.valid);
+    let messages: Vec<&str> = v
+        .validation_errors()
+        .iter()
+        .filter_map(|e| e.error_message())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "Behavior 'low-battery': custom metric ssids is of type string-list; comparisonOperator less-than does not apply to it (use in-set or not-in-set)"
+        ]
+    );
+    let err = c
+        .create_security_profile()
+        .security_profile_name("p")
+        .behaviors(battery_behavior("ssids"))
+        .send()
+        .await
+        .unwrap_err();
+    let (code, msg, _) = err_of(&err);
+    assert_eq!(code, "InvalidRequestException");
+    assert!(
+        msg.contains("custom metric ssids is of type string-list"),
+        "{msg}"
+    );
+    c.create_security_profile()
+        .security_profile_name("p")
+        .behaviors(battery_behavior("battery"))
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .update_security_profile()
+        .security_profile_name("p")
+        .behaviors(battery_behavior("ssids"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_of(&err).0, "InvalidRequestException");
+    assert_eq!(
+        emu.admin().state().profiles[0].version,
+        1,
+        "nothing written"
+    );
+    // In another region the name is no custom metric of the caller: not judged by type.
+    let eu = client(&emu, "eu-west-1");
+    let v = eu
+        .validate_security_profile_behaviors()
+        .behaviors(battery_behavior("ssids"))
+        .send()
+        .await
+        .unwrap();
+    assert!(v.valid, "{v:?}");
+}
