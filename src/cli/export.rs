@@ -1,28 +1,35 @@
-//! `export`: every security profile of an account and region as a `SecurityProfile` manifest
-//! that adopts it without change (`adoptionPolicy: Adopt`, `deletionPolicy: Retain`).
+//! `export`: every security profile, custom metric and dimension of an account and region as a
+//! `SecurityProfile`, `CustomMetric` or `Dimension` manifest that adopts it without change
+//! (`adoptionPolicy: Adopt`, `deletionPolicy: Retain`).
 //!
-//! Reads only: ListSecurityProfiles, then DescribeSecurityProfile, ListTargetsForSecurityProfile
-//! and ListTagsForResource per profile, many profiles in flight so that the pacer, not the
-//! round trips, sets the pace (the slowest operation's calls / its quota).
+//! Reads only: ListSecurityProfiles, ListCustomMetrics and ListDimensions (all pages), then
+//! DescribeSecurityProfile, ListTargetsForSecurityProfile and ListTagsForResource per profile
+//! and DescribeCustomMetric / DescribeDimension and ListTagsForResource per custom metric and
+//! dimension, many in flight so that the pacer, not the round trips, sets the pace (the slowest
+//! operation's calls / its quota).
 
 use super::aws_flags::read_options;
 use super::glob;
 use super::manifest::{Identity, manifest};
+use super::manifest_kinds::{custom_metric_manifest, dimension_manifest};
 use super::names::kube_names;
 use super::progress::Progress;
-use crate::api::SecurityProfile;
-use crate::aws::{Iot, IotError};
+use crate::api::{CustomMetric, Dimension, SecurityProfile};
+use crate::aws::{Iot, IotError, ResourceApi};
 use crate::config::AwsArgs;
 use crate::metrics::Metrics;
-use crate::reconcile::Observed;
 use crate::reconcile::model::{CLUSTER_TAG, NAME_TAG, NAMESPACE_TAG};
+use crate::reconcile::{CustomMetricAttributes, DimensionAttributes, Observed};
 use aws_sdk_iot::config::Credentials;
 use clap::Args;
 use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Profiles read at once: enough to keep every operation's pacer busy.
+/// Resources read at once: enough to keep every operation's pacer busy.
 const IN_FLIGHT: usize = 64;
 
 /// Flags of `export`.
@@ -36,15 +43,17 @@ pub struct ExportArgs {
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
 
-    /// Write one file per profile (NAME.yaml) into this folder instead of stdout.
+    /// Write one file per resource into this folder instead of stdout: NAME.yaml per profile,
+    /// NAME.custommetric.yaml per custom metric, NAME.dimension.yaml per dimension.
     #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
 
-    /// Export only the profiles whose AWS name matches this glob (`*` and `?`).
+    /// Export only the profiles, custom metrics and dimensions whose AWS name matches this glob
+    /// (`*` and `?`).
     #[arg(long, value_name = "GLOB")]
     pub name_filter: Option<String>,
 
-    /// This cluster's id (the value of the iot.awscc.io/cluster tag): profiles it already
+    /// This cluster's id (the value of the iot.awscc.io/cluster tag): resources it already
     /// manages are skipped with a note, like those of other clusters.
     #[arg(long, env = "CLUSTER_ID")]
     pub cluster_id: Option<String>,
@@ -73,9 +82,11 @@ pub enum ExportError {
     Yaml(#[from] serde_yaml_ng::Error),
 }
 
-/// A profile left out, and why.
+/// A resource left out, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skipped {
+    /// "security profile", "custom metric" or "dimension".
+    pub noun: &'static str,
     pub aws_name: String,
     pub why: String,
 }
@@ -87,6 +98,10 @@ pub struct Export {
     pub region: String,
     /// One manifest per exported profile, by AWS name.
     pub manifests: Vec<SecurityProfile>,
+    /// One manifest per exported custom metric, by AWS name.
+    pub custom_metrics: Vec<CustomMetric>,
+    /// One manifest per exported dimension, by AWS name.
+    pub dimensions: Vec<Dimension>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -105,22 +120,25 @@ pub async fn run(
     .await;
     let export = export(&iot, args, &Progress::on_terminal()).await?;
     for s in &export.skipped {
-        eprintln!("skipped {}: {}", s.aws_name, s.why);
+        eprintln!("skipped {} {}: {}", s.noun, s.aws_name, s.why);
     }
     match &args.output_dir {
-        Some(dir) => write_files(dir, &export.manifests)?,
-        None => print!("{}", to_yaml(&export.manifests)?),
+        Some(dir) => write_files(dir, &export)?,
+        None => print!("{}", to_yaml(&export)?),
     }
     eprintln!(
-        "exported {} profile(s) from {}, skipped {}",
+        "exported {} profile(s), {} custom metric(s) and {} dimension(s) from {}, skipped {}",
         export.manifests.len(),
+        export.custom_metrics.len(),
+        export.dimensions.len(),
         export.region,
         export.skipped.len()
     );
     Ok(export)
 }
 
-/// Reads every profile of the region that passes the filter and is not owned by a cluster.
+/// Reads every profile, custom metric and dimension of the region that passes the filter and
+/// is not owned by a cluster.
 pub async fn export(
     iot: &Iot,
     args: &ExportArgs,
@@ -132,69 +150,149 @@ pub async fn export(
         .or_else(|| iot.default_region())
         .ok_or(ExportError::NoRegion)?;
     let region = region.as_str();
-    let names: Vec<String> = iot
-        .list_profiles(region)
-        .await?
-        .into_iter()
-        .filter(|n| {
-            args.name_filter
-                .as_deref()
-                .is_none_or(|g| glob::matches(g, n))
-        })
-        .collect();
-    progress.start(names.len());
-    let mut read: Vec<(String, Option<Observed>)> = futures::stream::iter(names)
+    let (profiles, metrics, dimensions) = futures::try_join!(
+        iot.list_profiles(region),
+        iot.custom_metric_names(region),
+        iot.dimension_names(region)
+    )?;
+    let wanted = |names: Vec<String>| -> Vec<String> {
+        names
+            .into_iter()
+            .filter(|n| {
+                args.name_filter
+                    .as_deref()
+                    .is_none_or(|g| glob::matches(g, n))
+            })
+            .collect()
+    };
+    let (profiles, metrics, dimensions) = (
+        wanted(profiles),
+        wanted(metrics.into_iter().collect()),
+        wanted(dimensions.into_iter().collect()),
+    );
+    progress.start(profiles.len() + metrics.len() + dimensions.len());
+    let read = |name: String| read_profile(iot, region, name);
+    let profiles = read_all(profiles, progress, read).await?;
+    let read = |name: String| observe::<CustomMetricAttributes>(iot, region, name);
+    let metrics = read_all(metrics, progress, read).await?;
+    let read = |name: String| observe::<DimensionAttributes>(iot, region, name);
+    let dimensions = read_all(dimensions, progress, read).await?;
+    progress.finish();
+    let mut export = Export {
+        region: region.to_string(),
+        ..Export::default()
+    };
+    let cluster = args.cluster_id.as_deref();
+    let ns = args.namespace.as_deref();
+    let kept = keep(
+        "security profile",
+        profiles,
+        |o| &o.tags,
+        cluster,
+        &mut export,
+    );
+    export.manifests = named(&kept, |id, o| manifest(&place(id, ns, region), o));
+    let kept = keep("custom metric", metrics, |o| &o.tags, cluster, &mut export);
+    export.custom_metrics = named(&kept, |id, o| {
+        custom_metric_manifest(&place(id, ns, region), o)
+    });
+    let kept = keep("dimension", dimensions, |o| &o.tags, cluster, &mut export);
+    export.dimensions = named(&kept, |id, o| dimension_manifest(&place(id, ns, region), o));
+    Ok(export)
+}
+
+/// Where a manifest goes: its (AWS name, Kubernetes name), namespace and region.
+fn place<'a>(
+    (aws_name, kube_name): &'a (String, String),
+    namespace: Option<&'a str>,
+    region: &'a str,
+) -> Identity<'a> {
+    Identity {
+        aws_name,
+        kube_name,
+        namespace,
+        region,
+    }
+}
+
+/// Reads each name (many in flight), in name order; `None` for one deleted meanwhile.
+async fn read_all<T, F, Fut>(
+    names: Vec<String>,
+    progress: &Progress,
+    read: F,
+) -> Result<Vec<(String, Option<T>)>, IotError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Option<T>, IotError>>,
+{
+    let read = &read;
+    let mut out: Vec<(String, Option<T>)> = futures::stream::iter(names)
         .map(|name| async move {
-            let observed = read_profile(iot, region, &name).await;
+            let observed = read(name.clone()).await;
             progress.inc();
             observed.map(|o| (name, o))
         })
         .buffer_unordered(IN_FLIGHT)
         .try_collect()
         .await?;
-    progress.finish();
-    read.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut export = Export {
-        region: region.to_string(),
-        ..Export::default()
-    };
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The resources to export: those read and not owned by a cluster; the others are noted in
+/// `export.skipped`.
+fn keep<T>(
+    noun: &'static str,
+    read: Vec<(String, Option<T>)>,
+    tags: impl Fn(&T) -> &BTreeMap<String, String>,
+    cluster_id: Option<&str>,
+    export: &mut Export,
+) -> Vec<(String, T)> {
     let mut kept = Vec::new();
-    for (name, observed) in read {
-        let Some(observed) = observed else {
-            export.skipped.push(Skipped {
-                aws_name: name,
-                why: "deleted while exporting".into(),
-            });
-            continue;
+    for (aws_name, observed) in read {
+        let why = match &observed {
+            None => Some("deleted while exporting".to_string()),
+            Some(o) => owned_by(tags(o), cluster_id),
         };
-        match owned_by(&observed, args.cluster_id.as_deref()) {
-            Some(why) => export.skipped.push(Skipped {
-                aws_name: name,
-                why,
+        match (why, observed) {
+            (None, Some(o)) => kept.push((aws_name, o)),
+            (why, _) => export.skipped.push(Skipped {
+                noun,
+                aws_name,
+                why: why.unwrap_or_default(),
             }),
-            None => kept.push((name, observed)),
         }
     }
+    kept
+}
+
+/// One manifest per kept resource, with Kubernetes names unique among those of its kind.
+fn named<T, M>(kept: &[(String, T)], manifest: impl Fn(&(String, String), &T) -> M) -> Vec<M> {
     let kube = kube_names(kept.iter().map(|(n, _)| n.as_str()));
-    for (name, observed) in &kept {
-        let id = Identity {
-            aws_name: name,
-            kube_name: kube.get(name).map_or(name.as_str(), String::as_str),
-            namespace: args.namespace.as_deref(),
-            region,
-        };
-        export.manifests.push(manifest(&id, observed));
-    }
-    Ok(export)
+    kept.iter()
+        .map(|(aws, observed)| {
+            let kube_name = kube.get(aws).cloned().unwrap_or_else(|| aws.clone());
+            manifest(&(aws.clone(), kube_name), observed)
+        })
+        .collect()
+}
+
+/// Describe and tags of a custom metric or dimension; `None` when it vanished meanwhile.
+async fn observe<A: ResourceApi>(
+    iot: &Iot,
+    region: &str,
+    name: String,
+) -> Result<Option<crate::reconcile::ResourceObserved<A>>, IotError> {
+    A::observe(iot, region, &name).await
 }
 
 /// Describe, then targets and tags at once; `None` when the profile vanished meanwhile.
-async fn read_profile(iot: &Iot, region: &str, name: &str) -> Result<Option<Observed>, IotError> {
-    let Some(d) = iot.describe(region, name).await? else {
+async fn read_profile(iot: &Iot, region: &str, name: String) -> Result<Option<Observed>, IotError> {
+    let Some(d) = iot.describe(region, &name).await? else {
         return Ok(None);
     };
     let (targets, tags) = futures::try_join!(
-        iot.list_targets(region, name),
+        iot.list_targets(region, &name),
         iot.list_tags(region, &d.arn)
     )?;
     Ok(Some(Observed {
@@ -208,10 +306,10 @@ async fn read_profile(iot: &Iot, region: &str, name: &str) -> Result<Option<Obse
     }))
 }
 
-/// Why a profile that carries ownership tags is not exported: another cluster manages it, or
+/// Why a resource that carries ownership tags is not exported: another cluster manages it, or
 /// this one already does.
-fn owned_by(observed: &Observed, cluster_id: Option<&str>) -> Option<String> {
-    let tag = |k: &str| observed.tags.get(k).map(String::as_str);
+fn owned_by(tags: &BTreeMap<String, String>, cluster_id: Option<&str>) -> Option<String> {
+    let tag = |k: &str| tags.get(k).map(String::as_str);
     let (cluster, namespace, name) = (tag(CLUSTER_TAG), tag(NAMESPACE_TAG), tag(NAME_TAG));
     if cluster.is_none() && namespace.is_none() && name.is_none() {
         return None;
@@ -229,27 +327,56 @@ fn owned_by(observed: &Observed, cluster_id: Option<&str>) -> Option<String> {
     })
 }
 
-/// The manifests as one YAML stream, `---` between documents.
-pub fn to_yaml(manifests: &[SecurityProfile]) -> Result<String, serde_yaml_ng::Error> {
-    let docs = manifests
-        .iter()
-        .map(serde_yaml_ng::to_string)
-        .collect::<Result<Vec<_>, _>>()?;
+/// The manifests as one YAML stream, `---` between documents: custom metrics and dimensions
+/// first, so that `kubectl apply` creates what profiles name before the profiles.
+pub fn to_yaml(export: &Export) -> Result<String, serde_yaml_ng::Error> {
+    let mut docs = Vec::new();
+    yaml_docs(&export.custom_metrics, &mut docs)?;
+    yaml_docs(&export.dimensions, &mut docs)?;
+    yaml_docs(&export.manifests, &mut docs)?;
     Ok(docs.join("---\n"))
 }
 
-/// One `NAME.yaml` per manifest in `dir` (created if missing).
-pub fn write_files(dir: &Path, manifests: &[SecurityProfile]) -> Result<(), ExportError> {
-    let err = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| ExportError::Write { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(err(dir))?;
-    for sp in manifests {
-        let name = sp.metadata.name.as_deref().unwrap_or("profile");
-        let path = dir.join(format!("{name}.yaml"));
-        let text = serde_yaml_ng::to_string(sp)?;
-        std::fs::write(&path, text).map_err(err(&path))?;
+fn yaml_docs<T: Serialize>(
+    manifests: &[T],
+    docs: &mut Vec<String>,
+) -> Result<(), serde_yaml_ng::Error> {
+    for m in manifests {
+        docs.push(serde_yaml_ng::to_string(m)?);
     }
     Ok(())
+}
+
+/// One file per manifest in `dir` (created if missing): `NAME.yaml` for a profile,
+/// `NAME.custommetric.yaml` and `NAME.dimension.yaml` for the other kinds (names made from AWS
+/// names hold no dot, so the kinds never overwrite each other's files).
+pub fn write_files(dir: &Path, export: &Export) -> Result<(), ExportError> {
+    std::fs::create_dir_all(dir).map_err(write_error(dir))?;
+    let name = |m: &kube::api::ObjectMeta| m.name.clone().unwrap_or_default();
+    for sp in &export.manifests {
+        write_file(&dir.join(format!("{}.yaml", name(&sp.metadata))), sp)?;
+    }
+    for cm in &export.custom_metrics {
+        write_file(
+            &dir.join(format!("{}.custommetric.yaml", name(&cm.metadata))),
+            cm,
+        )?;
+    }
+    for d in &export.dimensions {
+        write_file(
+            &dir.join(format!("{}.dimension.yaml", name(&d.metadata))),
+            d,
+        )?;
+    }
+    Ok(())
+}
+
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError {
+    let path = path.display().to_string();
+    move |source| ExportError::Write { path, source }
+}
+
+fn write_file<T: Serialize>(path: &Path, manifest: &T) -> Result<(), ExportError> {
+    let text = serde_yaml_ng::to_string(manifest)?;
+    std::fs::write(path, text).map_err(write_error(path))
 }

@@ -1,15 +1,23 @@
-//! Reading `SecurityProfile` manifests from files and folders of YAML, one result per document
-//! so that one bad document does not hide the others.
+//! Reading `SecurityProfile`, `CustomMetric` and `Dimension` manifests from files and folders of
+//! YAML, one result per document so that one bad document does not hide the others.
 
-use crate::api::SecurityProfile;
+use crate::api::{CustomMetric, Dimension, SecurityProfile};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+
+/// A resource of one of the operator's kinds.
+#[derive(Clone, Debug)]
+pub enum Manifest {
+    Profile(Box<SecurityProfile>),
+    CustomMetric(Box<CustomMetric>),
+    Dimension(Box<Dimension>),
+}
 
 /// A document of a manifest file: the resource, or why it is not a valid one.
 pub struct Document {
     /// `FILE` or `FILE#N` (the N-th document, from 1) when the file holds several.
     pub source: String,
-    pub resource: Result<SecurityProfile, String>,
+    pub resource: Result<Manifest, String>,
 }
 
 /// An unreadable file or folder (an error of the command, not of a manifest).
@@ -37,7 +45,7 @@ fn files(path: &Path) -> Result<Vec<PathBuf>, ReadError> {
     Ok(files)
 }
 
-/// Every SecurityProfile document under `paths` (files, or folders of `*.yaml`/`*.yml`).
+/// Every document of the operator's kinds under `paths` (files, or folders of `*.yaml`/`*.yml`).
 /// Documents of other kinds are skipped with a note on stderr.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<Document>, ReadError> {
     let mut out = Vec::new();
@@ -79,15 +87,33 @@ fn parse_stream(text: &str) -> Result<Vec<serde_json::Value>, String> {
 }
 
 /// The resource of a document; `None` (with a note) for another kind.
-fn resource(source: &str, value: serde_json::Value) -> Option<Result<SecurityProfile, String>> {
-    let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-    let api_version = value
-        .get("apiVersion")
-        .and_then(|k| k.as_str())
-        .unwrap_or("");
-    if kind != "SecurityProfile" || !api_version.starts_with("iot.awscc.io/") {
-        eprintln!("{source}: skipping {api_version} {kind} (not a SecurityProfile)");
+fn resource(source: &str, value: serde_json::Value) -> Option<Result<Manifest, String>> {
+    let text = |k: &str| {
+        value
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (kind, api_version) = (text("kind"), text("apiVersion"));
+    if !api_version.starts_with("iot.awscc.io/") {
+        eprintln!("{source}: skipping {api_version} {kind} (not a kind of this operator)");
         return None;
     }
-    Some(serde_json::from_value(value).map_err(|e| format!("not a valid SecurityProfile: {e}")))
+    let invalid = |e: serde_json::Error| format!("not a valid {kind}: {e}");
+    Some(match kind.as_str() {
+        "SecurityProfile" => serde_json::from_value(value)
+            .map(|r| Manifest::Profile(Box::new(r)))
+            .map_err(invalid),
+        "CustomMetric" => serde_json::from_value(value)
+            .map(|r| Manifest::CustomMetric(Box::new(r)))
+            .map_err(invalid),
+        "Dimension" => serde_json::from_value(value)
+            .map(|r| Manifest::Dimension(Box::new(r)))
+            .map_err(invalid),
+        _ => {
+            eprintln!("{source}: skipping {api_version} {kind} (not a kind of this operator)");
+            return None;
+        }
+    })
 }

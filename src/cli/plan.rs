@@ -1,18 +1,24 @@
 //! `plan`: what applying manifests would do in AWS, for review before they are applied. Reads
-//! AWS (Describe, ListTargets, ListTags) and asks the controller's pure planner; never writes.
+//! AWS (Describe, ListTargets, ListTags; DescribeCustomMetric, DescribeDimension) and asks the
+//! controller's pure planners; never writes.
 //!
 //! Exit code: 0 when nothing would change, 2 when something would, 1 on an error or when a
 //! manifest would be refused or is invalid (CI fails on what would not converge).
 
 use super::aws_flags::read_options;
-use super::manifests::{self, Document, ReadError};
+use super::manifests::{self, Document, Manifest, ReadError};
 use super::review::{PlanDocument, Review, render_text};
-use crate::aws::{Iot, IotError};
+use super::review_kinds::ReviewFields;
+use crate::api::{CustomMetric, Dimension, SecurityProfile};
+use crate::aws::{Iot, IotError, ResourceApi};
 use crate::config::AwsArgs;
 use crate::config::guard::GuardArgs;
+use crate::controller::ManagedKind;
 use crate::metrics::Metrics;
 use crate::reconcile::guard::Guard;
-use crate::reconcile::{Facts, RegionDefaults, desired, is_paused, plan, resolve};
+use crate::reconcile::{
+    Facts, RegionDefaults, desired, is_paused, plan, plan_resource, resolve, resource_region,
+};
 use aws_sdk_iot::config::Credentials;
 use clap::{Args, ValueEnum};
 use futures::{StreamExt, TryStreamExt};
@@ -135,13 +141,77 @@ pub async fn review_all(
 /// What applying one document would do. AWS errors fail the command; a bad manifest is a
 /// review (`invalid`), so the others are still shown.
 async fn review(iot: &Iot, args: &PlanArgs, doc: Document) -> Result<Review, IotError> {
-    let mut sp = match doc.resource {
-        Ok(sp) => sp,
-        Err(message) => return Ok(Review::new(&doc.source, "", "").invalid(message)),
+    match doc.resource {
+        Ok(Manifest::Profile(sp)) => review_profile(iot, args, *sp, &doc.source).await,
+        Ok(Manifest::CustomMetric(cm)) => {
+            review_resource::<CustomMetric>(iot, args, *cm, &doc.source).await
+        }
+        Ok(Manifest::Dimension(d)) => {
+            review_resource::<Dimension>(iot, args, *d, &doc.source).await
+        }
+        Err(message) => Ok(Review::new(&doc.source, "", "").invalid(message)),
+    }
+}
+
+/// A CustomMetric or Dimension: the same steps as the controller (name, region, the guardrails'
+/// region check before any AWS call, Describe + tags, the planner, the adoption check).
+async fn review_resource<K: ManagedKind>(
+    iot: &Iot,
+    args: &PlanArgs,
+    mut obj: K,
+    source: &str,
+) -> Result<Review, IotError>
+where
+    K::Attributes: ReviewFields,
+{
+    let namespace = obj.namespace().unwrap_or_else(|| args.namespace.clone());
+    obj.meta_mut().namespace = Some(namespace.clone());
+    let mut base = Review::new(source, &namespace, &obj.name_any()).of_kind(K::KIND);
+    if obj.meta().name.as_deref().unwrap_or("").is_empty() {
+        return Ok(base.invalid("metadata.name is required".into()));
+    }
+    if is_paused(&obj) {
+        return Ok(base.paused());
+    }
+    let desired = match obj.desired(&args.cluster_id) {
+        Ok(d) => d,
+        Err(e) => return Ok(base.invalid(e.to_string())),
     };
+    let sdk = iot.default_region();
+    let defaults = RegionDefaults {
+        namespace: None,
+        operator: args.aws.default_region.as_deref(),
+        sdk: sdk.as_deref(),
+    };
+    let region = match resource_region(obj.spec_region(), None, defaults) {
+        Ok(r) => r,
+        Err(e) => return Ok(base.invalid(e.to_string())),
+    };
+    base.aws_name = Some(desired.name.clone());
+    base.region = Some(region.clone());
+    let noun = <K::Attributes as ResourceApi>::NOUN;
+    let guard = Guard::new(&args.guard.rules(), &namespace, &BTreeMap::new());
+    if let Err(denial) = guard.check_region(&region) {
+        return Ok(base.denied(&denial));
+    }
+    let observed = K::Attributes::observe(iot, &region, &desired.name).await?;
+    let plan = plan_resource(&desired, observed.as_ref(), &[]);
+    if let Err(denial) = guard.check_resource_plan(noun, &desired.name, &plan) {
+        return Ok(base.denied(&denial));
+    }
+    Ok(base.with_resource_plan(noun, &plan, observed.as_ref()))
+}
+
+/// A SecurityProfile.
+async fn review_profile(
+    iot: &Iot,
+    args: &PlanArgs,
+    mut sp: SecurityProfile,
+    source: &str,
+) -> Result<Review, IotError> {
     let namespace = sp.namespace().unwrap_or_else(|| args.namespace.clone());
     sp.metadata.namespace = Some(namespace.clone());
-    let base = Review::new(&doc.source, &namespace, &sp.name_any());
+    let base = Review::new(source, &namespace, &sp.name_any());
     if sp.metadata.name.as_deref().unwrap_or("").is_empty() {
         return Ok(base.invalid("metadata.name is required".into()));
     }

@@ -56,10 +56,15 @@ pub struct TagChange {
 #[serde(rename_all = "camelCase")]
 pub struct Review {
     pub source: String,
+    /// `SecurityProfile`, `CustomMetric` or `Dimension`.
+    pub kind: &'static str,
     pub namespace: String,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_profile_name: Option<String>,
+    /// The AWS name of a custom metric or dimension.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     pub action: Action,
@@ -80,9 +85,11 @@ impl Review {
     pub fn new(source: &str, namespace: &str, name: &str) -> Review {
         Review {
             source: source.to_string(),
+            kind: "SecurityProfile",
             namespace: namespace.to_string(),
             name: name.to_string(),
             security_profile_name: None,
+            aws_name: None,
             region: None,
             action: Action::None,
             reason: None,
@@ -256,9 +263,17 @@ fn tag_changes<'a>(
     tags: impl Iterator<Item = (&'a String, &'a String)>,
     observed: Option<&Observed>,
 ) -> Vec<TagChange> {
+    tag_changes_of(tags, observed.map(|o| &o.tags))
+}
+
+/// The tags set, with their values in AWS (`observed`: the tags the resource has).
+pub(super) fn tag_changes_of<'a>(
+    tags: impl Iterator<Item = (&'a String, &'a String)>,
+    observed: Option<&std::collections::BTreeMap<String, String>>,
+) -> Vec<TagChange> {
     tags.map(|(k, v)| TagChange {
         key: k.clone(),
-        old: observed.and_then(|o| o.tags.get(k).cloned()),
+        old: observed.and_then(|o| o.get(k).cloned()),
         new: v.clone(),
     })
     .collect()
@@ -268,8 +283,13 @@ fn tag_changes<'a>(
 pub fn render_text(reviews: &[Review]) -> String {
     let mut s = String::new();
     for r in reviews {
-        let _ = write!(s, "{:<8} {}/{}", label(r.action), r.namespace, r.name);
-        if let (Some(aws), Some(region)) = (&r.security_profile_name, &r.region) {
+        let _ = write!(s, "{:<8} ", label(r.action));
+        if r.kind != "SecurityProfile" {
+            let _ = write!(s, "{} ", r.kind);
+        }
+        let _ = write!(s, "{}/{}", r.namespace, r.name);
+        let aws_name = r.security_profile_name.as_ref().or(r.aws_name.as_ref());
+        if let (Some(aws), Some(region)) = (aws_name, &r.region) {
             let _ = write!(s, " ({aws} in {region})");
         }
         let _ = writeln!(s, "  [{}]", r.source);

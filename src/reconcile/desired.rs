@@ -46,8 +46,8 @@ pub fn aws_name(sp: &SecurityProfile) -> Result<String, SpecError> {
 }
 
 /// Whether the resource carries `iot.awscc.io/paused: "true"`.
-pub fn is_paused(sp: &SecurityProfile) -> bool {
-    sp.annotations()
+pub fn is_paused(obj: &impl ResourceExt) -> bool {
+    obj.annotations()
         .get(PAUSED_ANNOTATION)
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }

@@ -3,7 +3,7 @@
 //! rule of deletion. The attributes are the kind's own (`A`); everything else is shared.
 
 use super::model::{Owner, Ownership, is_reserved_tag};
-use crate::api::{AdoptionPolicy, DeletionPolicy, ManagementPolicy};
+use crate::api::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, Reason};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
@@ -78,6 +78,34 @@ pub enum ResourceRefusal {
     OwnedByAnother(String),
     /// Fields AWS cannot change differ from the spec (by spec name).
     Immutable(Vec<&'static str>),
+}
+
+impl ResourceRefusal {
+    /// The `Synced=False` reason the resource reports.
+    pub fn reason(&self) -> Reason {
+        match self {
+            ResourceRefusal::AlreadyExists => Reason::AlreadyExists,
+            ResourceRefusal::OwnedByAnother(_) => Reason::OwnedByAnother,
+            ResourceRefusal::Immutable(_) => Reason::InvalidSpec,
+        }
+    }
+
+    /// The message of the condition and the event, for the `noun` ("custom metric") `name` in
+    /// `region`. Another owner is never named: tenants are not told about each other.
+    pub fn message(&self, noun: &str, name: &str, region: &str) -> String {
+        match self {
+            ResourceRefusal::AlreadyExists => format!(
+                "{noun} {name:?} already exists in {region} and is not managed by this operator; set spec.adoptionPolicy: Adopt to take it over"
+            ),
+            ResourceRefusal::OwnedByAnother(_) => format!(
+                "{noun} {name:?} in {region} is managed by another resource; it is never written or deleted by this one"
+            ),
+            ResourceRefusal::Immutable(fields) => format!(
+                "{noun} {name:?} in {region} differs in {} which AWS cannot change after creation; create a resource with another name instead",
+                fields.join(", ")
+            ),
+        }
+    }
 }
 
 /// What happens to the AWS resource when the Kubernetes resource goes away.

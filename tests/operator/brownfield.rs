@@ -6,12 +6,15 @@ use crate::harness::*;
 use clap::Parser;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use securityprofile_operator::api::SecurityProfile;
+use securityprofile_operator::api::{
+    AdoptionPolicy, CustomMetric, CustomMetricType, DeletionPolicy, Dimension, SecurityProfile,
+};
 use securityprofile_operator::aws::{AwsOptions, Iot};
 use securityprofile_operator::cli::export::{self, ExportArgs};
 use securityprofile_operator::cli::plan::{self, PlanArgs};
 use securityprofile_operator::cli::progress::Progress;
 use securityprofile_operator::cli::review::Action;
+use securityprofile_operator::controller::ManagedKind;
 use securityprofile_operator::iam::PolicyArgs;
 use securityprofile_operator::metrics::Metrics;
 use serde_json::{Value, json};
@@ -192,6 +195,26 @@ async fn fill(env: &Env) -> Vec<&'static str> {
     iot.attach(REGION, "theirs", &env.thing_group("theirs-group"))
         .await
         .unwrap();
+    // What Rules_Everything names (a dimension and two custom metrics), one metric with a name
+    // that is not a Kubernetes name, and one another cluster owns.
+    admin
+        .put_dimension(json!({"name": "TopicFilter", "type": "TOPIC_FILTER",
+                              "stringValues": ["telemetry/#", "alerts/+"], "tags": {"team": "edge"}}))
+        .unwrap();
+    for (name, metric_type, display) in [
+        ("custom-numbers", "number-list", Some("Error codes")),
+        ("custom-strings", "string-list", None),
+        ("Wifi_SSIDs", "string-list", Some("Wi-Fi networks")),
+    ] {
+        admin
+            .put_custom_metric(json!({"metricName": name, "metricType": metric_type,
+                                      "displayName": display, "tags": {"cost-center": "4711"}}))
+            .unwrap();
+    }
+    admin
+        .put_custom_metric(json!({"metricName": "their-metric", "metricType": "number",
+            "tags": {"iot.awscc.io/cluster": "other", "iot.awscc.io/namespace": "x", "iot.awscc.io/name": "m"}}))
+        .unwrap();
     vec![
         "-Edge_Fleet-",
         "Rules_Everything",
@@ -265,7 +288,11 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
     assert_eq!(
         reads.keys().map(String::as_str).collect::<Vec<_>>(),
         [
+            "DescribeCustomMetric",
+            "DescribeDimension",
             "DescribeSecurityProfile",
+            "ListCustomMetrics",
+            "ListDimensions",
             "ListSecurityProfiles",
             "ListTagsForResource",
             "ListTargetsForSecurityProfile"
@@ -284,14 +311,25 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
         })
         .collect();
     assert_eq!(aws_names, exported_names);
-    assert_eq!(out.skipped.len(), 1, "{:?}", out.skipped);
-    assert_eq!(out.skipped[0].aws_name, "theirs");
+    check_dependency_manifests(&out);
+    let skipped: Vec<_> = out
+        .skipped
+        .iter()
+        .map(|s| (s.noun, s.aws_name.as_str()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("security profile", "theirs"),
+            ("custom metric", "their-metric")
+        ]
+    );
     assert!(
-        out.skipped[0].why.contains("cluster other"),
+        out.skipped.iter().all(|s| s.why.contains("cluster other")),
         "{:?}",
         out.skipped
     );
-    let yaml = export::to_yaml(&out.manifests).unwrap();
+    let yaml = export::to_yaml(&out).unwrap();
 
     let dir = std::env::temp_dir().join(format!("spo-export-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -309,7 +347,8 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
     let stderr = String::from_utf8_lossy(&bin.stderr);
     assert!(bin.status.success(), "export failed: {stderr}");
     assert!(
-        stderr.contains("skipped theirs: owned by cluster other"),
+        stderr.contains("skipped security profile theirs: owned by cluster other")
+            && stderr.contains("skipped custom metric their-metric: owned by cluster other"),
         "{stderr}"
     );
     let mut files: Vec<_> = std::fs::read_dir(&dir)
@@ -317,10 +356,35 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    assert_eq!(files.len(), exported_names.len());
-    let mut from_files: Vec<SecurityProfile> = files
+    let total = out.manifests.len() + out.custom_metrics.len() + out.dimensions.len();
+    assert_eq!(files.len(), total);
+    let read = |suffix: &str| -> Vec<String> {
+        files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .filter(|n| {
+                n.ends_with(suffix) && n.matches('.').count() == suffix.matches('.').count()
+            })
+            .map(|n| std::fs::read_to_string(dir.join(n)).unwrap())
+            .collect()
+    };
+    let by_name = |a: &CustomMetric, b: &CustomMetric| a.metadata.name.cmp(&b.metadata.name);
+    let mut metric_files: Vec<CustomMetric> = read(".custommetric.yaml")
         .iter()
-        .map(|f| serde_yaml_ng::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
+        .map(|t| serde_yaml_ng::from_str(t).unwrap())
+        .collect();
+    metric_files.sort_by(by_name);
+    let mut exported_metrics = out.custom_metrics.clone();
+    exported_metrics.sort_by(by_name);
+    assert_eq!(metric_files, exported_metrics, "one file per custom metric");
+    let dimension_files: Vec<Dimension> = read(".dimension.yaml")
+        .iter()
+        .map(|t| serde_yaml_ng::from_str(t).unwrap())
+        .collect();
+    assert_eq!(dimension_files, out.dimensions, "one file per dimension");
+    let mut from_files: Vec<SecurityProfile> = read(".yaml")
+        .iter()
+        .map(|t| serde_yaml_ng::from_str(t).unwrap())
         .collect();
     from_files.sort_by_key(aws_name);
     let mut from_lib = out.manifests.clone();
@@ -380,6 +444,7 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
             "{r:?}"
         );
     }
+    assert_eq!(reviews.len(), total, "every kind is planned");
     assert_eq!(plan::exit_code(&reviews), 2);
 
     // Apply with the operator running under its own scoped policy (no list).
@@ -389,12 +454,33 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
         .unwrap();
     let before = call_counts(&env);
     env.operator = Some(start_operator(env.client.clone(), args_for(&url)));
+    // Profiles first: those naming an exported metric or dimension wait for it.
     let api = env.api();
     for sp in &out.manifests {
         api.create(&PostParams::default(), sp).await.expect("apply");
     }
+    let metrics: Api<CustomMetric> = Api::namespaced(env.client.clone(), NS);
+    for cm in &out.custom_metrics {
+        metrics
+            .create(&PostParams::default(), cm)
+            .await
+            .expect("apply");
+    }
+    let dimensions: Api<Dimension> = Api::namespaced(env.client.clone(), NS);
+    for d in &out.dimensions {
+        dimensions
+            .create(&PostParams::default(), d)
+            .await
+            .expect("apply");
+    }
     for sp in &out.manifests {
         env.wait_ready(sp.metadata.name.as_deref().unwrap()).await;
+    }
+    for cm in &out.custom_metrics {
+        wait_resource_ready(&metrics, cm.metadata.name.as_deref().unwrap()).await;
+    }
+    for d in &out.dimensions {
+        wait_resource_ready(&dimensions, d.metadata.name.as_deref().unwrap()).await;
     }
     let calls = delta(&before, &call_counts(&env));
     for op in [
@@ -404,13 +490,35 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
         "AttachSecurityProfile",
         "DetachSecurityProfile",
         "UntagResource",
+        "CreateCustomMetric",
+        "UpdateCustomMetric",
+        "DeleteCustomMetric",
+        "CreateDimension",
+        "UpdateDimension",
+        "DeleteDimension",
     ] {
         assert_eq!(calls.get(op), None, "{op} called: {calls:?}");
     }
     assert_eq!(
-        calls.get("TagResource"),
-        Some(&(exported_names.len() as u64)),
-        "{calls:?}"
+        env.calls("TagResource"),
+        BTreeMap::from([("ok".to_string(), total as u64)]),
+        "only the ownership tags, once per resource: {calls:?}"
+    );
+    let state = env.emulator.admin().state();
+    for m in &state.custom_metrics {
+        let owner = m.tags.get("iot.awscc.io/cluster").map(String::as_str);
+        let expected = if m.name == "their-metric" {
+            "other"
+        } else {
+            CLUSTER
+        };
+        assert_eq!(owner, Some(expected), "{}", m.name);
+    }
+    assert!(
+        state
+            .dimensions
+            .iter()
+            .all(|d| d.tags.get("iot.awscc.io/cluster").map(String::as_str) == Some(CLUSTER))
     );
     for p in env.emulator.admin().state().profiles {
         let (version, targets) = &states_before[&p.name];
@@ -435,6 +543,73 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
     );
     assert_eq!(plan::exit_code(&reviews), 0);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits until a CustomMetric or Dimension is Ready at its generation.
+async fn wait_resource_ready<K: ManagedKind>(api: &Api<K>, name: &str) {
+    eventually(
+        &format!("{name} Ready"),
+        std::time::Duration::from_secs(30),
+        || async {
+            let obj = api.get_opt(name).await.ok().flatten()?;
+            let status = obj.resource_status()?;
+            let ready = status
+                .condition("Ready")
+                .is_some_and(|c| c.status == "True")
+                && status.observed_generation == obj.meta().generation;
+            ready.then_some(())
+        },
+    )
+    .await
+}
+
+/// The custom metrics and dimensions are exported with every attribute and their user tags,
+/// the AWS name kept where it is no Kubernetes name; the other cluster's metric is not.
+fn check_dependency_manifests(out: &export::Export) {
+    let metrics: BTreeMap<String, &CustomMetric> = out
+        .custom_metrics
+        .iter()
+        .map(|m| (m.metadata.name.clone().unwrap(), m))
+        .collect();
+    assert_eq!(
+        metrics.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["custom-numbers", "custom-strings", "wifi-ssids"]
+    );
+    let wifi = &metrics["wifi-ssids"].spec;
+    assert_eq!(wifi.metric_name.as_deref(), Some("Wifi_SSIDs"));
+    assert_eq!(wifi.metric_type, CustomMetricType::StringList);
+    assert_eq!(wifi.display_name.as_deref(), Some("Wi-Fi networks"));
+    assert_eq!(wifi.region.as_deref(), Some(REGION));
+    assert_eq!(wifi.tags.as_ref().map(Vec::len), Some(1));
+    let numbers = &metrics["custom-numbers"].spec;
+    assert_eq!(numbers.metric_name, None);
+    assert_eq!(numbers.metric_type, CustomMetricType::NumberList);
+    for m in &out.custom_metrics {
+        assert_eq!(m.metadata.namespace.as_deref(), Some(NS));
+        assert_eq!(m.spec.adoption_policy, AdoptionPolicy::Adopt);
+        assert_eq!(m.spec.deletion_policy, DeletionPolicy::Retain);
+    }
+    // The harness's dimension and the one Rules_Everything names.
+    let dims: Vec<_> = out
+        .dimensions
+        .iter()
+        .map(|d| (d.metadata.name.clone().unwrap(), d.spec.name.clone()))
+        .collect();
+    assert_eq!(
+        dims,
+        [
+            ("topicfilter".to_string(), Some("TopicFilter".to_string())),
+            (
+                "topicfilterforauthmessages".to_string(),
+                Some("TopicFilterForAuthMessages".to_string())
+            )
+        ]
+    );
+    let topic = &out.dimensions[0].spec;
+    assert_eq!(topic.string_values, ["alerts/+", "telemetry/#"]);
+    assert_eq!(topic.tags.as_ref().map(|t| t[0].key.as_str()), Some("team"));
+    assert_eq!(topic.adoption_policy, AdoptionPolicy::Adopt);
+    assert_eq!(topic.deletion_policy, DeletionPolicy::Retain);
 }
 
 fn args_for(url: &str) -> securityprofile_operator::config::ControllerArgs {
@@ -524,6 +699,16 @@ async fn export_pages_filters_skips_this_clusters_profiles_and_fails_on_aws_erro
         .put_profile(json!({"securityProfileName": "mine", "tags": {
             "iot.awscc.io/cluster": CLUSTER, "iot.awscc.io/namespace": NS, "iot.awscc.io/name": "mine"}}))
         .unwrap();
+    // More than one page of ListCustomMetrics (25 a page), and one metric this cluster has.
+    for i in 0..30 {
+        admin
+            .put_custom_metric(json!({"metricName": format!("cm-{i:02}"), "metricType": "number"}))
+            .unwrap();
+    }
+    admin
+        .put_custom_metric(json!({"metricName": "mine-metric", "metricType": "number", "tags": {
+            "iot.awscc.io/cluster": CLUSTER, "iot.awscc.io/namespace": NS, "iot.awscc.io/name": "m"}}))
+        .unwrap();
     let url = emulator.url();
     let fast = ["--aws-tps", "*=5000"];
     let iot = iot(&url).await;
@@ -533,11 +718,20 @@ async fn export_pages_filters_skips_this_clusters_profiles_and_fails_on_aws_erro
         .await
         .unwrap();
     assert_eq!(out.manifests.len(), 261, "every page");
-    assert_eq!(out.skipped.len(), 1);
-    assert_eq!(out.skipped[0].aws_name, "mine");
+    assert_eq!(out.custom_metrics.len(), 30, "every page of custom metrics");
+    assert_eq!(out.skipped.len(), 2);
+    assert_eq!(
+        (out.skipped[0].noun, out.skipped[0].aws_name.as_str()),
+        ("security profile", "mine")
+    );
     assert_eq!(
         out.skipped[0].why,
         format!("already managed by this cluster as {NS}/mine")
+    );
+    assert_eq!(out.skipped[1].aws_name, "mine-metric");
+    assert_eq!(
+        out.skipped[1].why,
+        format!("already managed by this cluster as {NS}/m")
     );
     assert!(
         out.manifests
@@ -563,6 +757,25 @@ async fn export_pages_filters_skips_this_clusters_profiles_and_fails_on_aws_erro
     assert_eq!(
         names,
         (250..260).map(|i| format!("edge-{i}")).collect::<Vec<_>>()
+    );
+    assert!(
+        out.custom_metrics.is_empty(),
+        "the filter applies to every kind"
+    );
+    let metrics_only =
+        export_args(&[&["--region", REGION, "--name-filter", "cm-1?"], &fast[..]].concat());
+    let out = export::export(&iot, &metrics_only, &Progress::hidden())
+        .await
+        .unwrap();
+    assert!(out.manifests.is_empty());
+    let names: Vec<_> = out
+        .custom_metrics
+        .iter()
+        .map(|m| m.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        (10..20).map(|i| format!("cm-{i}")).collect::<Vec<_>>()
     );
 
     // An AWS error: exit code 1, the operation, the AWS code and message on stderr.

@@ -423,3 +423,148 @@ async fn plan_shows_each_change_and_refusal_and_never_writes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `plan` reviews CustomMetric and Dimension manifests with the same planner and guardrails as
+/// the controller: create, adopt (tags only), the refusals (AlreadyExists, AdoptionNotAllowed,
+/// Forbidden region), in text and JSON from the built binary, and never writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_reviews_custom_metrics_and_dimensions_and_never_writes() {
+    securityprofile_operator::install_crypto_provider();
+    let emulator = Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let admin = emulator.admin();
+    admin
+        .put_custom_metric(
+            json!({"metricName": "legacyMetric", "metricType": "number", "displayName": "by hand"}),
+        )
+        .unwrap();
+    admin
+        .put_dimension(
+            json!({"name": "legacyTopics", "type": "TOPIC_FILTER", "stringValues": ["l/#"]}),
+        )
+        .unwrap();
+    let dir: PathBuf = std::env::temp_dir().join(format!("spo-plan-kinds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = |kind: &str, name: &str, spec: Value| {
+        json!({"apiVersion": "iot.awscc.io/v1alpha1", "kind": kind,
+               "metadata": {"name": name, "namespace": NS}, "spec": spec})
+    };
+    let stream = [
+        doc(
+            "CustomMetric",
+            "fresh-metric",
+            json!({"metricType": "string-list", "displayName": "new"}),
+        ),
+        doc(
+            "CustomMetric",
+            "legacy",
+            json!({"metricName": "legacyMetric", "metricType": "number"}),
+        ),
+        doc(
+            "Dimension",
+            "legacy-topics",
+            json!({"name": "legacyTopics", "type": "TOPIC_FILTER",
+            "stringValues": ["l/#"], "adoptionPolicy": "Adopt"}),
+        ),
+        doc(
+            "Dimension",
+            "far",
+            json!({"type": "TOPIC_FILTER", "stringValues": ["f/#"], "region": "xx-north-9"}),
+        ),
+    ]
+    .iter()
+    .map(|v| serde_yaml_ng::to_string(v).unwrap())
+    .collect::<Vec<_>>()
+    .join("---\n");
+    std::fs::write(dir.join("kinds.yaml"), stream).unwrap();
+    let url = emulator.url();
+    let state_before = admin.state();
+    let calls_before: u64 = admin.calls().values().flat_map(|o| o.values()).sum();
+    let base = [
+        "-f",
+        dir.to_str().unwrap(),
+        "--aws-endpoint-url",
+        &url,
+        "--cluster-id",
+        CLUSTER,
+        "--default-region",
+        REGION,
+    ];
+    let (code, json_out, _) = run_plan(&[&base[..], &["-o", "json"]].concat());
+    assert_eq!(code, 1, "refusals fail the check");
+    let doc: Value = serde_json::from_str(&json_out).unwrap();
+    let rows: Vec<(String, String, String, Value)> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (s("kind"), s("name"), s("action"), r["reason"].clone())
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "CustomMetric".into(),
+                "fresh-metric".into(),
+                "create".into(),
+                Value::Null
+            ),
+            (
+                "CustomMetric".into(),
+                "legacy".into(),
+                "refuse".into(),
+                json!("AlreadyExists")
+            ),
+            (
+                "Dimension".into(),
+                "legacy-topics".into(),
+                "refuse".into(),
+                json!("AdoptionNotAllowed")
+            ),
+            (
+                "Dimension".into(),
+                "far".into(),
+                "refuse".into(),
+                json!("Forbidden")
+            ),
+        ]
+    );
+    let fresh = &doc["resources"][0];
+    assert_eq!(fresh["awsName"], "fresh-metric");
+    assert_eq!(
+        fresh["changes"][0],
+        json!({"field": "metricType", "old": null, "new": "string-list"})
+    );
+
+    // With adoption allowed, the dimension is adopted with its ownership tags only.
+    let (code, text, _) = run_plan(&[&base[..], &["--allow-adoption"]].concat());
+    assert_eq!(code, 1, "the unadoptable metric still refuses");
+    assert!(
+        text.contains("CREATE   CustomMetric team-a/fresh-metric (fresh-metric in us-east-1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ADOPT    Dimension team-a/legacy-topics (legacyTopics in us-east-1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("+ tag iot.awscc.io/cluster: (none) -> \"test-cluster\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("REFUSED  CustomMetric team-a/legacy (legacyMetric in us-east-1)"),
+        "{text}"
+    );
+    let calls_after: u64 = admin.calls().values().flat_map(|o| o.values()).sum();
+    assert!(calls_after > calls_before, "AWS was read");
+    assert_eq!(admin.calls().get("TagResource"), None, "nothing written");
+    assert_eq!(admin.state(), state_before, "AWS is unchanged");
+    let _ = std::fs::remove_dir_all(&dir);
+}

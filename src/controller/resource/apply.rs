@@ -160,31 +160,11 @@ fn refusal_message(
     region: &str,
     refusal: ResourceRefusal,
 ) -> (Reason, String) {
-    match refusal {
-        ResourceRefusal::AlreadyExists => (
-            Reason::AlreadyExists,
-            format!(
-                "{noun} {name:?} already exists in {region} and is not managed by this operator; set spec.adoptionPolicy: Adopt to take it over"
-            ),
-        ),
-        ResourceRefusal::OwnedByAnother(owner) => {
-            // The owner goes to the operator's log only: tenants are not told about each other.
-            tracing::info!(%owner, "refused: the {noun} is managed by another resource");
-            (
-                Reason::OwnedByAnother,
-                format!(
-                    "{noun} {name:?} in {region} is managed by another resource; it is never written or deleted by this one"
-                ),
-            )
-        }
-        ResourceRefusal::Immutable(fields) => (
-            Reason::InvalidSpec,
-            format!(
-                "{noun} {name:?} in {region} differs in {} which AWS cannot change after creation; create a resource with another name instead",
-                fields.join(", ")
-            ),
-        ),
+    if let ResourceRefusal::OwnedByAnother(owner) = &refusal {
+        // The owner goes to the operator's log only: tenants are not told about each other.
+        tracing::info!(%owner, "refused: the {noun} is managed by another resource");
     }
+    (refusal.reason(), refusal.message(noun, name, region))
 }
 
 /// Runs the steps in order and returns the AWS state they leave; every write is announced by
