@@ -8,8 +8,8 @@ use clap::Args;
 /// annotations of the same names (`iot.awscc.io/allowed-role-arns`, …) narrow them.
 #[derive(Args, Clone, Debug, Default)]
 pub struct GuardArgs {
-    /// Allow adoption of unowned profiles in every namespace (otherwise only in namespaces
-    /// annotated iot.awscc.io/allow-adoption: "true").
+    /// Allow adoption of unowned profiles, custom metrics and dimensions in every namespace
+    /// (otherwise only in namespaces annotated iot.awscc.io/allow-adoption: "true").
     #[arg(long, env = "ALLOW_ADOPTION", default_value_t = false)]
     pub allow_adoption: bool,
 
@@ -30,8 +30,8 @@ pub struct GuardArgs {
     #[arg(long, env = "ALLOWED_TARGET_ARNS", value_delimiter = ',')]
     pub allowed_target_arns: Vec<String>,
 
-    /// Regions profiles may live in (default: every known AWS region). A region listed here
-    /// is allowed even when this build does not know it yet.
+    /// Regions profiles, custom metrics and dimensions may live in (default: every known AWS
+    /// region). A region listed here is allowed even when this build does not know it yet.
     #[arg(long, env = "ALLOWED_REGIONS", value_delimiter = ',')]
     pub allowed_regions: Vec<String>,
 }
