@@ -342,23 +342,9 @@ pub fn edit_floor(args: &BenchArgs) -> f64 {
     .sum()
 }
 
-/// Applies `f` to each index with the bench's parallelism; returns when all are done.
-async fn each<F, Fut>(args: &BenchArgs, indices: &[usize], f: F) -> Result<()>
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = Result<()>>,
-{
-    futures::stream::iter(indices.iter().copied())
-        .map(f)
-        .buffer_unordered(args.apply_parallelism)
-        .try_collect::<Vec<()>>()
-        .await
-        .map(|_| ())
-}
-
 /// (3) While resyncs use their whole budget: `--edits` edits made one after another, each
-/// timed from its patch to Ready at its new generation, and meanwhile as many new resources
-/// and as many deletions.
+/// timed from its patch to Ready at its new generation, each made together with one new
+/// resource and one deletion.
 pub async fn edits_under_resyncs(
     args: &BenchArgs,
     world: &World,
@@ -372,65 +358,49 @@ pub async fn edits_under_resyncs(
     let new: Vec<usize> = (args.resources..args.resources + n).collect();
     let gone: Vec<usize> = live[live.len().saturating_sub(n).max(n)..].to_vec();
     let limit = timeout(n as f64);
-    let creations = async {
-        each(args, &new, |i| {
-            let api = api.clone();
-            let sp = manifest(i, &world.groups);
-            async move {
-                api.create(&PostParams::default(), &sp?).await?;
-                Ok(())
-            }
-        })
-        .await?;
-        let names: Vec<String> = new.iter().map(|i| name(*i)).collect();
+    // Each edit comes with one creation and one deletion, made at the same moment: users'
+    // changes spread over the window, competing with the edits for every quota they share.
+    let mut latencies = Vec::new();
+    for (k, i) in edited.iter().enumerate() {
+        if let Some(c) = new.get(k) {
+            api.create(&PostParams::default(), &manifest(*c, &world.groups)?)
+                .await?;
+        }
+        if let Some(d) = gone.get(k) {
+            api.delete(&name(*d), &DeleteParams::default()).await?;
+        }
+        let at = Instant::now();
+        let patch = json!({"spec": {"securityProfileDescription": format!("edited profile {i}")}});
+        let out = api
+            .patch(&name(*i), &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        let generation = out.metadata.generation.unwrap_or(0);
+        let n = name(*i);
         let done = tracker
-            .wait(limit, |s| {
-                names
-                    .iter()
-                    .all(|n| s.objects.get(n).is_some_and(|e| e.converged_at(1)))
+            .wait(Duration::from_secs(120), |s| {
+                s.objects
+                    .get(&n)
+                    .is_some_and(|e| e.converged_at(generation))
             })
             .await;
-        anyhow::Ok(done.map(|at| at.duration_since(start.at).as_secs_f64()))
-    };
-    let deletions = async {
-        each(args, &gone, |i| {
-            let api = api.clone();
-            async move {
-                api.delete(&name(i), &DeleteParams::default()).await?;
-                Ok(())
-            }
+        latencies.push(done.map(|d| d.duration_since(at).as_secs_f64()));
+    }
+    let created_names: Vec<String> = new.iter().map(|i| name(*i)).collect();
+    let created = tracker
+        .wait(limit, |s| {
+            created_names
+                .iter()
+                .all(|n| s.objects.get(n).is_some_and(|e| e.converged_at(1)))
         })
-        .await?;
-        let names: Vec<String> = gone.iter().map(|i| name(*i)).collect();
-        let done = tracker
-            .wait(limit, |s| names.iter().all(|n| !s.objects.contains_key(n)))
-            .await;
-        anyhow::Ok(done.map(|at| at.duration_since(start.at).as_secs_f64()))
-    };
-    let edits = async {
-        let mut latencies = Vec::new();
-        for i in &edited {
-            let at = Instant::now();
-            let patch =
-                json!({"spec": {"securityProfileDescription": format!("edited profile {i}")}});
-            let out = api
-                .patch(&name(*i), &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
-            let generation = out.metadata.generation.unwrap_or(0);
-            let n = name(*i);
-            let done = tracker
-                .wait(Duration::from_secs(120), |s| {
-                    s.objects
-                        .get(&n)
-                        .is_some_and(|e| e.converged_at(generation))
-                })
-                .await;
-            latencies.push(done.map(|d| d.duration_since(at).as_secs_f64()));
-        }
-        anyhow::Ok(latencies)
-    };
-    let (created, deleted, latencies) = futures::join!(creations, deletions, edits);
-    let (created, deleted, latencies) = (created?, deleted?, latencies?);
+        .await
+        .map(|at| at.duration_since(start.at).as_secs_f64());
+    let gone_names: Vec<String> = gone.iter().map(|i| name(*i)).collect();
+    let deleted = tracker
+        .wait(limit, |s| {
+            gone_names.iter().all(|n| !s.objects.contains_key(n))
+        })
+        .await
+        .map(|at| at.duration_since(start.at).as_secs_f64());
     let end = Instant::now();
     let effective = world
         .operator_metric("securityprofile_operator_resync_effective_period_seconds")
@@ -472,7 +442,7 @@ pub async fn edits_under_resyncs(
         "editFloorSeconds": round(edit_floor(args), 3),
         "worstEditSeconds": done.last().map(|x| round(*x, 3)),
         "medianEditSeconds": done.get(done.len() / 2).map(|x| round(*x, 3)),
-        "editSeconds": done.iter().map(|x| round(*x, 3)).collect::<Vec<_>>(),
+        "editSeconds": latencies.iter().map(|x| x.map(|x| round(x, 3))).collect::<Vec<_>>(),
         "creations": new.len(),
         "creationsSeconds": created.map(|x| round(x, 3)),
         "deletions": gone.len(),

@@ -99,12 +99,12 @@ impl World {
             l.local_addr()?
         };
         let mut operator = Command::new(env!("CARGO_BIN_EXE_securityprofile-operator"));
+        operator.arg("run");
         // The operator paces itself at the quota the emulator enforces (its default: AWS's).
         if let Some(t) = args.tps {
             operator.arg("--aws-tps").arg(format!("*={t}"));
         }
         let operator = operator
-            .arg("run")
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .args(["--aws-endpoint-url", &emulator.url()])

@@ -13,4 +13,7 @@ pub use client::{AwsOptions, Described, Iot, IotError};
 pub use dependencies::ResourceApi;
 pub use error::{AwsError, ErrorClass};
 pub use fence::Fence;
-pub use pacer::{DOCUMENTED_QUOTAS, Lane, OWN_ACCOUNT, Pacer, current_lane, in_lane, parse_rate};
+pub use pacer::{
+    DOCUMENTED_QUOTAS, Lane, LaneCell, OWN_ACCOUNT, Pacer, current_lane, in_lane, in_shared_lane,
+    parse_rate,
+};

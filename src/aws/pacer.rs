@@ -5,12 +5,14 @@
 //! Each key has two lanes: calls made for a user's change ([`Lane::User`]) go before calls of
 //! periodic resyncs ([`Lane::Resync`]) waiting for the same key, so that an edit waits only for
 //! its own calls however many resyncs are queued. The lane is the one of the task making the
-//! call (see [`in_lane`]); calls outside any lane count as user work.
+//! call (see [`in_lane`]); calls outside any lane count as user work. A task's lane can be
+//! raised while it runs ([`LaneCell::promote`]): a resync under way when a user changes the
+//! same resource then finishes in the user lane, since the user's change waits for it.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -45,18 +47,55 @@ pub enum Lane {
     Resync = 1,
 }
 
+/// The lane of one task's calls, shared with whoever may raise it while the task runs.
+#[derive(Debug)]
+pub struct LaneCell {
+    lane: AtomicU8,
+    /// Wakes the task's call waiting at the pacer, so that it changes lanes at once.
+    raised: Notify,
+}
+
+impl LaneCell {
+    pub fn new(lane: Lane) -> Arc<LaneCell> {
+        Arc::new(LaneCell {
+            lane: AtomicU8::new(lane as u8),
+            raised: Notify::new(),
+        })
+    }
+
+    pub fn get(&self) -> Lane {
+        match self.lane.load(Ordering::Relaxed) {
+            0 => Lane::User,
+            _ => Lane::Resync,
+        }
+    }
+
+    /// Moves the task's next calls (and the one waiting at the pacer) to the user lane;
+    /// returns whether it was in the resync lane.
+    pub fn promote(&self) -> bool {
+        let was = self.lane.swap(Lane::User as u8, Ordering::Relaxed);
+        self.raised.notify_waiters();
+        was != Lane::User as u8
+    }
+}
+
 tokio::task_local! {
-    static LANE: Lane;
+    static LANE: Arc<LaneCell>;
 }
 
 /// Runs `f` with its AWS calls in `lane`.
 pub fn in_lane<F: Future>(lane: Lane, f: F) -> impl Future<Output = F::Output> {
-    LANE.scope(lane, f)
+    LANE.scope(LaneCell::new(lane), f)
+}
+
+/// Runs `f` with its AWS calls in the lane `cell` holds at each call.
+pub fn in_shared_lane<F: Future>(cell: Arc<LaneCell>, f: F) -> impl Future<Output = F::Output> {
+    LANE.scope(cell, f)
 }
 
 /// The lane of the current task (user work when none was set).
 pub fn current_lane() -> Lane {
-    LANE.try_with(|l| *l).unwrap_or(Lane::User)
+    LANE.try_with(|l| l.get()).unwrap_or(Lane::User)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -138,6 +177,7 @@ impl Pacer {
             region: region.to_string(),
             operation,
         };
+        let cell = LANE.try_with(|c| c.clone()).ok();
         let lane = current_lane() as usize;
         let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
         self.lines()
@@ -159,13 +199,32 @@ impl Pacer {
             let notified = self.turn.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match place.try_start(interval) {
+            let raised = cell.as_ref().map(|c| c.raised.notified());
+            tokio::pin!(raised);
+            if let Some(r) = raised.as_mut().as_pin_mut() {
+                r.enable();
+            }
+            // A promoted task moves to the user lane (its cell wakes it for that).
+            place.follow(current_lane() as usize);
+            let at = match place.try_start(interval) {
                 Ok(()) => return,
-                Err(Some(at)) => tokio::select! {
-                    _ = tokio::time::sleep_until(at) => {}
-                    _ = notified => {}
-                },
-                Err(None) => notified.await,
+                Err(at) => at,
+            };
+            let sleep = async {
+                match at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = sleep => {}
+                _ = notified => {}
+                _ = async {
+                    match raised.as_mut().as_pin_mut() {
+                        Some(r) => r.await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
             }
         }
     }
@@ -181,6 +240,22 @@ struct Place<'a> {
 }
 
 impl Place<'_> {
+    /// Moves the call to `lane`, keeping its order by ticket among that lane's calls.
+    fn follow(&mut self, lane: usize) {
+        if lane == self.lane || !self.queued {
+            return;
+        }
+        let mut lines = self.pacer.lines();
+        let Some(line) = lines.get_mut(self.key) else {
+            return;
+        };
+        line.waiting[self.lane].retain(|t| *t != self.ticket);
+        let to = &mut line.waiting[lane];
+        let at = to.partition_point(|t| *t < self.ticket);
+        to.insert(at, self.ticket);
+        self.lane = lane;
+    }
+
     /// Starts the call if it is first in line and the key's interval has passed; else says
     /// until when to wait (`None`: until another call starts).
     fn try_start(&mut self, interval: Duration) -> Result<(), Option<Instant>> {
@@ -244,7 +319,6 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn rates_that_would_overflow_the_spacing_are_rejected() {
@@ -293,6 +367,36 @@ mod tests {
         );
         // Seven calls at 100/s: the last one 60 ms after the first, at least.
         assert!(t0.elapsed() >= Duration::from_millis(60));
+    }
+
+    #[tokio::test]
+    async fn a_promoted_resync_overtakes_the_resyncs_waiting_before_it() {
+        let p = Arc::new(Pacer::new(&[("*".into(), 100.0)]));
+        let op = "DescribeSecurityProfile";
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let cell = LaneCell::new(Lane::Resync);
+        let mut tasks = Vec::new();
+        for i in 0..4 {
+            let (p, log) = (p.clone(), log.clone());
+            // The last resync's lane is shared with the test, which promotes it while it waits.
+            let cell = if i == 3 {
+                cell.clone()
+            } else {
+                LaneCell::new(Lane::Resync)
+            };
+            tasks.push(tokio::spawn(in_shared_lane(cell, async move {
+                p.wait_for("a", "r", op).await;
+                log.lock().unwrap().push(i);
+            })));
+            tokio::task::yield_now().await;
+        }
+        assert!(cell.promote(), "it was a resync");
+        assert!(!cell.promote(), "promoting twice changes nothing");
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // Resync 0 had the key free; the promoted one (3) goes before 1 and 2.
+        assert_eq!(*log.lock().unwrap(), [0, 3, 1, 2]);
     }
 
     #[tokio::test]

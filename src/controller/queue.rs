@@ -37,8 +37,10 @@ impl Due {
 type Slot = (Instant, u64, String);
 
 /// A resource being reconciled: a request that arrived meanwhile runs after it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Running {
+    /// The lane it was taken from (it holds one of that lane's workers).
+    lane: Lane,
     again: Option<Due>,
     /// The resource was deleted meanwhile: its own requeue is dropped.
     gone: bool,
@@ -60,6 +62,20 @@ pub struct Queue {
     spacing: Spacing,
     next_resync: Instant,
     next_full: Instant,
+    /// Resyncs that may run at once: the other workers stay free for user work, so that a
+    /// user's change never waits for a worker behind a backlog of resyncs.
+    resync_workers: usize,
+    resyncs_running: usize,
+}
+
+/// The workers resyncs may take out of `concurrency`: all but a quarter (at least one is kept
+/// for user work when there are two or more).
+pub fn resync_workers(concurrency: usize) -> usize {
+    if concurrency <= 1 {
+        1
+    } else {
+        concurrency - (concurrency / 4).max(1)
+    }
 }
 
 /// The budget's pace of resyncs.
@@ -82,7 +98,15 @@ impl Queue {
             spacing,
             next_resync: now,
             next_full: now,
+            resync_workers: usize::MAX,
+            resyncs_running: 0,
         }
+    }
+
+    /// Lets at most `n` resyncs run at once (see [`resync_workers`]).
+    pub fn with_resync_workers(mut self, n: usize) -> Queue {
+        self.resync_workers = n.max(1);
+        self
     }
 
     /// Asks for work on `key`; a resource already waiting keeps one entry, the more urgent.
@@ -132,17 +156,21 @@ impl Queue {
         self.promote(now);
         // The first due resync waits for the budget (resyncs are served in due order, so a
         // full read is not overtaken by later partial ones).
-        let resync_at = self.due[Lane::Resync as usize].first().map(|(_, _, key)| {
-            let full = self.waiting.get(key).is_some_and(|(d, _)| d.full);
-            (
-                full,
-                if full {
-                    self.next_resync.max(self.next_full)
-                } else {
-                    self.next_resync
-                },
-            )
-        });
+        let free = self.resyncs_running < self.resync_workers;
+        let resync_at = self.due[Lane::Resync as usize]
+            .first()
+            .filter(|_| free)
+            .map(|(_, _, key)| {
+                let full = self.waiting.get(key).is_some_and(|(d, _)| d.full);
+                (
+                    full,
+                    if full {
+                        self.next_resync.max(self.next_full)
+                    } else {
+                        self.next_resync
+                    },
+                )
+            });
         let lane = if !self.due[Lane::User as usize].is_empty() {
             Lane::User
         } else if let Some((full, at)) = resync_at.filter(|(_, at)| *at <= now) {
@@ -163,7 +191,17 @@ impl Queue {
             return Err(None);
         };
         self.waiting.remove(&key);
-        self.running.insert(key.clone(), Running::default());
+        if lane == Lane::Resync {
+            self.resyncs_running += 1;
+        }
+        self.running.insert(
+            key.clone(),
+            Running {
+                lane,
+                again: None,
+                gone: false,
+            },
+        );
         Ok((key, lane))
     }
 
@@ -172,6 +210,9 @@ impl Queue {
         let Some(running) = self.running.remove(key) else {
             return;
         };
+        if running.lane == Lane::Resync {
+            self.resyncs_running -= 1;
+        }
         let next = if running.gone { None } else { next };
         let due = match (next, running.again) {
             (Some(a), Some(b)) => Some(a.merge(b)),
@@ -186,10 +227,8 @@ impl Queue {
     pub fn forget(&mut self, key: &str) {
         self.unlink(key);
         if let Some(running) = self.running.get_mut(key) {
-            *running = Running {
-                again: None,
-                gone: true,
-            };
+            running.again = None;
+            running.gone = true;
         }
     }
 
@@ -218,9 +257,11 @@ pub struct SharedQueue {
 }
 
 impl SharedQueue {
-    pub fn new(spacing: Spacing) -> SharedQueue {
+    pub fn new(spacing: Spacing, resync_workers: usize) -> SharedQueue {
         SharedQueue {
-            queue: Mutex::new(Queue::new(spacing, Instant::now())),
+            queue: Mutex::new(
+                Queue::new(spacing, Instant::now()).with_resync_workers(resync_workers),
+            ),
             changed: Notify::new(),
         }
     }
@@ -412,6 +453,32 @@ mod tests {
         assert_eq!(served.len(), 100);
         let (lo, hi) = (served.values().min(), served.values().max());
         assert!(hi.unwrap() - lo.unwrap() <= 2, "{served:?}");
+    }
+
+    #[test]
+    fn resyncs_leave_workers_free_for_user_work() {
+        let t0 = Instant::now();
+        assert_eq!([1, 2, 3, 4, 8, 16].map(resync_workers), [1, 1, 2, 3, 6, 12]);
+        let mut q = Queue::new(Spacing::default(), t0).with_resync_workers(2);
+        for k in ["r1", "r2", "r3"] {
+            q.schedule(k, due(Lane::Resync, t0));
+        }
+        assert_eq!(q.pop(t0), Ok(("r1".into(), Lane::Resync)));
+        assert_eq!(q.pop(t0), Ok(("r2".into(), Lane::Resync)));
+        // Two resyncs run: the third waits, though a worker may be free.
+        assert_eq!(q.pop(t0), Err(None));
+        // User work still gets a worker.
+        q.schedule("u", due(Lane::User, t0));
+        assert_eq!(q.pop(t0), Ok(("u".into(), Lane::User)));
+        q.done("u", None);
+        q.done("r1", None);
+        assert_eq!(q.pop(t0), Ok(("r3".into(), Lane::Resync)));
+        // A resync deleted while it runs gives its worker back.
+        q.forget("r2");
+        q.done("r2", None);
+        q.done("r3", None);
+        q.schedule("r4", due(Lane::Resync, t0));
+        assert_eq!(q.pop(t0), Ok(("r4".into(), Lane::Resync)));
     }
 
     #[test]

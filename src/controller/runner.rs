@@ -12,7 +12,7 @@ use super::reads::{self, ReadHistory, ReadPlan};
 use super::resource::{ManagedKind, paused};
 use super::{Context, error_policy, reconcile, reconcile_resource};
 use crate::api::{CustomMetric, Dimension, SecurityProfile};
-use crate::aws::{Lane, in_lane};
+use crate::aws::{Lane, LaneCell, in_shared_lane};
 use crate::reconcile::{Dependency, dependencies, desired, is_paused};
 use futures::StreamExt;
 use kube::ResourceExt;
@@ -60,6 +60,10 @@ struct Known {
     /// The watch (and cache) the resource comes from.
     store: usize,
     reads: ReadHistory,
+    /// The lane of its reconcile under way, raised to the user's when a user's change arrives
+    /// meanwhile: that change waits for the reconcile, so its calls must not wait behind
+    /// resyncs.
+    running: Option<Arc<LaneCell>>,
 }
 
 struct Runner {
@@ -117,6 +121,15 @@ fn requeue_after(action: &Action) -> Option<Duration> {
     Some(Duration::from_secs_f64(secs))
 }
 
+impl Known {
+    /// A user's change arrived: a reconcile under way finishes in the user's lane.
+    fn promote(&self) {
+        if let Some(cell) = &self.running {
+            cell.promote();
+        }
+    }
+}
+
 impl Runner {
     fn known(&self) -> MutexGuard<'_, HashMap<String, Known>> {
         match self.known.lock() {
@@ -168,6 +181,7 @@ impl Runner {
                 Some(k) if k.trigger == t => None,
                 Some(k) => {
                     k.trigger = t;
+                    k.promote();
                     Some(Due {
                         lane: Lane::User,
                         at: now,
@@ -181,6 +195,7 @@ impl Runner {
                             trigger: t,
                             store,
                             reads: Default::default(),
+                            running: None,
                         },
                     );
                     Some(if needs_user_work(sp) {
@@ -209,7 +224,8 @@ impl Runner {
 
     /// A resource a user's change elsewhere concerns (a dependency became ready): user work now.
     fn wake(&self, key: &str) {
-        if self.known().contains_key(key) {
+        let known = self.known().get(key).map(Known::promote).is_some();
+        if known {
             let due = Due {
                 lane: Lane::User,
                 at: Instant::now(),
@@ -247,16 +263,18 @@ impl Runner {
 
     /// Reconciles one resource and returns the follow-up.
     async fn serve(&self, key: &str, lane: Lane) -> Option<Due> {
+        let cell = LaneCell::new(lane);
         let (store, history) = {
-            let known = self.known();
-            let k = known.get(key)?;
+            let mut known = self.known();
+            let k = known.get_mut(key)?;
+            k.running = Some(cell.clone());
             (k.store, k.reads)
         };
         let sp = self.get(store, key)?;
         let plan = ReadPlan::new(lane == Lane::Resync && history.may_skip());
         let ((action, succeeded), outcome) = reads::with_reads(
             plan,
-            in_lane(lane, async {
+            in_shared_lane(cell.clone(), async {
                 // Boxed: the reconcile's future is large and deeply nested.
                 match Box::pin(reconcile(sp.clone(), self.ctx.clone())).await {
                     Ok(action) => (action, true),
@@ -267,12 +285,17 @@ impl Runner {
         .await;
         let stagger = rand::rng().random_range(0..budget::FULL_READ_EVERY);
         let full = match (outcome, self.known().get_mut(key)) {
-            (Some(outcome), Some(k)) => {
-                k.reads.record(outcome, succeeded, stagger);
+            (outcome, Some(k)) => {
+                k.running = None;
+                if let Some(outcome) = outcome {
+                    k.reads.record(outcome, succeeded, stagger);
+                }
                 !k.reads.may_skip()
             }
-            _ => !history.may_skip(),
+            (_, None) => !history.may_skip(),
         };
+        // A resync promoted meanwhile retries (if it failed) as the user's work it delays.
+        let lane = cell.get();
         let after = requeue_after(&action)?;
         let requested = self.ctx.resync;
         Some(if after >= requested / 2 {
@@ -340,7 +363,10 @@ pub async fn run_controllers(
     };
     let runner = Arc::new(Runner {
         ctx,
-        queue: SharedQueue::new(spacing),
+        queue: SharedQueue::new(
+            spacing,
+            super::queue::resync_workers(usize::from(config.concurrency.max(1))),
+        ),
         stores,
         known: Mutex::new(HashMap::new()),
         rate,
