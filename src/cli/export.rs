@@ -150,11 +150,10 @@ pub async fn export(
         .or_else(|| iot.default_region())
         .ok_or(ExportError::NoRegion)?;
     let region = region.as_str();
-    let (profiles, metrics, dimensions) = futures::try_join!(
-        iot.list_profiles(region),
-        iot.custom_metric_names(region),
-        iot.dimension_names(region)
-    )?;
+    // One after the other: a List AWS refuses is always reported the same way, profiles first.
+    let profiles = iot.list_profiles(region).await?;
+    let metrics = iot.custom_metric_names(region).await?;
+    let dimensions = iot.dimension_names(region).await?;
     let wanted = |names: Vec<String>| -> Vec<String> {
         names
             .into_iter()

@@ -711,7 +711,13 @@ async fn export_pages_filters_skips_this_clusters_profiles_and_fails_on_aws_erro
         .unwrap();
     let url = emulator.url();
     let fast = ["--aws-tps", "*=5000"];
-    let iot = iot(&url).await;
+    // The facade as `export` builds it from its flags: the emulator, at the fast rates.
+    let flags = export_args(&[&["--aws-endpoint-url", &url], &fast[..]].concat());
+    let options = securityprofile_operator::cli::aws_flags::read_options(
+        &flags.aws,
+        Some(REGION.to_string()),
+    );
+    let iot = Iot::load(options, Some(credentials()), Arc::new(Metrics::default())).await;
 
     let all = export_args(&[&["--region", REGION, "--cluster-id", CLUSTER], &fast[..]].concat());
     let out = export::export(&iot, &all, &Progress::hidden())
