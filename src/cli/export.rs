@@ -170,12 +170,16 @@ pub async fn export(
         wanted(dimensions.into_iter().collect()),
     );
     progress.start(profiles.len() + metrics.len() + dimensions.len());
-    let read = |name: String| read_profile(iot, region, name);
-    let profiles = read_all(profiles, progress, read).await?;
-    let read = |name: String| observe::<CustomMetricAttributes>(iot, region, name);
-    let metrics = read_all(metrics, progress, read).await?;
-    let read = |name: String| observe::<DimensionAttributes>(iot, region, name);
-    let dimensions = read_all(dimensions, progress, read).await?;
+    // The three kinds at once: their Describes have quotas of their own.
+    let (profiles, metrics, dimensions) = futures::try_join!(
+        read_all(profiles, progress, |name| read_profile(iot, region, name)),
+        read_all(metrics, progress, |name| {
+            observe::<CustomMetricAttributes>(iot, region, name)
+        }),
+        read_all(dimensions, progress, |name| {
+            observe::<DimensionAttributes>(iot, region, name)
+        })
+    )?;
     progress.finish();
     let mut export = Export {
         region: region.to_string(),

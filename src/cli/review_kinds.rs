@@ -51,7 +51,7 @@ fn changes<A: ReviewFields>(old: Option<&A>, new: &A) -> Vec<Change> {
 }
 
 impl Review {
-    /// A review of a CustomMetric or Dimension (`kind`) named `aws_name` in AWS.
+    /// This review is of a `CustomMetric` or `Dimension` (`kind`).
     pub fn of_kind(mut self, kind: &'static str) -> Review {
         self.kind = kind;
         self
