@@ -5,6 +5,7 @@
 mod accounts;
 mod apply;
 mod budget;
+mod cache;
 mod cleanup;
 mod dependencies;
 mod error;

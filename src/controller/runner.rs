@@ -7,27 +7,29 @@
 //! user's change from a periodic resync.
 
 use super::budget::{self, Percent, Schedule};
+use super::cache::{self, Cached};
 use super::queue::{Due, SharedQueue, Spacing};
 use super::reads::{self, ReadHistory, ReadPlan};
 use super::resource::{ManagedKind, paused};
 use super::{Context, error_policy, reconcile, reconcile_resource};
 use crate::api::{CustomMetric, Dimension, SecurityProfile};
 use crate::aws::{Lane, LaneCell, in_shared_lane};
-use crate::reconcile::{Dependency, dependencies, desired, is_paused};
+use crate::reconcile::{Dependency, is_paused};
 use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector;
 use kube::runtime::watcher::{self, Config as WatcherConfig};
 use kube::runtime::{WatchStreamExt, predicates};
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::{debug, info};
 
@@ -57,8 +59,11 @@ impl From<&crate::config::ControllerArgs> for RunnerConfig {
 struct Known {
     /// Hash of what makes a change worth reconciling (see [`trigger`]).
     trigger: u64,
-    /// The watch (and cache) the resource comes from.
+    /// The resource as last seen.
+    object: Cached,
+    /// The watch the resource comes from, and whether its current (re)list has shown it.
     store: usize,
+    listed: bool,
     reads: ReadHistory,
     /// The lane of its reconcile under way, raised to the user's when a user's change arrives
     /// meanwhile: that change waits for the reconcile, so its calls must not wait behind
@@ -69,8 +74,10 @@ struct Known {
 struct Runner {
     ctx: Arc<Context>,
     queue: SharedQueue,
-    stores: Vec<Store<SecurityProfile>>,
     known: Mutex<HashMap<String, Known>>,
+    /// The watches that have listed everything once, and a wake-up when one has.
+    listed: Mutex<BTreeSet<usize>>,
+    listed_changed: Notify,
     /// Resyncs per second within the budget (`None`: no read quota configured).
     rate: Option<f64>,
     /// The resource count last logged with its schedule.
@@ -174,12 +181,20 @@ impl Runner {
     fn seen(&self, store: usize, sp: &SecurityProfile) {
         let key = key_of(sp);
         let t = trigger(sp);
+        let Some(object) = Cached::new(sp) else {
+            debug!(%key, "resource not cached: it cannot be encoded");
+            return;
+        };
         let now = Instant::now();
         let due = {
             let mut known = self.known();
             match known.get_mut(&key) {
-                Some(k) if k.trigger == t => None,
+                Some(k) if k.trigger == t => {
+                    (k.object, k.listed, k.store) = (object, true, store);
+                    None
+                }
                 Some(k) => {
+                    (k.object, k.listed, k.store) = (object, true, store);
                     k.trigger = t;
                     k.promote();
                     Some(Due {
@@ -193,7 +208,9 @@ impl Runner {
                         key.clone(),
                         Known {
                             trigger: t,
+                            object,
                             store,
+                            listed: true,
                             reads: Default::default(),
                             running: None,
                         },
@@ -242,35 +259,78 @@ impl Runner {
         self.ctx.forget(key, true);
     }
 
-    /// After a (re)list, forgets the resources of this watch that are no longer there.
-    fn prune(&self, store: usize) {
+    /// A watch (re)lists: what it does not show again is gone (see [`Runner::listed`]).
+    fn relist(&self, store: usize) {
+        for k in self.known().values_mut().filter(|k| k.store == store) {
+            k.listed = false;
+        }
+    }
+
+    /// After a (re)list, forgets the resources of this watch that it did not show.
+    fn listed(&self, store: usize) {
         let stale: Vec<String> = self
             .known()
             .iter()
-            .filter(|(k, v)| v.store == store && self.get(store, k).is_none())
+            .filter(|(_, v)| v.store == store && !v.listed)
             .map(|(k, _)| k.clone())
             .collect();
         for key in stale {
             self.gone(&key);
         }
+        let mut listed = match self.listed.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        listed.insert(store);
+        self.listed_changed.notify_waiters();
     }
 
-    fn get(&self, store: usize, key: &str) -> Option<Arc<SecurityProfile>> {
-        let (ns, name) = key.split_once('/')?;
-        let r = ObjectRef::new(name).within(ns);
-        self.stores.get(store)?.get(&r)
+    /// Waits until each of the `watches` has listed everything once.
+    async fn wait_until_listed(&self, watches: usize) {
+        loop {
+            let changed = self.listed_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let done = match self.listed.lock() {
+                Ok(l) => l.len() >= watches,
+                Err(poisoned) => poisoned.into_inner().len() >= watches,
+            };
+            if done {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<SecurityProfile>> {
+        self.known().get(key)?.object.object().map(Arc::new)
+    }
+
+    /// The keys of the profiles that name `dependency` in `namespace`.
+    fn naming(&self, namespace: &str, dependency: &Dependency) -> Vec<String> {
+        self.known()
+            .iter()
+            .filter(|(key, k)| {
+                key.split_once('/').is_some_and(|(ns, _)| ns == namespace)
+                    && k.object.needs(dependency)
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 
     /// Reconciles one resource and returns the follow-up.
     async fn serve(&self, key: &str, lane: Lane) -> Option<Due> {
         let cell = LaneCell::new(lane);
-        let (store, history) = {
+        let history = {
             let mut known = self.known();
             let k = known.get_mut(key)?;
             k.running = Some(cell.clone());
-            (k.store, k.reads)
+            k.reads
         };
-        let sp = self.get(store, key)?;
+        let Some(sp) = self.get(key) else {
+            self.known().get_mut(key)?.running = None;
+            return None;
+        };
         let plan = ReadPlan::new(lane == Lane::Resync && history.may_skip());
         let ((action, succeeded), outcome) = reads::with_reads(
             plan,
@@ -350,13 +410,6 @@ pub async fn run_controllers(
             .collect()
     };
     let rate = budget::resync_rate(config.resync_budget, |op| ctx.iot.quota(op));
-    let mut writers = Vec::new();
-    let mut stores = Vec::new();
-    for _ in &apis {
-        let (reader, writer) = reflector::store();
-        stores.push(reader);
-        writers.push(writer);
-    }
     let spacing = Spacing {
         any: Schedule::new(0, ctx.resync, rate).spacing,
         full: budget::full_read_spacing(config.resync_budget, |op| ctx.iot.quota(op)),
@@ -367,8 +420,9 @@ pub async fn run_controllers(
             spacing,
             super::queue::resync_workers(usize::from(config.concurrency.max(1))),
         ),
-        stores,
         known: Mutex::new(HashMap::new()),
+        listed: Mutex::new(BTreeSet::new()),
+        listed_changed: Notify::new(),
         rate,
         logged: Mutex::new(None),
     });
@@ -377,11 +431,11 @@ pub async fn run_controllers(
     } else {
         config.namespaces.iter().cloned().map(Some).collect()
     };
+    let n_watches = apis.len();
     let watches = futures::future::join_all(
         apis.into_iter()
-            .zip(writers)
             .enumerate()
-            .map(|(i, (api, writer))| watch(runner.clone(), i, api, writer)),
+            .map(|(i, api)| watch(runner.clone(), i, api)),
     );
     // The kinds profiles depend on: their own controllers, and the wake-ups of the profiles
     // that wait for one of them to become ready.
@@ -395,9 +449,7 @@ pub async fn run_controllers(
     let ready = {
         let runner = runner.clone();
         async move {
-            for s in &runner.stores {
-                let _ = s.wait_until_ready().await;
-            }
+            runner.wait_until_listed(n_watches).await;
             runner.review_schedule(true);
             on_ready();
         }
@@ -438,7 +490,9 @@ async fn wake_on_readiness<K: ManagedKind>(runner: Arc<Runner>, api: Api<K>) {
     readiness_changes(api)
         .for_each(|changed| {
             if let Ok(obj) = changed {
-                for key in profiles_naming(&runner.stores, &obj) {
+                let namespace = obj.namespace().unwrap_or_default();
+                let naming = dependency_of(&obj).map(|d| runner.naming(&namespace, &d));
+                for key in naming.unwrap_or_default() {
                     runner.wake(&key);
                 }
             }
@@ -448,27 +502,10 @@ async fn wake_on_readiness<K: ManagedKind>(runner: Arc<Runner>, api: Api<K>) {
 }
 
 /// Follows one watch: keeps its cache and turns its events into work.
-async fn watch(
-    runner: Arc<Runner>,
-    store: usize,
-    api: Api<SecurityProfile>,
-    writer: reflector::store::Writer<SecurityProfile>,
-) {
+async fn watch(runner: Arc<Runner>, store: usize, api: Api<SecurityProfile>) {
     let events = watcher::watcher(api, WatcherConfig::default().any_semantic())
         .default_backoff()
-        // The cache keeps what reconciles read: not managedFields, nor kubectl's copy of the
-        // whole last applied manifest (a large share of memory at 10,000 resources), nor
-        // labels, owners and the creation time, which no reconcile reads.
-        .modify(|sp: &mut SecurityProfile| {
-            sp.managed_fields_mut().clear();
-            sp.annotations_mut()
-                .remove("kubectl.kubernetes.io/last-applied-configuration");
-            sp.labels_mut().clear();
-            sp.metadata.owner_references = None;
-            sp.metadata.creation_timestamp = None;
-            sp.metadata.generate_name = None;
-        })
-        .reflect(writer);
+        .modify(cache::strip);
     events
         .for_each(|event| {
             match event {
@@ -483,8 +520,8 @@ async fn watch(
                     runner.gone(&key_of(&sp));
                     runner.review_schedule(false);
                 }
-                Ok(watcher::Event::InitDone) => runner.prune(store),
-                Ok(watcher::Event::Init) => {}
+                Ok(watcher::Event::InitDone) => runner.listed(store),
+                Ok(watcher::Event::Init) => runner.relist(store),
                 Err(e) => debug!(error = %e, "watch error"),
             }
             async {}
@@ -526,20 +563,6 @@ pub(crate) fn dependency_of<K: ManagedKind>(obj: &K) -> Option<Dependency> {
         "CustomMetric" => Dependency::CustomMetric(name),
         _ => Dependency::Dimension(name),
     })
-}
-
-/// The keys of the profiles in the caches that name `obj` (same namespace).
-fn profiles_naming<K: ManagedKind>(stores: &[Store<SecurityProfile>], obj: &K) -> Vec<String> {
-    let Some(dependency) = dependency_of(obj) else {
-        return vec![];
-    };
-    stores
-        .iter()
-        .flat_map(|store| store.state())
-        .filter(|sp| sp.namespace() == obj.meta().namespace)
-        .filter(|sp| dependencies(&desired(sp, "", "").attributes).contains(&dependency))
-        .map(|sp| key_of(&sp))
-        .collect()
 }
 
 /// The controller of one of the kinds profiles depend on, over `api`.
