@@ -59,7 +59,7 @@ pub struct Metrics {
     /// Events not written because the publisher's queue was full.
     pub events_dropped: Counter,
     /// Each resource's (Ready, Synced) status, from which `resources` is computed.
-    conditions: Mutex<HashMap<String, (String, String)>>,
+    conditions: Mutex<HashMap<String, (&'static str, &'static str)>>,
 }
 
 impl Default for Metrics {
@@ -161,8 +161,10 @@ impl Metrics {
         let Ok(mut map) = self.conditions.lock() else {
             return;
         };
-        let previous = match &ready_synced {
-            Some(v) => map.insert(key.to_string(), v.clone()),
+        // Kept as static strings: no allocation per resource beyond its key.
+        let ready_synced = ready_synced.map(|(r, s)| (condition_status(&r), condition_status(&s)));
+        let previous = match ready_synced {
+            Some(v) => map.insert(key.to_string(), v),
             None => map.remove(key),
         };
         if previous == ready_synced {
@@ -175,12 +177,12 @@ impl Metrics {
             })
         };
         if let Some((ready, synced)) = previous {
-            gauge("Ready", &ready).dec();
-            gauge("Synced", &synced).dec();
+            gauge("Ready", ready).dec();
+            gauge("Synced", synced).dec();
         }
         if let Some((ready, synced)) = ready_synced {
-            gauge("Ready", &ready).inc();
-            gauge("Synced", &synced).inc();
+            gauge("Ready", ready).inc();
+            gauge("Synced", synced).inc();
         }
     }
 
@@ -189,6 +191,15 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// A condition's status as one of the three Kubernetes allows (anything else is "Unknown").
+fn condition_status(s: &str) -> &'static str {
+    match s {
+        "True" => "True",
+        "False" => "False",
+        _ => "Unknown",
     }
 }
 
