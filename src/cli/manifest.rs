@@ -1,10 +1,10 @@
 //! A profile read from AWS as a `SecurityProfile` manifest that adopts it without change.
 
+use super::manifest_kinds::user_tags;
 use crate::api::{
-    AdoptionPolicy, DeletionPolicy, ManagementPolicy, SecurityProfile, SecurityProfileSpec, Tag,
+    AdoptionPolicy, DeletionPolicy, ManagementPolicy, SecurityProfile, SecurityProfileSpec,
 };
 use crate::reconcile::Observed;
-use crate::reconcile::model::is_reserved_tag;
 
 /// Where the manifest goes and what it is called.
 pub struct Identity<'a> {
@@ -19,15 +19,6 @@ pub struct Identity<'a> {
 /// mistake in Git cannot delete it.
 pub fn manifest(id: &Identity<'_>, observed: &Observed) -> SecurityProfile {
     let attributes = observed.attributes.clone().normalized();
-    let tags: Vec<Tag> = observed
-        .tags
-        .iter()
-        .filter(|(k, _)| !is_reserved_tag(k))
-        .map(|(k, v)| Tag {
-            key: k.clone(),
-            value: v.clone(),
-        })
-        .collect();
     let spec = SecurityProfileSpec {
         security_profile_name: (id.aws_name != id.kube_name).then(|| id.aws_name.to_string()),
         region: Some(id.region.to_string()),
@@ -36,7 +27,7 @@ pub fn manifest(id: &Identity<'_>, observed: &Observed) -> SecurityProfile {
         alert_targets: attributes.alert_targets,
         additional_metrics_to_retain_v2: non_empty(attributes.additional_metrics),
         metrics_export_config: attributes.metrics_export,
-        tags: non_empty(tags),
+        tags: user_tags(&observed.tags),
         target_arns: non_empty(observed.targets.iter().cloned().collect()),
         deletion_policy: DeletionPolicy::Retain,
         adoption_policy: AdoptionPolicy::Adopt,
@@ -54,6 +45,7 @@ fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Tag;
     use crate::reconcile::Attributes;
     use std::collections::{BTreeMap, BTreeSet};
 

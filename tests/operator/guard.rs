@@ -7,15 +7,6 @@ use securityprofile_operator::api::SecurityProfile;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Every call the emulator answered, whatever the operation and outcome.
-fn total_calls(env: &Env) -> u64 {
-    env.emulator
-        .admin()
-        .calls()
-        .values()
-        .flat_map(|outcomes| outcomes.values())
-        .sum()
-}
 
 /// Calls answered with AccessDeniedException, over every operation.
 fn access_denied(env: &Env) -> u64 {
@@ -238,7 +229,7 @@ async fn values_outside_the_lists_are_forbidden_with_zero_aws_calls() {
         assert!(message.contains(list), "{name}: names {list}: {message}");
     }
     assert_eq!(
-        total_calls(&env),
+        env.total_calls(),
         0,
         "not one AWS call for a forbidden spec"
     );
@@ -404,7 +395,7 @@ async fn an_unknown_region_makes_no_call_even_on_delete() {
     env.delete("nowhere").await;
     env.wait_gone("nowhere").await;
     assert_eq!(
-        total_calls(&env),
+        env.total_calls(),
         0,
         "no AWS call for an unknown region, not even to delete"
     );

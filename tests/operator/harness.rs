@@ -149,6 +149,16 @@ pub struct Env {
 }
 
 impl Env {
+    /// Every call the emulator answered, whatever the operation and outcome.
+    pub fn total_calls(&self) -> u64 {
+        self.emulator
+            .admin()
+            .calls()
+            .values()
+            .flat_map(|outcomes| outcomes.values())
+            .sum()
+    }
+
     /// Emulator + sandbox + CRD + namespace + operator (least privilege: the emulator allows only
     /// the actions of `iam-policy`).
     pub async fn start() -> Env {

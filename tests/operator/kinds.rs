@@ -10,15 +10,6 @@ use securityprofile_operator::controller::ManagedKind;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Every call the emulator answered, whatever the operation and outcome.
-fn total_calls(env: &Env) -> u64 {
-    env.emulator
-        .admin()
-        .calls()
-        .values()
-        .flat_map(|outcomes| outcomes.values())
-        .sum()
-}
 
 /// Successful writes to custom metrics and dimensions (and any tagging).
 fn dependency_writes(env: &Env) -> u64 {
@@ -145,7 +136,7 @@ async fn regions_outside_the_allowlist_or_unknown_make_no_aws_call() {
     env.wait_event("battery", "Forbidden").await;
     env.wait_event("topics", "Forbidden").await;
     assert_eq!(
-        total_calls(&env),
+        env.total_calls(),
         0,
         "not one AWS call for a forbidden region"
     );
@@ -163,7 +154,7 @@ async fn regions_outside_the_allowlist_or_unknown_make_no_aws_call() {
         .unwrap();
     wait_gone::<CustomMetric>(&env, "battery").await;
     wait_gone::<Dimension>(&env, "topics").await;
-    assert_eq!(total_calls(&env), 0, "no call on delete either");
+    assert_eq!(env.total_calls(), 0, "no call on delete either");
 
     // Inside the list, both converge.
     let _: CustomMetric = apply(
