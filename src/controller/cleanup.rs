@@ -1,5 +1,7 @@
 //! The cleanup branch of the finalizer: delete (or retain) the profile the resource holds. The
-//! recorded identity decides which one, never the spec, annotations or flags of today.
+//! recorded identity decides which one, never the spec, annotations or flags of today. A
+//! deletion that leaves AWS alone (never created, or retained) needs neither the namespace
+//! nor its role: it finishes even when the role can no longer be assumed.
 
 use super::error::Error;
 use super::events::publish;
@@ -15,6 +17,7 @@ pub(crate) async fn cleanup(
     sp: &SecurityProfile,
     ctx: &Context,
     api: &Api<SecurityProfile>,
+    namespace: &str,
 ) -> Result<Action, Error> {
     let farewell = match cleanup_scope(sp) {
         CleanupScope::Done(farewell) => farewell,
@@ -23,6 +26,8 @@ pub(crate) async fn cleanup(
                 return Err(Error::Paused);
             }
             tracing::Span::current().record("aws_name", id.name.as_str());
+            let scoped = ctx.for_namespace(namespace).await?;
+            let ctx = &scoped;
             let desired = desired(sp, &ctx.cluster_id, &id.name);
             let observed = ctx.iot.observe_ownership(&id.region, &id.name).await?;
             let f = finalize(&desired, &id, observed.as_ref());

@@ -183,12 +183,13 @@ pub async fn reconcile(sp: Arc<SecurityProfile>, ctx: Arc<Context>) -> Result<Ac
         finalizer(&api, FINALIZER, sp.clone(), |event| {
             let (ctx, api, namespace) = (ctx.clone(), api.clone(), namespace.clone());
             async move {
-                let outcome = match ctx.for_namespace(&namespace).await {
-                    Ok(scoped) => match &event {
-                        Finalizer::Apply(sp) => apply::apply(sp, &scoped, &api).await,
-                        Finalizer::Cleanup(sp) => cleanup::cleanup(sp, &scoped, &api).await,
+                let outcome = match &event {
+                    Finalizer::Apply(sp) => match ctx.for_namespace(&namespace).await {
+                        Ok(scoped) => apply::apply(sp, &scoped, &api).await,
+                        Err(e) => Err(e),
                     },
-                    Err(e) => Err(e),
+                    // Scoped (the namespace's role assumed) only if AWS must be looked at.
+                    Finalizer::Cleanup(sp) => cleanup::cleanup(sp, &ctx, &api, &namespace).await,
                 };
                 if let Err(e) = &outcome {
                     let sp = match &event {

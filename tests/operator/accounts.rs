@@ -1,12 +1,13 @@
 //! Cross-account by namespace: a namespace annotated with `iot.awscc.io/role-arn` is served in
 //! that role's account (STS AssumeRole against the emulator), a namespace without it in the
 //! operator's own; temporary credentials are refreshed before they expire; a role the
-//! operator cannot assume is `Synced=False AccessDenied`.
+//! operator cannot assume is `Synced=False AccessDenied`, and deleting what needs no AWS call
+//! does not need the role.
 
 use crate::harness::*;
 use iot_emulator::Role;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use securityprofile_operator::api::SecurityProfile;
 use serde_json::json;
 use std::time::Duration;
@@ -200,4 +201,48 @@ async fn a_role_that_cannot_be_assumed_is_access_denied() {
     );
     assert!(placed(&env).is_empty(), "nothing written anywhere");
     assert_eq!(env.all_calls("CreateSecurityProfile"), 0);
+}
+
+/// Deleting needs the namespace's role only when AWS must be looked at: after the admin points
+/// the namespace at a role that cannot be assumed, a resource that never reached AWS and one
+/// whose profile is retained are both deleted at once, and the retained profile stays in its
+/// account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_that_leave_aws_alone_do_not_need_the_role() {
+    let env = two_accounts(&[]).await;
+    namespace(&env, "fleet-a", Some(&role_arn(ACCOUNT_A))).await;
+    let api: Api<SecurityProfile> = Api::namespaced(env.client.clone(), "fleet-a");
+    let kept: SecurityProfile = serde_json::from_value(json!({
+        "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
+        "metadata": {"name": "kept"},
+        "spec": {"securityProfileDescription": "kept", "deletionPolicy": "Retain"}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &kept).await.unwrap();
+    wait_condition(&api, "kept", "kept Ready", ready).await;
+    let broken = json!({"metadata": {"annotations": {
+        "iot.awscc.io/role-arn": "arn:aws:iam::333333333333:role/not-registered"}}});
+    Api::<Namespace>::all(env.client.clone())
+        .patch("fleet-a", &PatchParams::default(), &Patch::Merge(&broken))
+        .await
+        .unwrap();
+    profile_in(&env, "fleet-a", "never-made").await;
+    wait_condition(&api, "never-made", "never-made AccessDenied", |sp| {
+        condition(sp, "Synced").is_some_and(|c| c.0 == "False" && c.1 == "AccessDenied")
+    })
+    .await;
+    for name in ["kept", "never-made"] {
+        api.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    eventually("both resources gone", Duration::from_secs(30), || async {
+        let left = api.list(&Default::default()).await.ok()?;
+        left.items.is_empty().then_some(())
+    })
+    .await;
+    assert_eq!(
+        placed(&env),
+        vec![(ACCOUNT_A.to_string(), "kept".to_string())],
+        "the retained profile stays in its account"
+    );
+    assert_eq!(env.all_calls("DeleteSecurityProfile"), 0);
 }

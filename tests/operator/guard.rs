@@ -7,7 +7,6 @@ use securityprofile_operator::api::SecurityProfile;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-
 /// Calls answered with AccessDeniedException, over every operation.
 fn access_denied(env: &Env) -> u64 {
     env.emulator

@@ -10,7 +10,6 @@ use securityprofile_operator::controller::ManagedKind;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-
 /// Successful writes to custom metrics and dimensions (and any tagging).
 fn dependency_writes(env: &Env) -> u64 {
     [

@@ -15,10 +15,13 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
+/// Deletes (or retains) the resource's AWS counterpart; a retained one needs no AWS call, so
+/// neither the namespace's role.
 pub(crate) async fn cleanup<K: ManagedKind>(
     obj: &K,
     ctx: &Context,
     _api: &Api<K>,
+    namespace: &str,
 ) -> Result<Action, Error> {
     let Ok(desired) = obj.desired(&ctx.cluster_id) else {
         // No valid AWS name: nothing was ever created for this resource.
@@ -30,9 +33,12 @@ pub(crate) async fn cleanup<K: ManagedKind>(
         return Err(Error::Paused);
     }
     let noun = K::Attributes::NOUN;
-    let (region, observed, users) = if retained {
-        (String::new(), None, vec![])
+    let scoped;
+    let (ctx, region, observed, users) = if retained {
+        (ctx, String::new(), None, vec![])
     } else {
+        scoped = ctx.for_namespace(namespace).await?;
+        let ctx = &scoped;
         let region = locate(obj, ctx).await?.region;
         if nothing_made_there(obj, ctx, &region).await? {
             ctx.failures().remove(&key(obj));
@@ -44,7 +50,7 @@ pub(crate) async fn cleanup<K: ManagedKind>(
         } else {
             vec![]
         };
-        (region, observed, users)
+        (ctx, region, observed, users)
     };
     let ResourcePlan::Finalize { steps, farewell } =
         plan_resource(&desired, observed.as_ref(), &users)

@@ -45,10 +45,14 @@ pub async fn reconcile_resource<K: ManagedKind>(
                     Finalizer::Apply(o) => (o, true),
                     Finalizer::Cleanup(o) => (o, false),
                 };
-                let outcome = match ctx.for_namespace(&namespace).await {
-                    Ok(scoped) if apply => apply::apply(obj.as_ref(), &scoped, &api).await,
-                    Ok(scoped) => cleanup::cleanup(obj.as_ref(), &scoped, &api).await,
-                    Err(e) => Err(e),
+                let outcome = if apply {
+                    match ctx.for_namespace(&namespace).await {
+                        Ok(scoped) => apply::apply(obj.as_ref(), &scoped, &api).await,
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    // Scoped (the namespace's role assumed) only if AWS must be looked at.
+                    cleanup::cleanup(obj.as_ref(), &ctx, &api, &namespace).await
                 };
                 if let Err(e) = &outcome {
                     status::report_error(obj.as_ref(), &ctx, &api, e).await;
