@@ -1,6 +1,7 @@
 //! Runs the reconciles: watches SecurityProfiles, turns each change into work of the user's
 //! lane or the resync lane, and serves the work queue (see `queue`) with `--concurrency`
-//! workers. Resyncs are paced by the resync budget (see `budget`).
+//! workers. Resyncs are paced by the resync budget (see `budget`). What it keeps of each
+//! resource, the object included, lives in one map entry (see `cache`).
 //!
 //! This replaces kube-runtime's `Controller`, whose runner, when all its slots are busy, picks
 //! the next due object in hash order (some can wait for ever under load) and cannot tell a
