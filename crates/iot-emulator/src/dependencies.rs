@@ -194,13 +194,7 @@ impl Store {
     /// DeleteDimension: a missing dimension deletes fine (the model lists no
     /// ResourceNotFound); one a profile still names is refused.
     pub fn delete_dimension(&mut self, scope: &Scope, name: &str) -> Result<Value, ApiError> {
-        let users = self.users(scope, name, true);
-        if !users.is_empty() {
-            return Err(ApiError::invalid(format!(
-                "Cannot delete dimension {name}: it is used by security profiles {}",
-                users.join(", ")
-            )));
-        }
+        refuse_in_use("dimension", name, self.users(scope, name, true))?;
         self.partition(scope).dimensions.remove(name);
         Ok(json!({}))
     }
@@ -211,17 +205,12 @@ impl Store {
         max: usize,
         after_key: Option<String>,
     ) -> Value {
-        let part = self.partition(scope);
-        let items = part
-            .dimensions
-            .range(after(&after_key))
-            .map(|(k, _)| (k, Value::String(k.clone())));
-        let (names, token) = page(items, max);
-        let mut out = json!({ "dimensionNames": names });
-        if let Some(t) = token {
-            out["nextToken"] = t.into();
-        }
-        out
+        list_names(
+            &self.partition(scope).dimensions,
+            "dimensionNames",
+            max,
+            &after_key,
+        )
     }
 
     pub fn create_custom_metric(
@@ -297,13 +286,7 @@ impl Store {
 
     /// DeleteCustomMetric: like DeleteDimension, missing is fine and in use is refused.
     pub fn delete_custom_metric(&mut self, scope: &Scope, name: &str) -> Result<Value, ApiError> {
-        let users = self.users(scope, name, false);
-        if !users.is_empty() {
-            return Err(ApiError::invalid(format!(
-                "Cannot delete custom metric {name}: it is used by security profiles {}",
-                users.join(", ")
-            )));
-        }
+        refuse_in_use("custom metric", name, self.users(scope, name, false))?;
         self.partition(scope).custom_metrics.remove(name);
         Ok(json!({}))
     }
@@ -314,17 +297,12 @@ impl Store {
         max: usize,
         after_key: Option<String>,
     ) -> Value {
-        let part = self.partition(scope);
-        let items = part
-            .custom_metrics
-            .range(after(&after_key))
-            .map(|(k, _)| (k, Value::String(k.clone())));
-        let (names, token) = page(items, max);
-        let mut out = json!({ "metricNames": names });
-        if let Some(t) = token {
-            out["nextToken"] = t.into();
-        }
-        out
+        list_names(
+            &self.partition(scope).custom_metrics,
+            "metricNames",
+            max,
+            &after_key,
+        )
     }
 }
 
@@ -343,4 +321,33 @@ mod tests {
         assert_eq!(dimension_names(&body), ["d1", "d2"]);
         assert_eq!(custom_metric_names(&body), ["battery", "wifi"]);
     }
+}
+
+/// Deleting a dimension or custom metric that security profiles still name is refused.
+fn refuse_in_use(noun: &str, name: &str, users: Vec<String>) -> Result<(), ApiError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(format!(
+        "Cannot delete {noun} {name}: it is used by security profiles {}",
+        users.join(", ")
+    )))
+}
+
+/// One page of the names of a name-keyed map, as `{field: [...], nextToken}`.
+fn list_names<V>(
+    map: &BTreeMap<String, V>,
+    field: &str,
+    max: usize,
+    after_key: &Option<String>,
+) -> Value {
+    let items = map
+        .range(after(after_key))
+        .map(|(k, _)| (k, Value::String(k.clone())));
+    let (names, token) = page(items, max);
+    let mut out = json!({ field: names });
+    if let Some(t) = token {
+        out["nextToken"] = t.into();
+    }
+    out
 }

@@ -216,10 +216,7 @@ async fn list_dimensions(State(s): App, Query(q): Params, headers: HeaderMap) ->
         &headers,
         any_resource(Op::ListDimensions),
         move |ctx| {
-            let mut v = Violations::default();
-            let max = max_results(&q, &mut v);
-            finish(v)?;
-            let after = next_token(&q)?;
+            let (max, after) = paging(&q)?;
             Ok(ctx.store().list_dimensions(&ctx.scope, max, after))
         },
     )
@@ -287,12 +284,17 @@ async fn list_metrics(State(s): App, Query(q): Params, headers: HeaderMap) -> Re
         &headers,
         any_resource(Op::ListCustomMetrics),
         move |ctx| {
-            let mut v = Violations::default();
-            let max = max_results(&q, &mut v);
-            finish(v)?;
-            let after = next_token(&q)?;
+            let (max, after) = paging(&q)?;
             Ok(ctx.store().list_custom_metrics(&ctx.scope, max, after))
         },
     )
     .await
+}
+
+/// The page size and position of a List call that takes no other parameter.
+fn paging(q: &HashMap<String, String>) -> Result<(usize, Option<String>), ApiError> {
+    let mut v = Violations::default();
+    let max = max_results(q, &mut v);
+    finish(v)?;
+    Ok((max, next_token(q)?))
 }
