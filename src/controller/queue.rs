@@ -65,7 +65,6 @@ pub struct Queue {
     /// Resyncs that may run at once: the other workers stay free for user work, so that a
     /// user's change never waits for a worker behind a backlog of resyncs.
     resync_workers: usize,
-    resyncs_running: usize,
 }
 
 /// The workers resyncs may take out of `concurrency`: all but a quarter (at least one is kept
@@ -99,7 +98,6 @@ impl Queue {
             next_resync: now,
             next_full: now,
             resync_workers: usize::MAX,
-            resyncs_running: 0,
         }
     }
 
@@ -156,7 +154,9 @@ impl Queue {
         self.promote(now);
         // The first due resync waits for the budget (resyncs are served in due order, so a
         // full read is not overtaken by later partial ones).
-        let free = self.resyncs_running < self.resync_workers;
+        // At most `--concurrency` entries run: counting them is cheap and cannot drift.
+        let resyncs = self.running.values().filter(|r| r.lane == Lane::Resync);
+        let free = resyncs.count() < self.resync_workers;
         let resync_at = self.due[Lane::Resync as usize]
             .first()
             .filter(|_| free)
@@ -191,9 +191,6 @@ impl Queue {
             return Err(None);
         };
         self.waiting.remove(&key);
-        if lane == Lane::Resync {
-            self.resyncs_running += 1;
-        }
         self.running.insert(
             key.clone(),
             Running {
@@ -210,9 +207,6 @@ impl Queue {
         let Some(running) = self.running.remove(key) else {
             return;
         };
-        if running.lane == Lane::Resync {
-            self.resyncs_running -= 1;
-        }
         let next = if running.gone { None } else { next };
         let due = match (next, running.again) {
             (Some(a), Some(b)) => Some(a.merge(b)),
