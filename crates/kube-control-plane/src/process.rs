@@ -38,10 +38,6 @@ impl Process {
         Ok(Process { name, child, log })
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// `Err` with the end of its log when the process has exited.
     pub fn check_running(&mut self) -> Result<(), Error> {
         match self.child.try_wait() {
@@ -72,27 +68,6 @@ impl Process {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-
-    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) the process, as a frozen node would.
-    pub fn signal(&self, signal: &str) -> Result<(), Error> {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .map_err(|e| Error::Io {
-                what: format!("kill -{signal} {}", self.name),
-                source: e,
-            })?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(Error::Exited {
-                name: self.name,
-                status: format!("kill -{signal} failed: {status}"),
-                log: String::new(),
-            })
-        }
     }
 }
 
