@@ -1,5 +1,7 @@
 //! Integration tests: the controller in-process, kube-sandbox and iot-emulator over real sockets.
 
+#[path = "operator/cluster.rs"]
+mod cluster;
 #[path = "operator/harness.rs"]
 mod harness;
 

@@ -4,6 +4,7 @@
 //! operator cannot assume is `Synced=False AccessDenied`, and deleting what needs no AWS call
 //! does not need the role.
 
+use crate::cluster::{Server, on_both_servers};
 use crate::harness::*;
 use iot_emulator::Role;
 use k8s_openapi::api::core::v1::Namespace;
@@ -36,8 +37,8 @@ fn cross_account(account: &str) -> serde_json::Value {
 /// The operator with the two fleet roles registered, every account under the policies
 /// `iam-policy --cross-account` prints: the operator's account its scoped policy plus the
 /// AssumeRole statement, each fleet account the fleet role's permission policy.
-async fn two_accounts(extra: &[&str]) -> Env {
-    let env = Env::start_with(extra).await;
+async fn two_accounts(server: Server, extra: &[&str]) -> Env {
+    let env = Env::start_with(server, extra).await;
     let admin = env.emulator.admin();
     let own = admin.account_id().to_string();
     let mut operator = iam_policy(CLUSTER);
@@ -111,9 +112,10 @@ fn placed(env: &Env) -> Vec<(String, String)> {
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_namespace_lands_in_its_roles_account_and_the_default_in_the_operators() {
-    let env = two_accounts(&[]).await;
+async fn each_namespace_lands_in_its_roles_account_and_the_default_in_the_operators(
+    server: Server,
+) {
+    let env = two_accounts(server, &[]).await;
     let own = env.emulator.admin().account_id().to_string();
     namespace(&env, "fleet-a", Some(&role_arn(ACCOUNT_A))).await;
     namespace(&env, "fleet-b", Some(&role_arn(ACCOUNT_B))).await;
@@ -142,10 +144,10 @@ async fn each_namespace_lands_in_its_roles_account_and_the_default_in_the_operat
     assert_eq!(account(&sp_d).as_deref(), Some(own.as_str()));
     assert!(env.ok_calls("AssumeRole") >= 2, "one session per role");
 }
+on_both_servers!(each_namespace_lands_in_its_roles_account_and_the_default_in_the_operators);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expiring_credentials_are_refreshed_without_a_failed_reconcile() {
-    let env = two_accounts(&["--resync-period", "1s"]).await;
+async fn expiring_credentials_are_refreshed_without_a_failed_reconcile(server: Server) {
+    let env = two_accounts(server, &["--resync-period", "1s"]).await;
     // Every session lives 12 s: past the SDK's refresh margin within the test.
     env.emulator.admin().set_sts_duration(Some(12));
     namespace(&env, "fleet-a", Some(&role_arn(ACCOUNT_A))).await;
@@ -179,10 +181,10 @@ async fn expiring_credentials_are_refreshed_without_a_failed_reconcile() {
     let sp = a.get("gateways").await.unwrap();
     assert!(ready(&sp), "still Ready and Synced: {:?}", sp.status);
 }
+on_both_servers!(expiring_credentials_are_refreshed_without_a_failed_reconcile);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_role_that_cannot_be_assumed_is_access_denied() {
-    let env = two_accounts(&[]).await;
+async fn a_role_that_cannot_be_assumed_is_access_denied(server: Server) {
+    let env = two_accounts(server, &[]).await;
     namespace(
         &env,
         "fleet-x",
@@ -202,14 +204,14 @@ async fn a_role_that_cannot_be_assumed_is_access_denied() {
     assert!(placed(&env).is_empty(), "nothing written anywhere");
     assert_eq!(env.all_calls("CreateSecurityProfile"), 0);
 }
+on_both_servers!(a_role_that_cannot_be_assumed_is_access_denied);
 
 /// Deleting needs the namespace's role only when AWS must be looked at: after the admin points
 /// the namespace at a role that cannot be assumed, a resource that never reached AWS and one
 /// whose profile is retained are both deleted at once, and the retained profile stays in its
 /// account.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deletions_that_leave_aws_alone_do_not_need_the_role() {
-    let env = two_accounts(&[]).await;
+async fn deletions_that_leave_aws_alone_do_not_need_the_role(server: Server) {
+    let env = two_accounts(server, &[]).await;
     namespace(&env, "fleet-a", Some(&role_arn(ACCOUNT_A))).await;
     let api: Api<SecurityProfile> = Api::namespaced(env.client.clone(), "fleet-a");
     let kept: SecurityProfile = serde_json::from_value(json!({
@@ -246,3 +248,4 @@ async fn deletions_that_leave_aws_alone_do_not_need_the_role() {
     );
     assert_eq!(env.all_calls("DeleteSecurityProfile"), 0);
 }
+on_both_servers!(deletions_that_leave_aws_alone_do_not_need_the_role);

@@ -10,6 +10,7 @@
 //! hold (an unknown enum member, a string where a number belongs) never reaches AWS through the
 //! operator, and the CRD's enums and types are generated from the same types.
 
+use crate::cluster::{Server, on_both_servers};
 use crate::harness::{CLUSTER, Env, NS, REGION, credentials};
 use kube::api::PostParams;
 use securityprofile_operator::api::{SecurityProfile, SecurityProfileSpec};
@@ -351,9 +352,8 @@ async fn api_create(env: &Env, sp: &SecurityProfile) -> Option<Vec<(String, Stri
     }
 }
 
-#[tokio::test]
-async fn whatever_the_emulator_rejects_admission_rejects_first_naming_the_field() {
-    let env = Env::without_operator().await;
+async fn whatever_the_emulator_rejects_admission_rejects_first_naming_the_field(server: Server) {
+    let env = Env::without_operator(server).await;
     // Validation is the subject here; AWS authorizes before it validates, so IAM allows all.
     env.emulator.admin().set_iam_allow(vec!["*".to_string()]);
     let iot = Iot::load(
@@ -431,3 +431,4 @@ async fn whatever_the_emulator_rejects_admission_rejects_first_naming_the_field(
         "only {named_by_aws} emulator messages named a path"
     );
 }
+on_both_servers!(whatever_the_emulator_rejects_admission_rejects_first_naming_the_field);

@@ -2,6 +2,7 @@
 //! running, and taken over without a single attribute write, attach or detach: only the
 //! ownership tags are added. `plan` agrees before (adopt, tags only) and after (no change).
 
+use crate::cluster::{Server, on_both_servers};
 use crate::harness::*;
 use clap::Parser;
 use k8s_openapi::api::core::v1::Namespace;
@@ -249,9 +250,10 @@ fn run_binary(args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_detach() {
-    let mut env = Env::without_operator().await;
+async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_detach(
+    server: Server,
+) {
+    let mut env = Env::without_operator(server).await;
     allow_adoption(&env).await;
     let exported_names = fill(&env).await;
     let url = env.emulator.url();
@@ -453,7 +455,7 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
         .set_iam_policy(None, &iam_policy(CLUSTER))
         .unwrap();
     let before = call_counts(&env);
-    env.operator = Some(start_operator(env.client.clone(), args_for(&url)));
+    env.operator = Some(env.start_operator(args_for(&url)));
     // Profiles first: those naming an exported metric or dimension wait for it.
     let api = env.api();
     for sp in &out.manifests {
@@ -544,6 +546,7 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
     assert_eq!(plan::exit_code(&reviews), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+on_both_servers!(exported_profiles_are_adopted_without_any_attribute_write_attach_or_detach);
 
 /// Waits until a CustomMetric or Dimension is Ready at its generation.
 async fn wait_resource_ready<K: ManagedKind>(api: &Api<K>, name: &str) {

@@ -1,6 +1,7 @@
 //! The resources a profile depends on: pre-flight validation of behaviors, a profile waiting
 //! for the CustomMetric and Dimension it names, and the deletion of a CustomMetric in use.
 
+use crate::cluster::{Server, on_both_servers};
 use crate::harness::*;
 use serde_json::json;
 
@@ -8,9 +9,8 @@ use serde_json::json;
 /// before the create, and resyncs never validate again (it costs quota). (The rejection path,
 /// `Synced=False InvalidSpec` with no write, is tested below with an unknown `aws:` metric and
 /// in `kinds` with a behavior that does not fit its custom metric's type.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn behaviors_are_validated_before_the_create_and_never_on_resyncs() {
-    let env = Env::start_with(&["--resync-period", "1s"]).await;
+async fn behaviors_are_validated_before_the_create_and_never_on_resyncs(server: Server) {
+    let env = Env::start_with(server, &["--resync-period", "1s"]).await;
     env.create_json(json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
         "metadata": {"name": "preflight"},
@@ -58,6 +58,7 @@ async fn behaviors_are_validated_before_the_create_and_never_on_resyncs() {
     .await;
     assert_eq!(env.ok_calls("ValidateSecurityProfileBehaviors"), 2);
 }
+on_both_servers!(behaviors_are_validated_before_the_create_and_never_on_resyncs);
 
 fn custom_metric() -> serde_json::Value {
     json!({
@@ -107,10 +108,9 @@ where
 
 /// A profile applied before its CustomMetric and Dimension waits (no AWS write, no failed
 /// call), then converges as soon as both are Ready, with no failed AWS call at all.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_profile_applied_before_its_dependencies_converges_once_they_exist() {
+async fn a_profile_applied_before_its_dependencies_converges_once_they_exist(server: Server) {
     use securityprofile_operator::api::{CustomMetric, Dimension};
-    let env = Env::start().await;
+    let env = Env::start(server).await;
     env.create_json(dependent_profile()).await;
     let sp = env
         .wait_for("battery-watch", "WaitingForDependency", |sp| {
@@ -156,13 +156,13 @@ async fn a_profile_applied_before_its_dependencies_converges_once_they_exist() {
         "created once, never refused"
     );
 }
+on_both_servers!(a_profile_applied_before_its_dependencies_converges_once_they_exist);
 
 /// Deleting a CustomMetric that a profile in AWS still uses waits (finalizer kept, status and
 /// event name the profile) until no profile uses it, then deletes it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_a_custom_metric_in_use_waits_until_no_profile_uses_it() {
+async fn deleting_a_custom_metric_in_use_waits_until_no_profile_uses_it(server: Server) {
     use securityprofile_operator::api::{CustomMetric, Dimension};
-    let env = Env::start().await;
+    let env = Env::start(server).await;
     let _: CustomMetric = apply(&env, custom_metric()).await;
     let _: Dimension = apply(&env, dimension()).await;
     env.create_json(dependent_profile()).await;
@@ -208,12 +208,12 @@ async fn deleting_a_custom_metric_in_use_waits_until_no_profile_uses_it() {
     assert!(env.emulator.admin().state().custom_metrics.is_empty());
     assert_eq!(env.ok_calls("DeleteCustomMetric"), 1);
 }
+on_both_servers!(deleting_a_custom_metric_in_use_waits_until_no_profile_uses_it);
 
 /// examples/dependencies/ applies as written (all three kinds in one file) and converges.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dependency_example_converges() {
+async fn the_dependency_example_converges(server: Server) {
     use securityprofile_operator::api::{CustomMetric, Dimension, SecurityProfile};
-    let env = Env::start().await;
+    let env = Env::start(server).await;
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dependencies/battery.yaml");
     let text = std::fs::read_to_string(path).unwrap();
@@ -239,10 +239,10 @@ async fn the_dependency_example_converges() {
     );
     assert!(state.dimensions.iter().any(|d| d.name == "telemetryTopics"));
 }
+on_both_servers!(the_dependency_example_converges);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_behavior_the_crd_cannot_catch_is_reported_from_validate_with_no_write() {
-    let env = Env::start().await;
+async fn a_behavior_the_crd_cannot_catch_is_reported_from_validate_with_no_write(server: Server) {
+    let env = Env::start(server).await;
     // The CRD cannot know Device Defender's metric names; only the service can.
     env.create_json(json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
@@ -277,3 +277,4 @@ async fn a_behavior_the_crd_cannot_catch_is_reported_from_validate_with_no_write
     env.wait_ready("typo").await;
     assert_eq!(env.ok_calls("CreateSecurityProfile"), 1);
 }
+on_both_servers!(a_behavior_the_crd_cannot_catch_is_reported_from_validate_with_no_write);

@@ -2,13 +2,13 @@
 //! nothing reordered, server-side defaults filled in) and a profile written with the deprecated
 //! names-only retained metrics, resyncs make no write.
 
+use crate::cluster::{Server, on_both_servers};
 use crate::harness::*;
 use serde_json::json;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reordered_lists_and_filled_in_defaults_make_no_write_on_resync() {
-    let env = Env::start_with(&["--resync-period", "1s"]).await;
+async fn reordered_lists_and_filled_in_defaults_make_no_write_on_resync(server: Server) {
+    let env = Env::start_with(server, &["--resync-period", "1s"]).await;
     env.emulator.admin().set_normalize(true);
     env.create_json(json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
@@ -56,10 +56,10 @@ async fn reordered_lists_and_filled_in_defaults_make_no_write_on_resync() {
     let (_, reason, _) = condition(&env.get("sets").await.unwrap(), "Ready").unwrap();
     assert_eq!(reason, "Available");
 }
+on_both_servers!(reordered_lists_and_filled_in_defaults_make_no_write_on_resync);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_profile_written_with_v1_retained_metrics_reads_as_its_v2_equivalent() {
-    let env = Env::start_with(&["--resync-period", "1s"]).await;
+async fn a_profile_written_with_v1_retained_metrics_reads_as_its_v2_equivalent(server: Server) {
+    let env = Env::start_with(server, &["--resync-period", "1s"]).await;
     // Written by an older tool with the deprecated names-only list, and already ours.
     env.emulator
         .admin()
@@ -85,3 +85,4 @@ async fn a_profile_written_with_v1_retained_metrics_reads_as_its_v2_equivalent()
         "the v1 list is the same retained metrics: no write"
     );
 }
+on_both_servers!(a_profile_written_with_v1_retained_metrics_reads_as_its_v2_equivalent);

@@ -2,6 +2,7 @@
 //! and the emulator, `run` as the operator), driven by kubectl, checked through the emulator's
 //! admin API over HTTP. Fault tests (kill -9, leader election, error storms) are in `e2e/faults.rs`.
 
+use crate::cluster::{Server, on_both_servers};
 #[path = "e2e/faults.rs"]
 mod faults;
 #[path = "e2e/http.rs"]
@@ -163,9 +164,8 @@ async fn every_example_converges_in_the_sandbox() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_apply_ready_edit_delete_with_the_run_binary() {
-    let world = World::start("lifecycle").await;
+async fn kubectl_apply_ready_edit_delete_with_the_run_binary(server: Server) {
+    let world = World::start(server, "lifecycle").await;
     let _operator = world.operator("operator", &[]).await;
     let group = world.emulator.thing_group("e2e-fleet").await;
     let behavior = |name: &str, count: u64| {
@@ -323,3 +323,4 @@ async fn kubectl_apply_ready_edit_delete_with_the_run_binary() {
         "{err}"
     );
 }
+on_both_servers!(kubectl_apply_ready_edit_delete_with_the_run_binary);

@@ -1,14 +1,14 @@
 //! AWS errors: rejected specs, access denied, throttling and 5xx storms, crashes mid-create,
 //! leader election.
 
+use crate::cluster::{OPERATOR_NS, Server, on_both_servers};
 use crate::harness::*;
 use iot_emulator::{Fault, FaultError};
 use serde_json::json;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spec_aws_rejects_is_reported_without_a_retry_storm() {
-    let env = Env::start().await;
+async fn spec_aws_rejects_is_reported_without_a_retry_storm(server: Server) {
+    let env = Env::start(server).await;
     // Valid for the CRD, but the thing group does not exist in AWS.
     let missing = format!("arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/nope");
     env.create_json(json!({
@@ -29,10 +29,10 @@ async fn spec_aws_rejects_is_reported_without_a_retry_storm() {
         "a terminal error waits for a spec change or the slow requeue, got {attaches} attach calls"
     );
 }
+on_both_servers!(spec_aws_rejects_is_reported_without_a_retry_storm);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn access_denied_lands_in_the_condition() {
-    let env = Env::start().await;
+async fn access_denied_lands_in_the_condition(server: Server) {
+    let env = Env::start(server).await;
     let mut allowed = securityprofile_operator::iam::actions();
     allowed.retain(|a| a != "iot:CreateSecurityProfile");
     env.emulator.admin().set_iam_allow(allowed);
@@ -48,11 +48,11 @@ async fn access_denied_lands_in_the_condition() {
     assert_eq!(kind, "Warning");
     assert!(env.profile("denied").is_none());
 }
+on_both_servers!(access_denied_lands_in_the_condition);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_and_server_errors_converge_without_a_hot_loop() {
+async fn throttling_and_server_errors_converge_without_a_hot_loop(server: Server) {
     // The SDK's default 3 attempts absorb most faults; the controller's backoff the rest.
-    let env = Env::start().await;
+    let env = Env::start(server).await;
     let admin = env.emulator.admin();
     admin
         .inject_fault(Fault {
@@ -97,10 +97,10 @@ async fn throttling_and_server_errors_converge_without_a_hot_loop() {
         "bounded retries: {total} calls for 20 resources"
     );
 }
+on_both_servers!(throttling_and_server_errors_converge_without_a_hot_loop);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_in_the_middle_of_create_leaves_no_duplicate_and_no_orphan() {
-    let mut env = Env::start().await;
+async fn crash_in_the_middle_of_create_leaves_no_duplicate_and_no_orphan(server: Server) {
+    let mut env = Env::start(server).await;
     // Every create takes a while: the operator is killed while it waits for the answer.
     env.emulator
         .admin()
@@ -135,10 +135,7 @@ async fn crash_in_the_middle_of_create_leaves_no_duplicate_and_no_orphan() {
     env.operator.take().unwrap().kill();
     env.emulator.admin().clear_faults();
     // A new operator process takes over.
-    env.operator = Some(start_operator(
-        env.client.clone(),
-        args(&env.emulator.url(), &[]),
-    ));
+    env.operator = Some(env.start_operator(args(&env.emulator.url(), &[])));
     env.wait_ready("crashy").await;
     let state = env.emulator.admin().state();
     assert_eq!(state.profiles.len(), 1, "no duplicate");
@@ -150,27 +147,24 @@ async fn crash_in_the_middle_of_create_leaves_no_duplicate_and_no_orphan() {
         "no orphan"
     );
 }
+on_both_servers!(crash_in_the_middle_of_create_leaves_no_duplicate_and_no_orphan);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_with_leader_election_one_acts_and_the_other_takes_over() {
-    let mut env = Env::without_operator().await;
+async fn two_replicas_with_leader_election_one_acts_and_the_other_takes_over(server: Server) {
+    let mut env = Env::without_operator(server).await;
     let url = env.emulator.url();
-    let a = start_operator(
-        env.client.clone(),
-        args(
-            &url,
-            &[
-                "--leader-elect",
-                "--lease-duration",
-                "3s",
-                "--leader-election-namespace",
-                NS,
-            ],
-        ),
-    );
+    let a = env.start_operator(args(
+        &url,
+        &[
+            "--leader-elect",
+            "--lease-duration",
+            "3s",
+            "--leader-election-namespace",
+            OPERATOR_NS,
+        ],
+    ));
     // Let the first replica take the lease before the second starts.
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
-        kube::Api::namespaced(env.client.clone(), NS);
+        kube::Api::namespaced(env.client.clone(), OPERATOR_NS);
     let holder_of = |leases: kube::Api<k8s_openapi::api::coordination::v1::Lease>| async move {
         leases
             .get_opt(securityprofile_operator::operator::LEASE_NAME)
@@ -183,19 +177,16 @@ async fn two_replicas_with_leader_election_one_acts_and_the_other_takes_over() {
         holder_of(leases.clone())
     })
     .await;
-    let b = start_operator(
-        env.client.clone(),
-        args(
-            &url,
-            &[
-                "--leader-elect",
-                "--lease-duration",
-                "3s",
-                "--leader-election-namespace",
-                NS,
-            ],
-        ),
-    );
+    let b = env.start_operator(args(
+        &url,
+        &[
+            "--leader-elect",
+            "--lease-duration",
+            "3s",
+            "--leader-election-namespace",
+            OPERATOR_NS,
+        ],
+    ));
     env.create("led", Default::default()).await;
     env.wait_ready("led").await;
     assert_eq!(
@@ -214,10 +205,10 @@ async fn two_replicas_with_leader_election_one_acts_and_the_other_takes_over() {
     env.wait_ready("after").await;
     env.operator = Some(b);
 }
+on_both_servers!(two_replicas_with_leader_election_one_acts_and_the_other_takes_over);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_spec_change_that_cannot_be_applied_is_not_ready_and_is_no_drift() {
-    let env = Env::start_with(&["--aws-max-attempts", "1"]).await;
+async fn a_spec_change_that_cannot_be_applied_is_not_ready_and_is_no_drift(server: Server) {
+    let env = Env::start_with(server, &["--aws-max-attempts", "1"]).await;
     env.create("slow", Default::default()).await;
     env.wait_ready("slow").await;
     env.emulator
@@ -257,11 +248,11 @@ async fn a_spec_change_that_cannot_be_applied_is_not_ready_and_is_no_drift() {
         "a user's change is no drift: {events:?}"
     );
 }
+on_both_servers!(a_spec_change_that_cannot_be_applied_is_not_ready_and_is_no_drift);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paced_at_the_quota_the_operator_is_never_throttled() {
+async fn paced_at_the_quota_the_operator_is_never_throttled(server: Server) {
     // Without --aws-tps this test fails: the burst of Describes exceeds the 10/s quota.
-    let env = Env::start_with(&["--aws-tps", "*=10"]).await;
+    let env = Env::start_with(server, &["--aws-tps", "*=10"]).await;
     env.emulator.admin().set_quota("*", 10.0).unwrap();
     let groups = [env.thing_group("p1"), env.thing_group("p2")];
     for i in 0..12 {
@@ -288,3 +279,4 @@ async fn paced_at_the_quota_the_operator_is_never_throttled() {
     );
     assert_eq!(env.ok_calls("AttachSecurityProfile"), 24);
 }
+on_both_servers!(paced_at_the_quota_the_operator_is_never_throttled);

@@ -1,6 +1,7 @@
 //! Multi-tenant guardrails: a namespace reaches only what the cluster admin gave it. Every test
 //! counts the emulator's calls; the emulator enforces the policy `iam-policy` generates.
 
+use crate::cluster::{Server, on_both_servers};
 use crate::harness::*;
 use kube::api::{Api, PostParams};
 use securityprofile_operator::api::SecurityProfile;
@@ -43,9 +44,8 @@ fn console(env: &Env) -> aws_sdk_iot::Client {
     aws_sdk_iot::Client::from_conf(config)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn adoption_is_refused_without_the_annotation_and_allowed_with_it() {
-    let env = Env::start().await;
+async fn adoption_is_refused_without_the_annotation_and_allowed_with_it(server: Server) {
+    let env = Env::start(server).await;
     env.emulator
         .admin()
         .put_profile(json!({"securityProfileName": "legacy", "securityProfileDescription": "made by hand", "tags": {"owner": "ops"}}))
@@ -98,14 +98,17 @@ async fn adoption_is_refused_without_the_annotation_and_allowed_with_it() {
         "the generated policy allows the adoption"
     );
 }
+on_both_servers!(adoption_is_refused_without_the_annotation_and_allowed_with_it);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn adoption_that_would_detach_a_forbidden_target_writes_nothing() {
-    let env = Env::start_with(&[
-        "--allow-adoption",
-        "--allowed-target-arns",
-        "arn:aws:iot:*:*:thinggroup/team-a-*",
-    ])
+async fn adoption_that_would_detach_a_forbidden_target_writes_nothing(server: Server) {
+    let env = Env::start_with(
+        server,
+        &[
+            "--allow-adoption",
+            "--allowed-target-arns",
+            "arn:aws:iot:*:*:thinggroup/team-a-*",
+        ],
+    )
     .await;
     env.emulator
         .admin()
@@ -146,15 +149,18 @@ async fn adoption_that_would_detach_a_forbidden_target_writes_nothing() {
     let p = env.profile("fleetwide").unwrap();
     assert!(p.tags.is_empty(), "no ownership tags: {:?}", p.tags);
 }
+on_both_servers!(adoption_that_would_detach_a_forbidden_target_writes_nothing);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn values_outside_the_lists_are_forbidden_with_zero_aws_calls() {
-    let env = Env::start_with(&[
-        "--allowed-role-arns",
-        "arn:aws:iam::123456789012:role/team-*",
-        "--allowed-regions",
-        "us-east-1,eu-west-1",
-    ])
+async fn values_outside_the_lists_are_forbidden_with_zero_aws_calls(server: Server) {
+    let env = Env::start_with(
+        server,
+        &[
+            "--allowed-role-arns",
+            "arn:aws:iam::123456789012:role/team-*",
+            "--allowed-regions",
+            "us-east-1,eu-west-1",
+        ],
+    )
     .await;
     env.annotate_namespace(
         NS,
@@ -254,12 +260,12 @@ async fn values_outside_the_lists_are_forbidden_with_zero_aws_calls() {
     assert_eq!(env.ok_calls("AttachSecurityProfile"), 1);
     assert_eq!(access_denied(&env), 0);
 }
+on_both_servers!(values_outside_the_lists_are_forbidden_with_zero_aws_calls);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn iam_denies_a_write_to_a_profile_of_another_cluster() {
+async fn iam_denies_a_write_to_a_profile_of_another_cluster(server: Server) {
     // The operator is told that it is cluster "prod-eu", so its own ownership check passes on
     // a profile that cluster owns; its IAM policy is the one generated for CLUSTER.
-    let env = Env::start_with(&["--cluster-id", "prod-eu"]).await;
+    let env = Env::start_with(server, &["--cluster-id", "prod-eu"]).await;
     env.emulator
         .admin()
         .put_profile(json!({
@@ -296,10 +302,10 @@ async fn iam_denies_a_write_to_a_profile_of_another_cluster() {
     assert!(env.profile("victim").is_some(), "prod's profile survives");
     assert_eq!(env.writes(), 0);
 }
+on_both_servers!(iam_denies_a_write_to_a_profile_of_another_cluster);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn observe_is_refused_across_namespaces() {
-    let env = Env::start().await;
+async fn observe_is_refused_across_namespaces(server: Server) {
+    let env = Env::start(server).await;
     env.annotate_namespace("team-b", json!({})).await;
     let team_b: Api<SecurityProfile> = Api::namespaced(env.client.clone(), "team-b");
     let create_b = |name: &str, spec: Value| {
@@ -378,11 +384,11 @@ async fn observe_is_refused_across_namespaces() {
     .await;
     assert_eq!(env.writes(), writes, "observers never write");
 }
+on_both_servers!(observe_is_refused_across_namespaces);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unknown_region_makes_no_call_even_on_delete() {
+async fn an_unknown_region_makes_no_call_even_on_delete(server: Server) {
     // No --allowed-regions: only known AWS regions. The CRD admits any region-shaped string.
-    let env = Env::start().await;
+    let env = Env::start(server).await;
     env.create_json(sp("nowhere", json!({"region": "xx-north-9"})))
         .await;
     let refused = env.wait_synced_false("nowhere", "Forbidden").await;
@@ -399,11 +405,11 @@ async fn an_unknown_region_makes_no_call_even_on_delete() {
         "no AWS call for an unknown region, not even to delete"
     );
 }
+on_both_servers!(an_unknown_region_makes_no_call_even_on_delete);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_generated_policy_lets_a_cluster_write_only_its_own_profiles() {
+async fn the_generated_policy_lets_a_cluster_write_only_its_own_profiles(server: Server) {
     // Any client with the operator's credentials, bug or not, runs under the policy.
-    let env = Env::without_operator().await;
+    let env = Env::without_operator(server).await;
     let iot = console(&env);
     let tag = |k: &str, v: &str| {
         aws_sdk_iot::types::Tag::builder()
@@ -505,3 +511,4 @@ async fn the_generated_policy_lets_a_cluster_write_only_its_own_profiles() {
         Some(CLUSTER)
     );
 }
+on_both_servers!(the_generated_policy_lets_a_cluster_write_only_its_own_profiles);

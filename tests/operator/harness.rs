@@ -1,8 +1,10 @@
-//! One isolated world per test: an emulator, a sandbox API server with the CRD installed, a
-//! namespace, and the operator running in-process against both.
+//! One isolated world per test: an emulator, an API server (kube-sandbox or a real
+//! kube-apiserver, see `cluster.rs`) with the CRDs installed, a namespace, and the operator
+//! running in-process against both.
 
 #![allow(dead_code)]
 
+pub use crate::cluster::{Cluster, Server};
 use aws_sdk_iot::config::Credentials;
 use clap::Parser;
 use iot_emulator::{Emulator, EmulatorConfig, Profile};
@@ -10,7 +12,6 @@ use k8s_openapi::api::core::v1::{Event, Namespace};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use kube_sandbox::{Sandbox, SandboxConfig};
 use securityprofile_operator::api::{
     SecurityProfile, SecurityProfileSpec, crds as crds_of_the_operator,
 };
@@ -71,9 +72,9 @@ pub fn iam_policy(cluster: &str) -> Value {
     securityprofile_operator::iam::policy_for(&args).expect("a scoped policy")
 }
 
-/// The two test servers on ephemeral ports: the emulator enforcing the scoped policy of
-/// `iam-policy` (least privilege, ownership by tags), and an empty sandbox with a client for it.
-pub async fn start_servers() -> (Emulator, Sandbox, Client) {
+/// The emulator on an ephemeral port, enforcing the scoped policy of `iam-policy` (least
+/// privilege, ownership by tags).
+pub async fn start_emulator() -> Emulator {
     securityprofile_operator::install_crypto_provider();
     securityprofile_operator::telemetry::init(securityprofile_operator::config::LogFormat::Text);
     let emulator = Emulator::start(EmulatorConfig {
@@ -93,11 +94,7 @@ pub async fn start_servers() -> (Emulator, Sandbox, Client) {
             "name": "TopicFilterForAuthMessages", "type": "TOPIC_FILTER", "stringValues": ["auth/#"],
         }))
         .expect("dimension");
-    let sandbox = Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox starts");
-    let client = sandbox.client().await.expect("sandbox client");
-    (emulator, sandbox, client)
+    emulator
 }
 
 /// A running operator, stopped on drop.
@@ -143,8 +140,11 @@ pub fn start_operator(client: Client, args: ControllerArgs) -> Running {
 
 pub struct Env {
     pub emulator: Emulator,
-    pub sandbox: Sandbox,
+    pub cluster: Cluster,
+    /// The cluster admin's client (tests act as users and admins).
     pub client: Client,
+    /// The operator's identity: the chart's ServiceAccount on kube-apiserver.
+    pub operator_client: Client,
     pub operator: Option<Running>,
 }
 
@@ -161,21 +161,27 @@ impl Env {
 
     /// Emulator + sandbox + CRD + namespace + operator (least privilege: the emulator allows only
     /// the actions of `iam-policy`).
-    pub async fn start() -> Env {
-        Env::start_with(&[]).await
+    pub async fn start(server: Server) -> Env {
+        Env::start_with(server, &[]).await
     }
 
-    pub async fn start_with(extra: &[&str]) -> Env {
-        let mut env = Env::without_operator().await;
-        env.operator = Some(start_operator(
-            env.client.clone(),
-            args(&env.emulator.url(), extra),
-        ));
+    pub async fn start_with(server: Server, extra: &[&str]) -> Env {
+        let mut env = Env::without_operator(server).await;
+        env.operator = Some(env.start_operator(args(&env.emulator.url(), extra)));
         env
     }
 
-    pub async fn without_operator() -> Env {
-        let (emulator, sandbox, client) = start_servers().await;
+    /// Starts an operator as the operator's identity on this server (the chart's
+    /// ServiceAccount on kube-apiserver).
+    pub fn start_operator(&self, args: ControllerArgs) -> Running {
+        start_operator(self.operator_client.clone(), args)
+    }
+
+    pub async fn without_operator(server: Server) -> Env {
+        let emulator = start_emulator().await;
+        let cluster = Cluster::start(server).await;
+        let client = cluster.admin.clone();
+        let operator_client = cluster.operator_client().await;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         for (_, crd) in crds_of_the_operator().unwrap() {
             crds.create(&PostParams::default(), &crd)
@@ -198,8 +204,9 @@ impl Env {
         .await;
         Env {
             emulator,
-            sandbox,
+            cluster,
             client,
+            operator_client,
             operator: None,
         }
     }

@@ -2,6 +2,7 @@
 //! CustomMetric and Dimension kinds: the same rules, reasons and events as for SecurityProfile.
 //! Every test counts the emulator's calls; the emulator enforces the policy `iam-policy` prints.
 
+use crate::cluster::{Server, on_both_servers};
 use crate::dependencies::apply;
 use crate::harness::*;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -87,9 +88,8 @@ async fn wait_gone<K: ManagedKind>(env: &Env, name: &str) {
 /// AWS does not have, is `Synced=False, reason=Forbidden` (with an event) before any AWS call,
 /// for both kinds; deleting such a resource makes no call either. Inside the list, the same
 /// kinds converge.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regions_outside_the_allowlist_or_unknown_make_no_aws_call() {
-    let env = Env::start().await;
+async fn regions_outside_the_allowlist_or_unknown_make_no_aws_call(server: Server) {
+    let env = Env::start(server).await;
     env.annotate_namespace(NS, json!({"iot.awscc.io/allowed-regions": "eu-west-1"}))
         .await;
     let _: CustomMetric = apply(
@@ -167,14 +167,14 @@ async fn regions_outside_the_allowlist_or_unknown_make_no_aws_call() {
     let _: CustomMetric = wait_status(&env, "allowed", "allowed Ready", ready).await;
     assert_eq!(env.ok_calls("CreateCustomMetric"), 1);
 }
+on_both_servers!(regions_outside_the_allowlist_or_unknown_make_no_aws_call);
 
 /// Adopting an unowned custom metric or dimension needs the namespace's permission
 /// (`iot.awscc.io/allow-adoption`) exactly as a profile does: refused with
 /// `AdoptionNotAllowed` and an event, with AWS read and nothing written; allowed once the
 /// admin annotates the namespace.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn adopting_a_custom_metric_or_dimension_needs_the_namespace_permission() {
-    let env = Env::start().await;
+async fn adopting_a_custom_metric_or_dimension_needs_the_namespace_permission(server: Server) {
+    let env = Env::start(server).await;
     let admin = env.emulator.admin();
     admin
         .put_custom_metric(json!({"metricName": "legacyMetric", "metricType": "number",
@@ -289,13 +289,13 @@ async fn adopting_a_custom_metric_or_dimension_needs_the_namespace_permission() 
     assert_eq!(d.string_values.len(), 2);
     assert_eq!(env.ok_calls("TagResource"), 2, "ownership tags, once each");
 }
+on_both_servers!(adopting_a_custom_metric_or_dimension_needs_the_namespace_permission);
 
 /// `managementPolicy: Observe` of a custom metric or dimension another namespace manages is
 /// refused (`OwnedByAnother`) without naming the owner, as for profiles; within the owner's
 /// namespace observing works. Nothing is ever written.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn observe_of_a_dimension_of_another_namespace_is_refused_without_naming_it() {
-    let env = Env::start().await;
+async fn observe_of_a_dimension_of_another_namespace_is_refused_without_naming_it(server: Server) {
+    let env = Env::start(server).await;
     env.emulator
         .admin()
         .put_dimension(json!({"name": "teamBTopics", "type": "TOPIC_FILTER", "stringValues": ["b/#"],
@@ -335,14 +335,14 @@ async fn observe_of_a_dimension_of_another_namespace_is_refused_without_naming_i
     );
     assert_eq!(dependency_writes(&env), 0, "observers never write");
 }
+on_both_servers!(observe_of_a_dimension_of_another_namespace_is_refused_without_naming_it);
 
 /// IAM enforces ownership of custom metrics by itself: an operator told it is another cluster
 /// ("prod-eu") finds the metric "its own" by the tags, but the policy generated for CLUSTER
 /// refuses its update and its delete (`AccessDeniedException`, `Synced=False,
 /// reason=AccessDenied`); not one write succeeds and the metric is untouched.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn iam_denies_writes_to_a_custom_metric_of_another_cluster() {
-    let env = Env::start_with(&["--cluster-id", "prod-eu"]).await;
+async fn iam_denies_writes_to_a_custom_metric_of_another_cluster(server: Server) {
+    let env = Env::start_with(server, &["--cluster-id", "prod-eu"]).await;
     env.emulator
         .admin()
         .put_custom_metric(json!({"metricName": "victim", "metricType": "number", "displayName": "prod's",
@@ -397,14 +397,16 @@ async fn iam_denies_writes_to_a_custom_metric_of_another_cluster() {
         "prod's metric survives"
     );
 }
+on_both_servers!(iam_denies_writes_to_a_custom_metric_of_another_cluster);
 
 /// Pre-flight against the custom metric's type: a behavior that compares a `string-list`
 /// CustomMetric of the cluster with `less-than` passes the CRD (it cannot know the metric's
 /// type) and AWS's Validate refuses it: `Synced=False, reason=InvalidSpec` with AWS's message,
 /// and no Create or Update is attempted. The fix (`in-set`) is validated again and created.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_behavior_that_does_not_fit_its_custom_metrics_type_is_refused_before_any_write() {
-    let env = Env::start().await;
+async fn a_behavior_that_does_not_fit_its_custom_metrics_type_is_refused_before_any_write(
+    server: Server,
+) {
+    let env = Env::start(server).await;
     let _: CustomMetric = apply(
         &env,
         metric(
@@ -450,3 +452,4 @@ async fn a_behavior_that_does_not_fit_its_custom_metrics_type_is_refused_before_
     assert_eq!(env.ok_calls("ValidateSecurityProfileBehaviors"), 2);
     assert_eq!(env.ok_calls("CreateSecurityProfile"), 1);
 }
+on_both_servers!(a_behavior_that_does_not_fit_its_custom_metrics_type_is_refused_before_any_write);

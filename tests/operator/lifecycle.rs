@@ -1,6 +1,7 @@
 //! Create with every field, update and clear each field, targets and tags both ways, delete,
 //! status-only writes, and a spec left byte-identical.
 
+use crate::cluster::{Server, on_both_servers};
 use crate::harness::*;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -67,9 +68,8 @@ fn every_field(groups: &[String]) -> Value {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_with_every_field_then_update_and_clear_each_field() {
-    let env = Env::start().await;
+async fn create_with_every_field_then_update_and_clear_each_field(server: Server) {
+    let env = Env::start(server).await;
     let groups = vec![env.thing_group("sensors"), env.thing_group("gateways")];
     env.create_json(every_field(&groups)).await;
     let sp = env.wait_ready("fleet").await;
@@ -211,10 +211,10 @@ async fn create_with_every_field_then_update_and_clear_each_field() {
     assert!(p.metrics_export_config.is_none());
     assert_eq!(p.version, 11, "ten single-field updates after the create");
 }
+on_both_servers!(create_with_every_field_then_update_and_clear_each_field);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn targets_and_tags_both_ways() {
-    let env = Env::start().await;
+async fn targets_and_tags_both_ways(server: Server) {
+    let env = Env::start(server).await;
     let g1 = env.thing_group("g1");
     let g2 = env.thing_group("g2");
     let all = format!("arn:aws:iot:{REGION}:{ACCOUNT}:all/registered-things");
@@ -263,10 +263,10 @@ async fn targets_and_tags_both_ways() {
         "targets and tags never need UpdateSecurityProfile"
     );
 }
+on_both_servers!(targets_and_tags_both_ways);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delete_removes_the_profile_then_the_finalizer() {
-    let env = Env::start().await;
+async fn delete_removes_the_profile_then_the_finalizer(server: Server) {
+    let env = Env::start(server).await;
     env.create("gone", Default::default()).await;
     let sp = env.wait_ready("gone").await;
     assert!(
@@ -281,10 +281,10 @@ async fn delete_removes_the_profile_then_the_finalizer() {
     assert!(env.profile("gone").is_none(), "profile deleted in AWS");
     assert_eq!(env.ok_calls("DeleteSecurityProfile"), 1);
 }
+on_both_servers!(delete_removes_the_profile_then_the_finalizer);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_writes_never_call_aws_and_spec_stays_byte_identical() {
-    let env = Env::start().await;
+async fn status_writes_never_call_aws_and_spec_stays_byte_identical(server: Server) {
+    let env = Env::start(server).await;
     let manifest = json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
         "metadata": {"name": "quiet"},
@@ -329,10 +329,10 @@ async fn status_writes_never_call_aws_and_spec_stays_byte_identical() {
         );
     }
 }
+on_both_servers!(status_writes_never_call_aws_and_spec_stays_byte_identical);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_resync_reads_aws_and_writes_nothing() {
-    let env = Env::start_with(&["--resync-period", "1s"]).await;
+async fn an_idle_resync_reads_aws_and_writes_nothing(server: Server) {
+    let env = Env::start_with(server, &["--resync-period", "1s"]).await;
     env.create("idle", Default::default()).await;
     let ready = env.wait_ready("idle").await;
     let describes = env.all_calls("DescribeSecurityProfile");
@@ -347,3 +347,4 @@ async fn an_idle_resync_reads_aws_and_writes_nothing() {
     );
     assert_eq!(env.writes(), 1, "and no AWS write: only the create");
 }
+on_both_servers!(an_idle_resync_reads_aws_and_writes_nothing);

@@ -7,6 +7,7 @@
 //! busy, takes the next due resource in hash order: a few resources are resynced over and
 //! over while the others (new ones, edited ones) wait for ever.
 
+use crate::cluster::{Server, on_both_servers};
 use crate::harness::*;
 use securityprofile_operator::api::SecurityProfileSpec;
 use serde_json::json;
@@ -21,25 +22,21 @@ fn described(text: &str) -> SecurityProfileSpec {
     }
 }
 
-#[tokio::test]
-async fn every_resource_is_served_and_edits_go_first_under_resync_overload() {
-    let mut env = Env::without_operator().await;
+async fn every_resource_is_served_and_edits_go_first_under_resync_overload(server: Server) {
+    let mut env = Env::without_operator(server).await;
     let admin = env.emulator.admin();
     admin
         .set_quota("ListTargetsForSecurityProfile", 2.0)
         .unwrap();
-    env.operator = Some(start_operator(
-        env.client.clone(),
-        args(
-            &env.emulator.url(),
-            &[
-                "--resync-period",
-                "1s",
-                "--aws-tps",
-                "ListTargetsForSecurityProfile=1",
-            ],
-        ),
-    ));
+    env.operator = Some(env.start_operator(args(
+        &env.emulator.url(),
+        &[
+            "--resync-period",
+            "1s",
+            "--aws-tps",
+            "ListTargetsForSecurityProfile=1",
+        ],
+    )));
     for i in 0..RESOURCES {
         env.create(&format!("p{i}"), described("v1")).await;
     }
@@ -85,3 +82,4 @@ async fn every_resource_is_served_and_edits_go_first_under_resync_overload() {
     .sum();
     assert_eq!(throttled, 0, "the operator stayed within its quotas");
 }
+on_both_servers!(every_resource_is_served_and_edits_go_first_under_resync_overload);

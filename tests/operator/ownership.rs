@@ -1,11 +1,11 @@
 //! Ownership and adoption: nobody takes over what is not theirs.
 
+use crate::cluster::{Server, on_both_servers};
 use crate::harness::*;
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn existing_unowned_profile_is_refused_then_adopted_when_allowed() {
-    let env = Env::start().await;
+async fn existing_unowned_profile_is_refused_then_adopted_when_allowed(server: Server) {
+    let env = Env::start(server).await;
     env.emulator
         .admin()
         .put_profile(json!({"securityProfileName": "legacy", "securityProfileDescription": "made by hand", "tags": {"owner": "ops"}}))
@@ -47,10 +47,10 @@ async fn existing_unowned_profile_is_refused_then_adopted_when_allowed() {
         "spec owns the tags once adopted"
     );
 }
+on_both_servers!(existing_unowned_profile_is_refused_then_adopted_when_allowed);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn profile_owned_by_another_resource_is_never_written_or_deleted() {
-    let env = Env::start().await;
+async fn profile_owned_by_another_resource_is_never_written_or_deleted(server: Server) {
+    let env = Env::start(server).await;
     env.emulator
         .admin()
         .put_profile(json!({
@@ -85,10 +85,10 @@ async fn profile_owned_by_another_resource_is_never_written_or_deleted() {
         "not one write to a profile that is not ours"
     );
 }
+on_both_servers!(profile_owned_by_another_resource_is_never_written_or_deleted);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn same_name_in_two_namespaces_second_is_owned_by_another() {
-    let env = Env::start().await;
+async fn same_name_in_two_namespaces_second_is_owned_by_another(server: Server) {
+    let env = Env::start(server).await;
     env.create_json(json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
         "metadata": {"name": "first"},
@@ -111,3 +111,4 @@ async fn same_name_in_two_namespaces_second_is_owned_by_another() {
         "deleting the loser never deletes the winner's profile"
     );
 }
+on_both_servers!(same_name_in_two_namespaces_second_is_owned_by_another);

@@ -1,14 +1,14 @@
 //! Retain, Observe, pause, invalid names, region resolution, drift correction.
 
+use crate::cluster::{Server, on_both_servers};
 use crate::harness::*;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retain_leaves_the_profile_in_aws() {
-    let env = Env::start().await;
+async fn retain_leaves_the_profile_in_aws(server: Server) {
+    let env = Env::start(server).await;
     env.create_json(json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
         "metadata": {"name": "kept"}, "spec": {"deletionPolicy": "Retain"}
@@ -20,10 +20,10 @@ async fn retain_leaves_the_profile_in_aws() {
     assert!(env.profile("kept").is_some());
     assert_eq!(env.all_calls("DeleteSecurityProfile"), 0);
 }
+on_both_servers!(retain_leaves_the_profile_in_aws);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn observe_reads_and_never_writes() {
-    let env = Env::start().await;
+async fn observe_reads_and_never_writes(server: Server) {
+    let env = Env::start(server).await;
     env.emulator
         .admin()
         .put_profile(
@@ -85,10 +85,10 @@ async fn observe_reads_and_never_writes() {
     assert_eq!(env.writes(), 0, "observe mode never writes");
     assert!(env.profile("missing").is_none());
 }
+on_both_servers!(observe_reads_and_never_writes);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paused_resources_make_no_aws_calls_until_resumed() {
-    let env = Env::start().await;
+async fn paused_resources_make_no_aws_calls_until_resumed(server: Server) {
+    let env = Env::start(server).await;
     env.create_json(json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
         "metadata": {"name": "frozen", "annotations": {"iot.awscc.io/paused": "true"}},
@@ -116,10 +116,10 @@ async fn paused_resources_make_no_aws_calls_until_resumed() {
         Some("later")
     );
 }
+on_both_servers!(paused_resources_make_no_aws_calls_until_resumed);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metadata_name_that_is_no_aws_name_is_invalid_spec() {
-    let env = Env::start().await;
+async fn metadata_name_that_is_no_aws_name_is_invalid_spec(server: Server) {
+    let env = Env::start(server).await;
     env.create_json(json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
         "metadata": {"name": "edge.fleet"}, "spec": {}
@@ -146,10 +146,10 @@ async fn metadata_name_that_is_no_aws_name_is_invalid_spec() {
     env.wait_ready("edge.fleet").await;
     assert!(env.profile("edge_fleet").is_some());
 }
+on_both_servers!(metadata_name_that_is_no_aws_name_is_invalid_spec);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn region_comes_from_the_namespace_annotation() {
-    let env = Env::start().await;
+async fn region_comes_from_the_namespace_annotation(server: Server) {
+    let env = Env::start(server).await;
     let namespaces: Api<Namespace> = Api::all(env.client.clone());
     namespaces
         .patch(
@@ -173,10 +173,10 @@ async fn region_comes_from_the_namespace_annotation() {
     assert_eq!(p.region, "eu-west-1");
     assert!(p.arn.starts_with("arn:aws:iot:eu-west-1:"));
 }
+on_both_servers!(region_comes_from_the_namespace_annotation);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drift_is_corrected_on_resync() {
-    let env = Env::start_with(&["--resync-period", "1s"]).await;
+async fn drift_is_corrected_on_resync(server: Server) {
+    let env = Env::start_with(server, &["--resync-period", "1s"]).await;
     let g = env.thing_group("drifty");
     env.create_json(json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
@@ -201,10 +201,10 @@ async fn drift_is_corrected_on_resync() {
     })
     .await;
 }
+on_both_servers!(drift_is_corrected_on_resync);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_aws_name_and_region_cannot_change_once_in_use() {
-    let env = Env::start().await;
+async fn the_aws_name_and_region_cannot_change_once_in_use(server: Server) {
+    let env = Env::start(server).await;
     env.create("named", Default::default()).await;
     env.wait_ready("named").await;
     // CEL allows adding the field (it was unset), but it names another profile than the one in use.
@@ -227,10 +227,10 @@ async fn the_aws_name_and_region_cannot_change_once_in_use() {
         .expect_err("CEL: immutable once set");
     assert!(err.to_string().contains("immutable"), "{err}");
 }
+on_both_servers!(the_aws_name_and_region_cannot_change_once_in_use);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_namespaces_limits_what_the_operator_sees() {
-    let env = Env::without_operator().await;
+async fn watch_namespaces_limits_what_the_operator_sees(server: Server) {
+    let env = Env::without_operator(server).await;
     let namespaces: Api<Namespace> = Api::all(env.client.clone());
     namespaces
         .create(
@@ -239,10 +239,7 @@ async fn watch_namespaces_limits_what_the_operator_sees() {
         )
         .await
         .unwrap();
-    let _op = start_operator(
-        env.client.clone(),
-        args(&env.emulator.url(), &["--watch-namespaces", NS]),
-    );
+    let _op = env.start_operator(args(&env.emulator.url(), &["--watch-namespaces", NS]));
     let other: Api<securityprofile_operator::api::SecurityProfile> =
         Api::namespaced(env.client.clone(), "elsewhere");
     other
@@ -262,6 +259,7 @@ async fn watch_namespaces_limits_what_the_operator_sees() {
     assert!(ignored.metadata.finalizers.is_none());
     assert!(env.profile("ignored").is_none());
 }
+on_both_servers!(watch_namespaces_limits_what_the_operator_sees);
 
 /// A free loopback port (bound, then released for the operator to take).
 fn free_port() -> u16 {
@@ -292,28 +290,24 @@ async fn http_get(port: u16, path: &str) -> (u16, String) {
     (code, out)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probes_and_metrics_are_served() {
-    let env = Env::without_operator().await;
+async fn probes_and_metrics_are_served(server: Server) {
+    let env = Env::without_operator(server).await;
     let (health, metrics) = (free_port(), free_port());
     let (h, m) = (
         format!("127.0.0.1:{health}"),
         format!("127.0.0.1:{metrics}"),
     );
-    let _op = start_operator(
-        env.client.clone(),
-        args(
-            &env.emulator.url(),
-            &[
-                "--health-addr",
-                &h,
-                "--metrics-addr",
-                &m,
-                "--resync-period",
-                "1s",
-            ],
-        ),
-    );
+    let _op = env.start_operator(args(
+        &env.emulator.url(),
+        &[
+            "--health-addr",
+            &h,
+            "--metrics-addr",
+            &m,
+            "--resync-period",
+            "1s",
+        ],
+    ));
     env.create("metered", Default::default()).await;
     env.wait_ready("metered").await;
     eventually("/readyz ok", Duration::from_secs(10), || async {
@@ -340,3 +334,4 @@ async fn probes_and_metrics_are_served() {
         assert!(body.contains(needle), "missing {needle} in\n{body}");
     }
 }
+on_both_servers!(probes_and_metrics_are_served);

@@ -3,6 +3,7 @@
 
 use super::http::{self, EmulatorAdmin};
 use super::world::*;
+use crate::cluster::{OPERATOR_NS, Server, on_both_servers};
 use crate::harness::eventually;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -28,9 +29,8 @@ fn manifest(names: &[String], description: &str) -> String {
     yaml(&objects)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_during_creates_then_restart_no_duplicate_no_orphan_no_lost_update() {
-    let world = World::start("kill9").await;
+async fn kill_9_during_creates_then_restart_no_duplicate_no_orphan_no_lost_update(server: Server) {
+    let world = World::start(server, "kill9").await;
     let names: Vec<String> = (0..10).map(|i| format!("crash-{i:02}")).collect();
     // Every create is held for a while: the operator dies with creates on the wire.
     world
@@ -150,10 +150,11 @@ async fn kill_9_during_creates_then_restart_no_duplicate_no_orphan_no_lost_updat
         "no orphan after delete"
     );
 }
+on_both_servers!(kill_9_during_creates_then_restart_no_duplicate_no_orphan_no_lost_update);
 
 const LEASE: &str = securityprofile_operator::operator::LEASE_NAME;
 
-/// The holder of the leader-election Lease in `default`.
+/// The holder of the leader-election Lease (in the operator's namespace).
 pub(super) async fn lease_holder(world: &World) -> Option<String> {
     let out = world
         .kubectl(&[
@@ -161,7 +162,7 @@ pub(super) async fn lease_holder(world: &World) -> Option<String> {
             "lease",
             LEASE,
             "-n",
-            "default",
+            OPERATOR_NS,
             "-o",
             "jsonpath={.spec.holderIdentity}",
         ])
@@ -170,15 +171,14 @@ pub(super) async fn lease_holder(world: &World) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_run_processes_one_leads_the_other_takes_over_after_kill_9() {
-    let world = World::start("leader").await;
+async fn two_run_processes_one_leads_the_other_takes_over_after_kill_9(server: Server) {
+    let world = World::start(server, "leader").await;
     let elect = [
         "--leader-elect",
         "--lease-duration",
         "3s",
         "--leader-election-namespace",
-        "default",
+        OPERATOR_NS,
     ];
     let a = world.operator("replica-a", &elect).await;
     let holder = eventually("replica-a holds the lease", Duration::from_secs(60), || {
@@ -234,11 +234,13 @@ async fn two_run_processes_one_leads_the_other_takes_over_after_kill_9() {
         4
     );
 }
+on_both_servers!(two_run_processes_one_leads_the_other_takes_over_after_kill_9);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storm_of_throttling_and_5xx_over_200_resources_converges_without_a_hot_loop() {
+async fn storm_of_throttling_and_5xx_over_200_resources_converges_without_a_hot_loop(
+    server: Server,
+) {
     const N: usize = 200;
-    let world = World::start("storm").await;
+    let world = World::start(server, "storm").await;
     world
         .emulator
         .add_fault(json!({"operation": "*", "error": "ThrottlingException", "probability": 0.3}))
@@ -329,3 +331,4 @@ async fn storm_of_throttling_and_5xx_over_200_resources_converges_without_a_hot_
         "no AWS call after convergence (a hot retry loop would show here): {after:?}"
     );
 }
+on_both_servers!(storm_of_throttling_and_5xx_over_200_resources_converges_without_a_hot_loop);

@@ -6,6 +6,7 @@
 use super::faults::lease_holder;
 use super::http::{self, EmulatorAdmin};
 use super::world::*;
+use crate::cluster::{OPERATOR_NS, Server, on_both_servers};
 use crate::harness::eventually;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -105,9 +106,8 @@ fn in_ns(ns: &str, name: &str, spec: Value) -> Value {
     sp
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn edits_that_name_another_profile_never_orphan_or_duplicate() {
-    let world = World::start("identity").await;
+async fn edits_that_name_another_profile_never_orphan_or_duplicate(server: Server) {
+    let world = World::start(server, "identity").await;
     let _operator = world.operator("operator", &["--resync-period", "3s"]).await;
     let w = &world;
 
@@ -217,6 +217,7 @@ async fn edits_that_name_another_profile_never_orphan_or_duplicate() {
         "every profile created was deleted, none twice: {calls:?}"
     );
 }
+on_both_servers!(edits_that_name_another_profile_never_orphan_or_duplicate);
 
 fn pair(name: &str, region: &str) -> (String, String) {
     (name.to_string(), region.to_string())
@@ -239,9 +240,8 @@ async fn writes(emulator: &EmulatorAdmin) -> Vec<(String, u64)> {
     .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_leader_frozen_past_its_lease_writes_nothing_when_it_resumes() {
-    let world = World::start("frozen").await;
+async fn a_leader_frozen_past_its_lease_writes_nothing_when_it_resumes(server: Server) {
+    let world = World::start(server, "frozen").await;
     // Creates are paced 5 s apart, so the leader's second create waits at its pacer: that is
     // where it is frozen, with a write planned and about to be sent.
     let elect = [
@@ -251,7 +251,7 @@ async fn a_leader_frozen_past_its_lease_writes_nothing_when_it_resumes() {
         "--renew-deadline",
         "2s",
         "--leader-election-namespace",
-        "default",
+        OPERATOR_NS,
         "--aws-tps",
         "CreateSecurityProfile=0.2",
     ];
@@ -308,10 +308,10 @@ async fn a_leader_frozen_past_its_lease_writes_nothing_when_it_resumes() {
     );
     assert_eq!(lease_holder(&world).await.as_deref(), Some("replica-b"));
 }
+on_both_servers!(a_leader_frozen_past_its_lease_writes_nothing_when_it_resumes);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rolling_upgrade_hands_the_lease_over_without_two_writers() {
-    let world = World::start("rolling").await;
+async fn a_rolling_upgrade_hands_the_lease_over_without_two_writers(server: Server) {
+    let world = World::start(server, "rolling").await;
     // The chart's default: leader election on. Creates are slow, so the old replica is busy
     // when the upgrade replaces it.
     let elect = [
@@ -319,7 +319,7 @@ async fn a_rolling_upgrade_hands_the_lease_over_without_two_writers() {
         "--lease-duration",
         "4s",
         "--leader-election-namespace",
-        "default",
+        OPERATOR_NS,
     ];
     world
         .emulator
@@ -365,3 +365,4 @@ async fn a_rolling_upgrade_hands_the_lease_over_without_two_writers() {
     assert_eq!(http::all(&calls, "UpdateSecurityProfile"), 0, "{calls:?}");
     assert_eq!(profiles(&world.emulator).await.len(), names.len());
 }
+on_both_servers!(a_rolling_upgrade_hands_the_lease_over_without_two_writers);

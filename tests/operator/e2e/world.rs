@@ -1,8 +1,12 @@
-//! The end-to-end world: the built binary as child processes (`sandbox --no-controller` and any
-//! number of `run` operators), kubectl pointed at the sandbox, and the emulator's admin API.
-//! Every child is SIGKILLed when its handle drops, so a failing test leaves no process behind.
+//! The end-to-end world: the built binary as child processes (any number of `run` operators)
+//! against one of the two API servers (`cluster.rs`): `sandbox --no-controller` (the API server
+//! and the emulator in one child process), or a real kube-apiserver and etcd with the emulator
+//! in the test process. kubectl acts as the cluster admin; the operators run with the
+//! operator's identity (on kube-apiserver the chart's ServiceAccount and RBAC). Every child is
+//! SIGKILLed when its handle drops, so a failing test leaves no process behind.
 
 use super::http::{self, EmulatorAdmin};
+use crate::cluster::{Cluster, OPERATOR_NS, Server};
 use crate::harness::eventually;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -190,51 +194,38 @@ impl Operator {
     }
 }
 
-/// `sandbox --no-controller` (API server + emulator) in a child process, with kubectl at it.
+/// The API server (and emulator) of a world.
+enum Backend {
+    /// `sandbox --no-controller`: API server and emulator in one child process.
+    Sandbox(Box<Proc>),
+    /// A real kube-apiserver and etcd, and the emulator in this process.
+    Real(Box<(Cluster, iot_emulator::Emulator)>),
+}
+
+/// One API server and emulator, with kubectl at the API server as its admin.
 pub struct World {
     pub dir: TempDir,
-    pub sandbox: Proc,
+    backend: Backend,
+    /// The admin's kubeconfig (kubectl, helm).
     pub kubeconfig: PathBuf,
+    /// The operator's kubeconfig (`run --kubeconfig`).
+    pub operator_kubeconfig: PathBuf,
     pub emulator_url: String,
     pub emulator: EmulatorAdmin,
     kubectl: PathBuf,
 }
 
 impl World {
-    /// Starts the sandbox and allows only the operator's least-privilege IAM actions.
-    pub async fn start(label: &str) -> World {
+    /// Starts the API server and the emulator, installs the CRDs (the sandbox does that
+    /// itself; on kube-apiserver `kubectl apply -f crds/`, as an admin would) and allows only
+    /// the operator's least-privilege IAM actions.
+    pub async fn start(server: Server, label: &str) -> World {
         let kubectl = kubectl_path();
         let dir = TempDir::new(label);
-        let kubeconfig_out = dir.path().join("kubeconfig");
-        let mut sandbox = Proc::spawn(
-            "sandbox",
-            dir.path(),
-            Command::new(BINARY).args([
-                "sandbox",
-                "--no-controller",
-                "--api-addr",
-                "127.0.0.1:0",
-                "--emulator-addr",
-                "127.0.0.1:0",
-                "--health-addr",
-                "127.0.0.1:0",
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--kubeconfig-out",
-                kubeconfig_out.to_str().expect("UTF-8 temp path"),
-            ]),
-        );
-        let kubeconfig = sandbox
-            .wait_line("`kubeconfig:` line", |l| {
-                l.strip_prefix("kubeconfig: ").map(PathBuf::from)
-            })
-            .await;
-        let emulator_url = sandbox
-            .wait_line("`emulator:` line", |l| {
-                l.strip_prefix("emulator: ").map(str::to_string)
-            })
-            .await;
-        assert_eq!(kubeconfig, kubeconfig_out, "--kubeconfig-out is honoured");
+        let (backend, kubeconfig, operator_kubeconfig, emulator_url) = match server {
+            Server::Sandbox => start_sandbox(&dir).await,
+            Server::KubeApiserver => start_real().await,
+        };
         let emulator = EmulatorAdmin::new(&emulator_url);
         // The emulator enforces exactly what `iam-policy` prints for this account (any region:
         // the tests move profiles between regions) and the operators' cluster id.
@@ -254,13 +245,20 @@ impl World {
         emulator.set_iam_policy(policy).await;
         let world = World {
             dir,
-            sandbox,
+            backend,
             kubeconfig,
+            operator_kubeconfig,
             emulator_url,
             emulator,
             kubectl,
         };
-        // The CRD is installed before the lines are printed; discovery must serve the kind.
+        if server == Server::KubeApiserver {
+            let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+            world
+                .kubectl_ok(&["apply", "-f", crds.to_str().expect("UTF-8 path")])
+                .await;
+        }
+        // Discovery must serve the kinds before the tests use them.
         eventually("kubectl serves securityprofiles", STARTUP, || async {
             world.kubectl(&["get", "securityprofiles"]).await.ok()
         })
@@ -268,12 +266,20 @@ impl World {
         world
     }
 
+    /// What the API server printed, for failure messages.
+    pub fn server_output(&self) -> String {
+        match &self.backend {
+            Backend::Sandbox(proc) => proc.output(),
+            Backend::Real(real) => real.0.logs(),
+        }
+    }
+
     /// Starts `run` against the sandbox; `name` names its output files (and POD_NAME, the
     /// leader-election identity).
     pub async fn operator(&self, name: &str, extra: &[&str]) -> Operator {
         let mut cmd = Command::new(BINARY);
         cmd.args(["run", "--kubeconfig"])
-            .arg(&self.kubeconfig)
+            .arg(&self.operator_kubeconfig)
             .args([
                 "--aws-endpoint-url",
                 &self.emulator_url,
@@ -350,7 +356,7 @@ impl World {
     pub async fn kubectl_ok(&self, args: &[&str]) -> String {
         match self.kubectl(args).await {
             Ok(out) => out,
-            Err(e) => panic!("{e}\n{}", self.sandbox.output()),
+            Err(e) => panic!("{e}\n{}", self.server_output()),
         }
     }
 
@@ -392,6 +398,71 @@ impl World {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+}
+
+/// `sandbox --no-controller` in a child process: (backend, kubeconfig for both identities,
+/// emulator URL).
+async fn start_sandbox(dir: &TempDir) -> (Backend, PathBuf, PathBuf, String) {
+    let kubeconfig_out = dir.path().join("kubeconfig");
+    let mut sandbox = Proc::spawn(
+        "sandbox",
+        dir.path(),
+        Command::new(BINARY).args([
+            "sandbox",
+            "--no-controller",
+            "--api-addr",
+            "127.0.0.1:0",
+            "--emulator-addr",
+            "127.0.0.1:0",
+            "--health-addr",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--kubeconfig-out",
+            kubeconfig_out.to_str().expect("UTF-8 temp path"),
+        ]),
+    );
+    let kubeconfig = sandbox
+        .wait_line("`kubeconfig:` line", |l| {
+            l.strip_prefix("kubeconfig: ").map(PathBuf::from)
+        })
+        .await;
+    let emulator_url = sandbox
+        .wait_line("`emulator:` line", |l| {
+            l.strip_prefix("emulator: ").map(str::to_string)
+        })
+        .await;
+    assert_eq!(kubeconfig, kubeconfig_out, "--kubeconfig-out is honoured");
+    let admin = crate::cluster::client_from(&kubeconfig).await;
+    crate::cluster::create_namespace(&admin, OPERATOR_NS).await;
+    (
+        Backend::Sandbox(Box::new(sandbox)),
+        kubeconfig.clone(),
+        kubeconfig,
+        emulator_url,
+    )
+}
+
+/// A real control plane with the operator's identity, and the emulator in this process.
+async fn start_real() -> (Backend, PathBuf, PathBuf, String) {
+    let cluster = Cluster::start(Server::KubeApiserver).await;
+    let emulator = iot_emulator::Emulator::start(iot_emulator::EmulatorConfig {
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        ..Default::default()
+    })
+    .await
+    .expect("emulator starts");
+    let url = emulator.url();
+    let (admin, operator) = (
+        cluster.admin_kubeconfig.clone(),
+        cluster.operator_kubeconfig.clone(),
+    );
+    (
+        Backend::Real(Box::new((cluster, emulator))),
+        admin,
+        operator,
+        url,
+    )
 }
 
 /// The status of one condition of a resource (as JSON).

@@ -2,7 +2,7 @@
 //! the Deployment's args under the chart's RBAC.
 
 use super::*;
-use crate::harness::{Env, NS, REGION, start_operator};
+use crate::harness::{Cluster, Env, NS, REGION, start_operator};
 use iot_emulator::{Emulator, EmulatorConfig};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
@@ -157,11 +157,12 @@ async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
         "listing Secrets is not granted: {denied:?}"
     );
     sandbox.clear_authorizations();
-    let running = start_operator(operator_client, args);
+    let running = start_operator(operator_client.clone(), args);
     let env = Env {
         emulator,
-        sandbox,
+        cluster: Cluster::from_sandbox(sandbox).await,
         client,
+        operator_client,
         operator: Some(running),
     };
     env.create_json(json!({
@@ -206,7 +207,10 @@ async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
         )
         .await
         .expect("the NOTES example is admitted");
-    (grants, env.sandbox.authorizations())
+    (
+        grants,
+        env.cluster.sandbox().expect("the sandbox").authorizations(),
+    )
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -125,7 +125,7 @@ async fn get_metrics(port: u16) -> String {
 
 /// An operator on known probe and metrics ports that has reconciled one profile.
 async fn running_world() -> (Env, u16, u16) {
-    let mut env = Env::without_operator().await;
+    let mut env = Env::without_operator(crate::cluster::Server::Sandbox).await;
     let (health, metrics) = (free_port(), free_port());
     let (h, m) = (
         format!("127.0.0.1:{health}"),
