@@ -39,6 +39,12 @@ pub struct AwsCallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchErrorLabels {
+    pub kind: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConditionLabels {
     pub condition: String,
     pub status: String,
@@ -58,6 +64,8 @@ pub struct Metrics {
     pub resync_backlog: Gauge,
     /// Events not written because the publisher's queue was full.
     pub events_dropped: Counter,
+    /// Failed lists and watches of the Kubernetes API, by kind and the server's reason.
+    pub watch_errors: Family<WatchErrorLabels, Counter>,
     /// Each resource's (Ready, Synced) status, from which `resources` is computed.
     conditions: Mutex<HashMap<String, (&'static str, &'static str)>>,
 }
@@ -73,6 +81,7 @@ impl Default for Metrics {
         let resync_effective_period = Gauge::<f64, AtomicU64>::default();
         let resync_backlog = Gauge::default();
         let events_dropped = Counter::default();
+        let watch_errors = Family::<WatchErrorLabels, Counter>::default();
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -121,6 +130,11 @@ impl Default for Metrics {
             "Events not written because the event queue was full",
             events_dropped.clone(),
         );
+        registry.register(
+            "watch_errors",
+            "Failed lists and watches of the Kubernetes API by kind and reason (Forbidden: the operator's RBAC; retried with backoff)",
+            watch_errors.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -131,12 +145,22 @@ impl Default for Metrics {
             resync_effective_period,
             resync_backlog,
             events_dropped,
+            watch_errors,
             conditions: Mutex::new(HashMap::new()),
         }
     }
 }
 
 impl Metrics {
+    pub fn watch_error(&self, kind: &str, reason: &str) {
+        self.watch_errors
+            .get_or_create(&WatchErrorLabels {
+                kind: kind.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
     pub fn aws_call(&self, operation: &str, outcome: &str) {
         self.aws_calls
             .get_or_create(&AwsCallLabels {

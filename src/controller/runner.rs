@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 /// How the runner serves the resources.
 #[derive(Clone, Debug)]
@@ -440,8 +440,6 @@ pub async fn run_controllers(
     );
     // The kinds profiles depend on: their own controllers, and the wake-ups of the profiles
     // that wait for one of them to become ready.
-    // The kinds profiles depend on: their own controllers, and the wake-ups of the profiles
-    // that wait for one of them to become ready.
     let dependency_kinds = futures::future::join_all(
         scopes
             .iter()
@@ -504,8 +502,10 @@ async fn wake_on_readiness<K: ManagedKind>(runner: Arc<Runner>, api: Api<K>) {
 
 /// Follows one watch: keeps its cache and turns its events into work.
 async fn watch(runner: Arc<Runner>, store: usize, api: Api<SecurityProfile>) {
+    let metrics = runner.ctx.metrics.clone();
     let events = watcher::watcher(api, WatcherConfig::default().any_semantic())
         .default_backoff()
+        .inspect(move |e| watch_failed::<SecurityProfile>(&metrics, e))
         .modify(cache::strip);
     events
         .for_each(|event| {
@@ -523,11 +523,59 @@ async fn watch(runner: Arc<Runner>, store: usize, api: Api<SecurityProfile>) {
                 }
                 Ok(watcher::Event::InitDone) => runner.listed(store),
                 Ok(watcher::Event::Init) => runner.relist(store),
-                Err(e) => debug!(error = %e, "watch error"),
+                // Reported by `watch_failed`; the watcher retries with backoff.
+                Err(_) => {}
             }
             async {}
         })
         .await;
+}
+
+/// Reports a failed list or watch, which the watcher retries with backoff (never a reason to
+/// exit): a warning that names the kind and the API server's answer, say a ServiceAccount that
+/// lost a permission (`Forbidden`) or an API server that went away, and
+/// `watch_errors_total{kind,reason}`. A watch whose resourceVersion is gone (`410 Gone`, after
+/// a compaction) is normal: the watcher lists again, logged at info.
+fn watch_failed<K: kube::Resource<DynamicType = ()>>(
+    metrics: &crate::metrics::Metrics,
+    event: &Result<watcher::Event<K>, watcher::Error>,
+) {
+    let Err(error) = event else { return };
+    let kind = K::kind(&());
+    let reason = watch_error_reason(error);
+    metrics.watch_error(&kind, reason);
+    if reason == "Expired" {
+        info!(%kind, error = %error, "watch expired (410 Gone): listing again");
+    } else {
+        warn!(
+            %kind,
+            reason,
+            error = %error,
+            "cannot list or watch {kind}s; retrying with backoff (check the operator's RBAC and the API server)"
+        );
+    }
+}
+
+/// The API server's reason for a watcher error (`Forbidden`, `Expired`, ...), `Connection` when
+/// it did not answer.
+fn watch_error_reason(error: &watcher::Error) -> &'static str {
+    let status = match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code,
+        watcher::Error::WatchError(s) => s.code,
+        watcher::Error::NoResourceVersion => return "NoResourceVersion",
+        _ => return "Connection",
+    };
+    match status {
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        410 => "Expired",
+        429 => "TooManyRequests",
+        500..=599 => "ServerError",
+        _ => "Other",
+    }
 }
 
 /// The trigger of the CustomMetric and Dimension controllers (same rule as for profiles).
@@ -574,8 +622,10 @@ async fn resource_controller<K: ManagedKind>(
     shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
 ) {
     let (reader, writer) = reflector::store::<K>();
+    let metrics = ctx.metrics.clone();
     let stream = watcher::watcher(api, WatcherConfig::default().any_semantic())
         .default_backoff()
+        .inspect(move |e| watch_failed::<K>(&metrics, e))
         .modify(|o: &mut K| o.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects()
