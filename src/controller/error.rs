@@ -53,6 +53,17 @@ pub(crate) enum Retry {
 }
 
 impl Error {
+    /// Whether the finalizer helper's own write failed (adding or removing the finalizer, say a
+    /// ServiceAccount without `patch`): nothing has reported it yet, unlike an error of the
+    /// apply or cleanup it wraps.
+    pub(crate) fn is_finalizer_write(&self) -> bool {
+        matches!(self, Error::Finalizer(e) if !matches!(
+            e.as_ref(),
+            kube::runtime::finalizer::Error::ApplyFailed(_)
+                | kube::runtime::finalizer::Error::CleanupFailed(_)
+        ))
+    }
+
     pub(crate) fn root(&self) -> &Error {
         match self {
             Error::Finalizer(e) => match e.as_ref() {

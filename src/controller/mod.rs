@@ -180,7 +180,7 @@ pub async fn reconcile(sp: Arc<SecurityProfile>, ctx: Arc<Context>) -> Result<Ac
     let span = info_span!("reconcile", namespace = %namespace, name = %sp.name_any(), aws_name = field::Empty);
     let api: Api<SecurityProfile> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = async {
-        finalizer(&api, FINALIZER, sp.clone(), |event| {
+        let result = finalizer(&api, FINALIZER, sp.clone(), |event| {
             let (ctx, api, namespace) = (ctx.clone(), api.clone(), namespace.clone());
             async move {
                 let outcome = match &event {
@@ -201,7 +201,13 @@ pub async fn reconcile(sp: Arc<SecurityProfile>, ctx: Arc<Context>) -> Result<Ac
             }
         })
         .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
+        .map_err(|e| Error::Finalizer(Box::new(e)));
+        if let Err(e) = &result
+            && e.is_finalizer_write()
+        {
+            status::report_error(sp.as_ref(), &ctx, &api, e).await;
+        }
+        result
     }
     .instrument(span)
     .await;

@@ -38,7 +38,7 @@ pub async fn reconcile_resource<K: ManagedKind>(
     let span = info_span!("reconcile", kind = K::KIND, namespace = %namespace, name = %obj.name_any(), aws_name = field::Empty);
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = async {
-        finalizer(&api, FINALIZER, obj.clone(), |event| {
+        let result = finalizer(&api, FINALIZER, obj.clone(), |event| {
             let (ctx, api, namespace) = (ctx.clone(), api.clone(), namespace.clone());
             async move {
                 let (obj, apply) = match &event {
@@ -61,7 +61,13 @@ pub async fn reconcile_resource<K: ManagedKind>(
             }
         })
         .await
-        .map_err(|e| Error::Finalizer(Box::new(e)))
+        .map_err(|e| Error::Finalizer(Box::new(e)));
+        if let Err(e) = &result
+            && e.is_finalizer_write()
+        {
+            status::report_error(obj.as_ref(), &ctx, &api, e).await;
+        }
+        result
     }
     .instrument(span)
     .await;
