@@ -9,7 +9,9 @@
 //!   token; tests act as the cluster admin.
 //!
 //! `on_both_servers!(test_fn)` turns `async fn test_fn(server: Server)` into the two tests
-//! `test_fn::sandbox` and `test_fn::kube_apiserver`.
+//! `test_fn::sandbox` and `test_fn::kube_apiserver`. A test that can run on the real server
+//! only (a fault only it gives) is declared with `on_kube_apiserver_only!(test_fn,
+//! kube_apiserver_only_because_...)`, whose name says why.
 
 #![allow(dead_code)]
 
@@ -62,7 +64,20 @@ macro_rules! on_both_servers {
     };
 }
 
-pub(crate) use on_both_servers;
+/// Runs `async fn $name(server: Server)` against the real kube-apiserver only; `$why` names
+/// the reason (`$name::kube_apiserver_only_because_...`).
+macro_rules! on_kube_apiserver_only {
+    ($name:ident, $why:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $why() {
+                super::$name($crate::cluster::Server::KubeApiserver).await
+            }
+        }
+    };
+}
+
+pub(crate) use {on_both_servers, on_kube_apiserver_only};
 
 /// A started API server with the admin's and the operator's identities.
 pub struct Cluster {
@@ -85,7 +100,13 @@ impl Cluster {
     /// Starts `server`, with the `spo-system` namespace and, on kube-apiserver, the operator's
     /// ServiceAccount and the chart's RBAC.
     pub async fn start(server: Server) -> Cluster {
-        let cluster = Cluster::start_bare(server, SandboxConfig::default()).await;
+        Cluster::start_with(server, &[]).await
+    }
+
+    /// [`Cluster::start`] with more kube-apiserver flags (ignored by the sandbox).
+    pub async fn start_with(server: Server, apiserver_args: &[&str]) -> Cluster {
+        let cluster =
+            Cluster::start_bare_with(server, SandboxConfig::default(), apiserver_args).await;
         match server {
             Server::Sandbox => create_namespace(&cluster.admin, OPERATOR_NS).await,
             Server::KubeApiserver => {
@@ -114,6 +135,14 @@ impl Cluster {
     /// Starts `server` with nothing installed (what `helm install` starts from); the operator's
     /// kubeconfig is the admin's until one is made. `sandbox` configures kube-sandbox (RBAC).
     pub async fn start_bare(server: Server, sandbox: SandboxConfig) -> Cluster {
+        Cluster::start_bare_with(server, sandbox, &[]).await
+    }
+
+    async fn start_bare_with(
+        server: Server,
+        sandbox: SandboxConfig,
+        apiserver_args: &[&str],
+    ) -> Cluster {
         securityprofile_operator::install_crypto_provider();
         let dir = Scratch::new(server);
         let (backend, admin_kubeconfig) = match server {
@@ -126,7 +155,11 @@ impl Cluster {
                 (Backend::Sandbox(sandbox), kubeconfig)
             }
             Server::KubeApiserver => {
-                let plane = ControlPlane::start(kube_control_plane::Config::default())
+                let config = kube_control_plane::Config {
+                    apiserver_args: apiserver_args.iter().map(|a| a.to_string()).collect(),
+                    ..Default::default()
+                };
+                let plane = ControlPlane::start(config)
                     .await
                     .unwrap_or_else(|e| panic!("the real control plane starts: {e}"));
                 let kubeconfig = plane.admin_kubeconfig().to_path_buf();

@@ -3,12 +3,16 @@
 //! admin API over HTTP. Fault tests (kill -9, leader election, error storms) are in `e2e/faults.rs`.
 
 use crate::cluster::{Server, on_both_servers};
+#[path = "e2e/control_plane.rs"]
+mod control_plane;
 #[path = "e2e/faults.rs"]
 mod faults;
 #[path = "e2e/http.rs"]
 mod http;
 #[path = "e2e/identity.rs"]
 mod identity;
+#[path = "e2e/proxy.rs"]
+mod proxy;
 #[path = "e2e/world.rs"]
 mod world;
 

@@ -220,11 +220,16 @@ impl World {
     /// itself; on kube-apiserver `kubectl apply -f crds/`, as an admin would) and allows only
     /// the operator's least-privilege IAM actions.
     pub async fn start(server: Server, label: &str) -> World {
+        World::start_with(server, label, &[]).await
+    }
+
+    /// [`World::start`] with more kube-apiserver flags (ignored by the sandbox).
+    pub async fn start_with(server: Server, label: &str, apiserver_args: &[&str]) -> World {
         let kubectl = kubectl_path();
         let dir = TempDir::new(label);
         let (backend, kubeconfig, operator_kubeconfig, emulator_url) = match server {
             Server::Sandbox => start_sandbox(&dir).await,
-            Server::KubeApiserver => start_real().await,
+            Server::KubeApiserver => start_real(apiserver_args).await,
         };
         let emulator = EmulatorAdmin::new(&emulator_url);
         // The emulator enforces exactly what `iam-policy` prints for this account (any region:
@@ -266,6 +271,32 @@ impl World {
         world
     }
 
+    /// The real control plane (kube-apiserver worlds only).
+    pub fn control_plane(&mut self) -> &mut kube_control_plane::ControlPlane {
+        match &mut self.backend {
+            Backend::Real(real) => real
+                .0
+                .control_plane_mut()
+                .expect("a kube-apiserver world has a control plane"),
+            Backend::Sandbox(_) => panic!("the sandbox has no control plane"),
+        }
+    }
+
+    /// Writes a copy of the operator's kubeconfig that reaches the API server through `addr`
+    /// (a [`super::proxy::Proxy`] the test can cut) and returns its path.
+    pub fn operator_kubeconfig_via(&self, addr: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.operator_kubeconfig).expect("kubeconfig");
+        let server = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("server: "))
+            .expect("a server line")
+            .to_string();
+        let path = self.dir.path().join("operator-via-proxy.kubeconfig");
+        std::fs::write(&path, text.replace(&server, &format!("https://{addr}")))
+            .expect("write kubeconfig");
+        path
+    }
+
     /// What the API server printed, for failure messages.
     pub fn server_output(&self) -> String {
         match &self.backend {
@@ -277,9 +308,15 @@ impl World {
     /// Starts `run` against the sandbox; `name` names its output files (and POD_NAME, the
     /// leader-election identity).
     pub async fn operator(&self, name: &str, extra: &[&str]) -> Operator {
+        self.operator_with(name, &self.operator_kubeconfig, extra)
+            .await
+    }
+
+    /// [`World::operator`] with another kubeconfig (through a proxy, say).
+    pub async fn operator_with(&self, name: &str, kubeconfig: &Path, extra: &[&str]) -> Operator {
         let mut cmd = Command::new(BINARY);
         cmd.args(["run", "--kubeconfig"])
-            .arg(&self.operator_kubeconfig)
+            .arg(kubeconfig)
             .args([
                 "--aws-endpoint-url",
                 &self.emulator_url,
@@ -444,8 +481,8 @@ async fn start_sandbox(dir: &TempDir) -> (Backend, PathBuf, PathBuf, String) {
 }
 
 /// A real control plane with the operator's identity, and the emulator in this process.
-async fn start_real() -> (Backend, PathBuf, PathBuf, String) {
-    let cluster = Cluster::start(Server::KubeApiserver).await;
+async fn start_real(apiserver_args: &[&str]) -> (Backend, PathBuf, PathBuf, String) {
+    let cluster = Cluster::start_with(Server::KubeApiserver, apiserver_args).await;
     let emulator = iot_emulator::Emulator::start(iot_emulator::EmulatorConfig {
         listen: "127.0.0.1:0".parse().expect("an address"),
         ..Default::default()
