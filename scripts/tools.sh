@@ -6,6 +6,8 @@
 #   target/tools/bin/helm          }
 #   target/tools/bin/kube-apiserver } built from the Go modules pinned in tests/control-plane
 #   target/tools/bin/etcd           } (k8s.io/kubernetes 1.34.x, go.etcd.io/etcd/server/v3 3.6.x)
+#   target/tools/crds/              the Prometheus Operator's ServiceMonitor and PrometheusRule
+#                                   CRDs (from its Go module), for the chart's monitoring objects
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools=${SPO_TOOLS_DIR:-$root/target/tools}
@@ -63,3 +65,20 @@ if [ ! -x "$tools/bin/kube-apiserver" ] || [ ! -x "$tools/bin/etcd" ] \
 fi
 "$tools/bin/kube-apiserver" --version 2>/dev/null | sed 's/^/tools: /' >&2
 "$tools/bin/etcd" --version 2>/dev/null | sed -n '1s/^/tools: /p' >&2
+
+# The Prometheus Operator's CRDs, which the chart's ServiceMonitor and PrometheusRule need on a
+# server: the files its Go module ships (the module proxy is a package registry).
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
+crds="$tools/crds/prometheus-operator"
+if [ "$(cat "$crds/VERSION" 2>/dev/null)" != "$PROMETHEUS_OPERATOR_VERSION" ]; then
+  echo "tools: fetching the Prometheus Operator $PROMETHEUS_OPERATOR_VERSION CRDs from the Go module proxy" >&2
+  module_dir=$(cd "$control_plane" && GOTOOLCHAIN=local go mod download -json \
+    "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+    | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$module_dir" ] || { echo "tools: go mod download of prometheus-operator failed" >&2; exit 1; }
+  rm -rf "$crds" && mkdir -p "$crds"
+  for crd in servicemonitors prometheusrules; do
+    install -m 0644 "$module_dir/example/prometheus-operator-crd/monitoring.coreos.com_$crd.yaml" "$crds/"
+  done
+  echo "$PROMETHEUS_OPERATOR_VERSION" > "$crds/VERSION"
+fi

@@ -167,6 +167,21 @@ impl Grants {
             })
             .unwrap_or_default()
         };
+        Grants::from_objects(
+            &RbacObjects {
+                cluster_roles: all("clusterroles"),
+                roles: all("roles"),
+                cluster_role_bindings: all("clusterrolebindings"),
+                role_bindings: all("rolebindings"),
+            },
+            namespace,
+            name,
+        )
+    }
+
+    /// The grants of the service account `namespace/name` given these RBAC objects (as any API
+    /// server stores them: a test reads them from a real one to compare).
+    pub fn from_objects(rbac: &RbacObjects, namespace: &str, name: &str) -> Grants {
         let bound = |binding: &Value| {
             binding["subjects"]
                 .as_array()
@@ -189,19 +204,20 @@ impl Grants {
                 .map(|rules| rules.iter().map(Rule::from_json).collect())
                 .unwrap_or_default()
         };
-        let (cluster_roles, roles) = (all("clusterroles"), all("roles"));
         let mut grants = Grants::default();
-        for b in all("clusterrolebindings").iter().filter(|b| bound(b)) {
+        for b in rbac.cluster_role_bindings.iter().filter(|b| bound(b)) {
             let role = b["roleRef"]["name"].as_str().unwrap_or_default();
-            grants.cluster.extend(rules_of(&cluster_roles, role, None));
+            grants
+                .cluster
+                .extend(rules_of(&rbac.cluster_roles, role, None));
         }
-        for b in all("rolebindings").iter().filter(|b| bound(b)) {
+        for b in rbac.role_bindings.iter().filter(|b| bound(b)) {
             let ns = b["metadata"]["namespace"].as_str().unwrap_or_default();
             let role = b["roleRef"]["name"].as_str().unwrap_or_default();
             let rules = if b["roleRef"]["kind"] == "ClusterRole" {
-                rules_of(&cluster_roles, role, None)
+                rules_of(&rbac.cluster_roles, role, None)
             } else {
-                rules_of(&roles, role, Some(ns))
+                rules_of(&rbac.roles, role, Some(ns))
             };
             grants
                 .namespaced
@@ -209,6 +225,15 @@ impl Grants {
         }
         grants
     }
+}
+
+/// Every Role, ClusterRole and binding of a server, as JSON objects.
+#[derive(Clone, Debug, Default)]
+pub struct RbacObjects {
+    pub cluster_roles: Vec<Value>,
+    pub roles: Vec<Value>,
+    pub cluster_role_bindings: Vec<Value>,
+    pub role_bindings: Vec<Value>,
 }
 
 /// One authorization decision for a service account's request.

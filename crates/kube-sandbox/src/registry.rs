@@ -203,6 +203,16 @@ const BUILTINS: &[Builtin] = &[
         false,
     ),
     b(
+        "networking.k8s.io",
+        "v1",
+        "networkpolicies",
+        "NetworkPolicy",
+        true,
+        &["netpol"],
+        false,
+        true,
+    ),
+    b(
         "policy",
         "v1",
         "poddisruptionbudgets",
