@@ -25,6 +25,8 @@ mod faults;
 mod guard;
 #[path = "operator/kinds.rs"]
 mod kinds;
+#[path = "operator/kubectl.rs"]
+mod kubectl;
 #[path = "operator/lifecycle.rs"]
 mod lifecycle;
 #[path = "operator/overload.rs"]

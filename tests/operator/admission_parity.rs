@@ -22,10 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A spec that both sides must reject, and the field path the API server must name.
-struct Case {
-    label: &'static str,
-    field: &'static str,
-    spec: Value,
+pub(crate) struct Case {
+    pub(crate) label: &'static str,
+    pub(crate) field: &'static str,
+    pub(crate) spec: Value,
 }
 
 /// A valid rule-based spec; each case changes one thing.
@@ -60,7 +60,7 @@ fn tags(n: usize) -> Value {
 const ROLE: &str = "arn:aws:iam::123456789012:role/DeviceDefender";
 const ML: &str = "mlDetectionConfig";
 
-fn corpus() -> Vec<Case> {
+pub(crate) fn corpus() -> Vec<Case> {
     let ml = || json!({"confidenceLevel": "LOW"});
     let long = |n: usize| "a".repeat(n);
     vec![
@@ -272,7 +272,7 @@ fn controls() -> Vec<(&'static str, Value)> {
 }
 
 /// The resource for a spec, in the test namespace.
-fn resource(name: &str, spec: &Value) -> SecurityProfile {
+pub(crate) fn resource(name: &str, spec: &Value) -> SecurityProfile {
     let spec: SecurityProfileSpec =
         serde_json::from_value(spec.clone()).expect("the corpus fits the operator's types");
     let mut sp = SecurityProfile::new(name, spec);

@@ -1,14 +1,16 @@
-//! `helm install`, `helm upgrade`, `helm uninstall` into kube-sandbox, the operator running with
-//! the Deployment's args under the chart's RBAC.
+//! `helm install`, `helm upgrade`, `helm uninstall` into each API server (`cluster.rs`), the
+//! operator running with the Deployment's args under the chart's RBAC: on kube-sandbox with
+//! its RBAC enforcement on (it records each decision), on kube-apiserver with the real RBAC
+//! authorizer (its audit log records each request and answer).
 
 use super::*;
-use crate::harness::{Cluster, Env, NS, REGION, start_operator};
-use iot_emulator::{Emulator, EmulatorConfig};
+use crate::cluster::{Cluster, Server, client_from, kubectl, on_both_servers, tool};
+use crate::harness::{Env, NS, REGION, start_emulator, start_operator};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams, PostParams};
-use kube_sandbox::rbac::{Decision as Seen, Grants};
-use kube_sandbox::{Sandbox, SandboxConfig};
+use kube::api::{Api, DynamicObject, ListParams, PostParams};
+use kube_sandbox::SandboxConfig;
+use kube_sandbox::rbac::{Attributes, Decision as Seen, Grants, RbacObjects};
 use securityprofile_operator::api::SecurityProfile;
 use serde_json::json;
 use std::path::Path;
@@ -16,50 +18,113 @@ use std::time::Duration;
 
 // ---------------------------------------------------------------- helm install + operator
 
-/// The test servers of `harness::start_servers`, except that the sandbox enforces RBAC on
-/// service-account tokens; with an administrator's client.
-async fn start_servers_with_rbac() -> (Emulator, Sandbox, kube::Client) {
-    securityprofile_operator::install_crypto_provider();
-    let emulator = Emulator::start(EmulatorConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    })
-    .await
-    .expect("emulator starts");
-    emulator
-        .admin()
-        .put_dimension(json!({
-            "name": "TopicFilterForAuthMessages", "type": "TOPIC_FILTER", "stringValues": ["auth/#"],
-        }))
-        .expect("dimension");
-    let sandbox = Sandbox::start(SandboxConfig {
-        rbac: true,
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox starts");
-    let client = sandbox.client().await.expect("sandbox client");
-    (emulator, sandbox, client)
+/// The values file that turns every feature of the chart on (chart-testing's `ci/` folder).
+fn every_feature_values() -> PathBuf {
+    chart().join("ci").join("every-feature-values.yaml")
 }
 
-/// Installs the chart into a fresh sandbox with `sets`, runs the operator in-process with the
-/// Deployment's own args as the chart's ServiceAccount (the sandbox enforces RBAC on its
-/// token), and reconciles a profile to Ready and away. Returns the grants and the requests the
-/// operator made.
-async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
-    let (emulator, sandbox, client) = start_servers_with_rbac().await;
-    // The chart's operator is cluster "kube-system UID": the emulator enforces its policy.
-    let uid = Api::<Namespace>::all(client.clone())
-        .get("kube-system")
-        .await
-        .unwrap()
-        .metadata
-        .uid
-        .expect("kube-system has a UID");
-    emulator
-        .admin()
-        .set_iam_policy(None, &crate::harness::iam_policy(&uid))
-        .unwrap();
+/// The Prometheus Operator's CRDs (`scripts/tools.sh` takes them from its Go module), which the
+/// chart's ServiceMonitor and PrometheusRule need.
+async fn install_prometheus_operator_crds(cluster: &Cluster) {
+    let crds = tool("kubectl")
+        .parent()
+        .and_then(Path::parent)
+        .expect("the tools directory")
+        .join("crds/prometheus-operator");
+    assert!(
+        crds.is_dir(),
+        "{} is missing: run scripts/tools.sh",
+        crds.display()
+    );
+    kubectl(
+        &cluster.admin_kubeconfig,
+        &["apply", "--server-side", "-f", &crds.to_string_lossy()],
+    )
+    .await;
+}
+
+/// What the chart granted the operator's ServiceAccount and what it asked, as the server saw
+/// it.
+struct Access {
+    grants: Grants,
+    seen: Vec<Seen>,
+}
+
+/// The grants of `namespace/name` in the RBAC objects the server holds now.
+async fn grants_on_the_server(client: &kube::Client, namespace: &str, name: &str) -> Grants {
+    let list = |plural: &'static str, kind: &'static str| {
+        let client = client.clone();
+        async move {
+            let gvk = kube::api::GroupVersionKind::gvk("rbac.authorization.k8s.io", "v1", kind);
+            let resource = kube::api::ApiResource::from_gvk_with_plural(&gvk, plural);
+            Api::<DynamicObject>::all_with(client, &resource)
+                .list(&ListParams::default())
+                .await
+                .expect("list RBAC objects")
+                .items
+                .into_iter()
+                .map(|o| serde_json::to_value(o).expect("JSON"))
+                .collect::<Vec<_>>()
+        }
+    };
+    let rbac = RbacObjects {
+        cluster_roles: list("clusterroles", "ClusterRole").await,
+        roles: list("roles", "Role").await,
+        cluster_role_bindings: list("clusterrolebindings", "ClusterRoleBinding").await,
+        role_bindings: list("rolebindings", "RoleBinding").await,
+    };
+    Grants::from_objects(&rbac, namespace, name)
+}
+
+/// The service account's requests in kube-apiserver's audit log after the first `skip` events,
+/// as the sandbox records decisions.
+fn seen_in_audit(events: &[Value], skip: usize, user: &str) -> Vec<Seen> {
+    events
+        .iter()
+        .skip(skip)
+        .filter(|e| e["user"]["username"] == user)
+        .map(|e| {
+            let o = &e["objectRef"];
+            let attributes = o["resource"].as_str().map(|resource| Attributes {
+                verb: e["verb"].as_str().unwrap_or_default().to_string(),
+                group: o["apiGroup"].as_str().unwrap_or_default().to_string(),
+                resource: match o["subresource"].as_str() {
+                    Some(sub) => format!("{resource}/{sub}"),
+                    None => resource.to_string(),
+                },
+                namespace: o["namespace"].as_str().map(str::to_string),
+                name: o["name"].as_str().map(str::to_string),
+            });
+            let uri = e["requestURI"].as_str().unwrap_or_default();
+            Seen {
+                user: user.to_string(),
+                request: format!("{} {uri}", e["verb"].as_str().unwrap_or_default()),
+                path: uri.split('?').next().unwrap_or_default().to_string(),
+                attributes,
+                allowed: e["responseStatus"]["code"] != 403,
+            }
+        })
+        .collect()
+}
+
+/// Installs the chart into a fresh `server` with `sets` (and a values file), runs the operator
+/// in-process with the Deployment's own args as the chart's ServiceAccount (a token the server
+/// authorizes with RBAC), and reconciles a profile to Ready and away. Returns what the chart
+/// granted and what the operator asked.
+async fn install_and_reconcile(server: Server, sets: &[&str], values: Option<&Path>) -> Access {
+    let emulator = start_emulator().await;
+    let cluster = Cluster::start_bare(
+        server,
+        SandboxConfig {
+            rbac: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let client = cluster.admin.clone();
+    if values.is_some() {
+        install_prometheus_operator_crds(&cluster).await;
+    }
     // The profile's namespace carries the default region, so the operator reads it.
     Api::<Namespace>::all(client.clone())
         .create(
@@ -74,9 +139,7 @@ async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
         .unwrap();
 
     let scratch = Scratch::new("install");
-    sandbox
-        .write_kubeconfig(&scratch.0.join("kubeconfig"))
-        .unwrap();
+    std::fs::copy(&cluster.admin_kubeconfig, scratch.0.join("kubeconfig")).unwrap();
     let mut cmd = tokio::process::Command::from(scratch.helm());
     cmd.args([
         "install",
@@ -88,23 +151,54 @@ async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
     .arg(chart())
     .args(["--set", &format!("aws.endpointUrl={}", emulator.url())])
     .kill_on_drop(true);
+    if let Some(values) = values {
+        cmd.arg("--values").arg(values);
+    }
     for s in sets {
         cmd.args(["--set", s]);
     }
     let out = cmd.output().await.unwrap();
     let t = text(&out);
-    assert!(out.status.success(), "helm install failed: {t}");
+    assert!(
+        out.status.success(),
+        "helm install failed: {t}\n{}",
+        cluster.logs()
+    );
     assert!(t.contains("STATUS: deployed"), "{t}");
     assert!(
         t.contains("kubectl wait securityprofile"),
         "NOTES.txt is shown: {t}"
+    );
+    // Every object of the release is on the server as rendered.
+    let manifest = scratch
+        .helm()
+        .args(["get", "manifest", "spo", "-n", "spo-system"])
+        .output()
+        .unwrap();
+    assert!(
+        manifest.status.success(),
+        "helm get manifest: {}",
+        text(&manifest)
+    );
+    let manifest_file = scratch.0.join("manifest.yaml");
+    std::fs::write(&manifest_file, &manifest.stdout).unwrap();
+    let listed = kubectl(
+        &cluster.admin_kubeconfig,
+        &["get", "-f", &manifest_file.to_string_lossy(), "-o", "name"],
+    )
+    .await;
+    let rendered = yaml_documents(&String::from_utf8_lossy(&manifest.stdout)).len();
+    assert_eq!(
+        listed.lines().count(),
+        rendered,
+        "every rendered object exists:\n{listed}"
     );
 
     // The CRD came from the chart; wait until the API serves the kind.
     let profiles: Api<SecurityProfile> = Api::namespaced(client.clone(), NS);
     crate::harness::eventually(
         "the chart's CRD is served",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || async {
             profiles
                 .list(&ListParams::default())
@@ -139,13 +233,40 @@ async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
         })
         .collect();
     let args = controller_args(&args);
-
-    let grants = sandbox.grants("spo-system", &sa);
-    let operator_client = sandbox
-        .service_account_client("spo-system", &sa)
-        .await
+    // The chart's operator is cluster "kube-system UID" unless clusterId is set: the emulator
+    // enforces its policy.
+    let cluster_id = match &args.cluster_id {
+        Some(id) => id.clone(),
+        None => Api::<Namespace>::all(client.clone())
+            .get("kube-system")
+            .await
+            .unwrap()
+            .metadata
+            .uid
+            .expect("kube-system has a UID"),
+    };
+    emulator
+        .admin()
+        .set_iam_policy(None, &crate::harness::iam_policy(&cluster_id))
         .unwrap();
-    // The sandbox enforces: what the chart does not grant is Forbidden.
+
+    let operator_client = match cluster.sandbox() {
+        Some(sandbox) => sandbox
+            .service_account_client("spo-system", &sa)
+            .await
+            .unwrap(),
+        None => {
+            let plane = cluster.control_plane().expect("a control plane");
+            client_from(
+                &plane
+                    .service_account_kubeconfig("spo-system", &sa)
+                    .await
+                    .expect("a token from the TokenRequest API"),
+            )
+            .await
+        }
+    };
+    // The server enforces: what the chart does not grant is Forbidden.
     let denied = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(
         operator_client.clone(),
         "spo-system",
@@ -156,11 +277,19 @@ async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
         matches!(&denied, Err(kube::Error::Api(s)) if s.code == 403),
         "listing Secrets is not granted: {denied:?}"
     );
-    sandbox.clear_authorizations();
+    let audit_start = match cluster.sandbox() {
+        Some(sandbox) => {
+            sandbox.clear_authorizations();
+            0
+        }
+        None => cluster
+            .control_plane()
+            .map_or(0, |p| p.audit_events().len()),
+    };
     let running = start_operator(operator_client.clone(), args);
     let env = Env {
         emulator,
-        cluster: Cluster::from_sandbox(sandbox).await,
+        cluster,
         client,
         operator_client,
         operator: Some(running),
@@ -207,10 +336,24 @@ async fn install_and_reconcile(sets: &[&str]) -> (Grants, Vec<Seen>) {
         )
         .await
         .expect("the NOTES example is admitted");
-    (
-        grants,
-        env.cluster.sandbox().expect("the sandbox").authorizations(),
-    )
+    let user = kube_sandbox::rbac::service_account_user("spo-system", &sa);
+    match env.cluster.sandbox() {
+        Some(sandbox) => Access {
+            grants: sandbox.grants("spo-system", &sa),
+            seen: sandbox.authorizations(),
+        },
+        None => Access {
+            grants: grants_on_the_server(&env.client, "spo-system", &sa).await,
+            seen: seen_in_audit(
+                &env.cluster
+                    .control_plane()
+                    .expect("a control plane")
+                    .audit_events(),
+                audit_start,
+                &user,
+            ),
+        },
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -228,16 +371,12 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// `helm upgrade` applies a changed CRD (it is a template, not in crds/), and `helm uninstall`
 /// leaves the CRD and the user's SecurityProfiles in place.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn helm_upgrade_upgrades_the_crd_and_uninstall_keeps_it() {
+async fn helm_upgrade_upgrades_the_crd_and_uninstall_keeps_it(server: Server) {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    securityprofile_operator::install_crypto_provider();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let client = sandbox.client().await.unwrap();
+    let cluster = Cluster::start_bare(server, SandboxConfig::default()).await;
+    let client = cluster.admin.clone();
     let scratch = Scratch::new("upgrade");
-    sandbox
-        .write_kubeconfig(&scratch.0.join("kubeconfig"))
-        .unwrap();
+    std::fs::copy(&cluster.admin_kubeconfig, scratch.0.join("kubeconfig")).unwrap();
     let chart_copy = scratch.0.join("chart");
     copy_dir(&chart(), &chart_copy);
     let helm = |args: &[&str]| {
@@ -265,7 +404,7 @@ async fn helm_upgrade_upgrades_the_crd_and_uninstall_keeps_it() {
 
     // A user's profile (no operator running: it only has to survive).
     let profiles: Api<SecurityProfile> = Api::namespaced(client.clone(), "default");
-    crate::harness::eventually("the CRD is served", Duration::from_secs(10), || async {
+    crate::harness::eventually("the CRD is served", Duration::from_secs(30), || async {
         profiles
             .list(&ListParams::default())
             .await
@@ -322,6 +461,7 @@ async fn helm_upgrade_upgrades_the_crd_and_uninstall_keeps_it() {
         "the user's SecurityProfile is kept"
     );
 }
+on_both_servers!(helm_upgrade_upgrades_the_crd_and_uninstall_keeps_it);
 
 /// The (group, resource, verb) triples the operator used.
 fn used(seen: &[Seen]) -> BTreeSet<(String, String, String)> {
@@ -365,10 +505,9 @@ fn unexercised() -> BTreeSet<(String, String, String)> {
     idle
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn helm_install_then_the_operator_reconciles_with_the_charts_cluster_rbac() {
+async fn helm_install_then_the_operator_reconciles_with_the_charts_cluster_rbac(server: Server) {
     // Two replicas: leader election on, so the Lease rules are exercised too.
-    let (grants, seen) = install_and_reconcile(&["replicaCount=2"]).await;
+    let Access { grants, seen } = install_and_reconcile(server, &["replicaCount=2"], None).await;
     assert_nothing_denied(&seen);
     let used = used(&seen);
     let granted = grants.granted();
@@ -396,12 +535,16 @@ async fn helm_install_then_the_operator_reconciles_with_the_charts_cluster_rbac(
             .any(|s| s.path == "/api/v1/namespaces/kube-system")
     );
 }
+on_both_servers!(helm_install_then_the_operator_reconciles_with_the_charts_cluster_rbac);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn helm_install_with_watch_namespaces_runs_on_roles_only() {
+async fn helm_install_with_watch_namespaces_runs_on_roles_only(server: Server) {
     // Without leader election: every request stays in the watched namespace (and kube-system).
-    let (grants, seen) =
-        install_and_reconcile(&["watchNamespaces={team-a}", "leaderElection.enabled=false"]).await;
+    let Access { grants, seen } = install_and_reconcile(
+        server,
+        &["watchNamespaces={team-a}", "leaderElection.enabled=false"],
+        None,
+    )
+    .await;
     assert!(
         grants.cluster.is_empty(),
         "no ClusterRole is bound: {grants:#?}"
@@ -419,3 +562,16 @@ async fn helm_install_with_watch_namespaces_runs_on_roles_only() {
         }
     }
 }
+on_both_servers!(helm_install_with_watch_namespaces_runs_on_roles_only);
+
+/// Every feature of the chart on (`ci/every-feature-values.yaml`: two replicas, IRSA,
+/// guardrails, ServiceMonitor and PrometheusRule against the Prometheus Operator's own CRDs,
+/// Grafana dashboard, NetworkPolicy, PDB, extra volumes, …): the server accepts every object,
+/// and the operator reconciles with nothing denied.
+async fn helm_install_with_every_feature_on(server: Server) {
+    let Access { grants, seen } =
+        install_and_reconcile(server, &[], Some(&every_feature_values())).await;
+    assert_nothing_denied(&seen);
+    assert!(!grants.cluster.is_empty(), "a ClusterRole is bound");
+}
+on_both_servers!(helm_install_with_every_feature_on);
