@@ -157,6 +157,7 @@ pub fn transfer_on_update(old: &Value, new: &mut Value) {
         if kept.is_empty() {
             m.remove("managedFields");
         } else {
+            sort_entries(&mut kept);
             m.insert("managedFields".into(), Value::Array(kept));
         }
     }
@@ -310,6 +311,7 @@ pub fn apply(
     }
     merge(&mut result, &cfg);
     kept.push(entry_for(&applied_paths));
+    sort_entries(&mut kept);
     result["metadata"]["managedFields"] = Value::Array(kept);
     if cfg["metadata"]["resourceVersion"].is_null() {
         result["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
@@ -327,6 +329,17 @@ pub fn apply(
             },
         )
         .map(|o| (o, false))
+}
+
+/// The order kube-apiserver keeps `managedFields` in: by operation (`Apply` first), then by
+/// time to the second, manager and apiVersion.
+fn sort_entries(entries: &mut [Value]) {
+    let key = |e: &Value| {
+        let text = |f: &str| e[f].as_str().unwrap_or_default().to_string();
+        let time: String = text("time").chars().take(19).collect();
+        (text("operation"), time, text("manager"), text("apiVersion"))
+    };
+    entries.sort_by_key(key);
 }
 
 #[cfg(test)]

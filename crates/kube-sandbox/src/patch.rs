@@ -30,10 +30,11 @@ pub fn apply(
                 {
                     continue;
                 }
-                json_patch::patch(&mut patched, std::slice::from_ref(op)).map_err(|e| {
-                    ApiError::invalid_patch(format!(
-                        "the server rejected our request due to an error in our request: {e}"
-                    ))
+                // kube-apiserver answers without the patch library's detail.
+                json_patch::patch(&mut patched, std::slice::from_ref(op)).map_err(|_| {
+                    ApiError::invalid_patch(
+                        "the server rejected our request due to an error in our request",
+                    )
                 })?;
             }
             *doc = patched;
@@ -44,13 +45,13 @@ pub fn apply(
             json_patch::merge(doc, &p);
             Ok(())
         }
-        STRATEGIC if custom => Err(ApiError::unsupported_media_type(content_type)),
+        STRATEGIC if custom => Err(ApiError::unsupported_patch_type(false)),
         STRATEGIC => {
             let p: Value = parse(body)?;
             strategic(doc, &p);
             Ok(())
         }
-        other => Err(ApiError::unsupported_media_type(other)),
+        _ => Err(ApiError::unsupported_patch_type(!custom)),
     }
 }
 
@@ -168,21 +169,52 @@ fn strategic(doc: &mut Value, patch: &Value) {
     }
 }
 
-fn merge_list(mut live: Vec<Value>, items: &[Value], key: &str) -> Vec<Value> {
-    for item in items {
-        let id = item.get(key);
-        let pos = id.and_then(|id| live.iter().position(|l| l.get(key) == Some(id)));
-        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
-        match (pos, delete) {
-            (Some(i), true) => {
-                live.remove(i);
+/// Merges a list by `key` as kube-apiserver does: the patch's items (merged into their live
+/// counterparts, `$patch: delete` ones removed) keep the patch's order, the live items the patch
+/// does not name keep theirs, and the two are interleaved by live position; an item new to
+/// the list goes before the live items that follow it (so `env: [{name: Y}]` on `[X]` gives
+/// `[Y, X]`, as the real server answers).
+fn merge_list(live: Vec<Value>, items: &[Value], key: &str) -> Vec<Value> {
+    let id = |v: &Value| v.get(key).cloned();
+    let named: Vec<Option<Value>> = items.iter().map(id).collect();
+    let live_pos = |v: &Value| {
+        let k = id(v);
+        live.iter().position(|l| k.is_some() && id(l) == k)
+    };
+    let patched: Vec<Value> = items
+        .iter()
+        .filter(|i| i.get("$patch").and_then(Value::as_str) != Some("delete"))
+        .map(|item| match live_pos(item) {
+            Some(i) => {
+                let mut merged = live[i].clone();
+                strategic(&mut merged, item);
+                merged
             }
-            (None, true) => {}
-            (Some(i), false) => strategic(&mut live[i], item),
-            (None, false) => live.push(strip_value(item)),
-        }
+            None => strip_value(item),
+        })
+        .collect();
+    let server_only: Vec<Value> = live
+        .iter()
+        .filter(|l| !named.contains(&id(l)))
+        .cloned()
+        .collect();
+    let (mut left, mut right) = (
+        patched.into_iter().peekable(),
+        server_only.into_iter().peekable(),
+    );
+    let mut out = Vec::new();
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (None, None) => return out,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(l), Some(r)) => match (live_pos(l), live_pos(r)) {
+                (Some(li), Some(ri)) => li < ri,
+                _ => true,
+            },
+        };
+        out.extend(if take_left { left.next() } else { right.next() });
     }
-    live
 }
 
 /// Orders `live` as `order` lists it (by merge key or primitive value); others keep their place

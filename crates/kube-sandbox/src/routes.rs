@@ -387,7 +387,16 @@ async fn resource(
                     .get("fieldManager")
                     .filter(|m| !m.is_empty())
                     .ok_or_else(|| {
-                        ApiError::bad_request("fieldManager is required for apply requests")
+                        ApiError::invalid(
+                            "PatchOptions",
+                            "meta.k8s.io",
+                            "",
+                            vec![(
+                                "FieldValueRequired".into(),
+                                "Required value: is required for apply patch".into(),
+                                "fieldManager".into(),
+                            )],
+                        )
                     })?;
                 let config = decode(&media, &body)?;
                 let (obj, created) = apply::apply(
@@ -433,7 +442,8 @@ async fn resource(
             )?;
             Ok(match result {
                 Deleted::Pending(o) => {
-                    json_response(if dry { 200 } else { 202 }, &present(&t.rt, &o))
+                    let accepted = !dry && opts["orphanDependents"] == json!(false);
+                    json_response(if accepted { 202 } else { 200 }, &present(&t.rt, &o))
                 }
                 Deleted::Gone(o) => json_response(
                     200,

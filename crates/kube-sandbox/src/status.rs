@@ -134,6 +134,23 @@ impl ApiError {
         )
     }
 
+    /// 415 for a PATCH, listing the patch types the resource accepts (no strategic merge for
+    /// custom resources), as kube-apiserver does.
+    pub fn unsupported_patch_type(strategic: bool) -> Self {
+        let types = if strategic {
+            "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
+        } else {
+            "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+        };
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: {types}"
+            ),
+        )
+    }
+
     pub fn unauthorized() -> Self {
         Self::new(401, "Unauthorized", "Unauthorized")
     }

@@ -397,7 +397,28 @@ impl State {
 
     /// Kind-specific defaulting and validation the real registry strategies do.
     fn prepare(&self, rt: &ResourceType, obj: &mut Value, name: &str) -> Result<(), ApiError> {
+        // Empty lists of metadata are omitted (`omitempty`), as the real server stores them.
+        if obj["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+            && let Some(m) = meta(obj)
+        {
+            m.remove("finalizers");
+        }
         match (rt.group.as_str(), rt.plural.as_str()) {
+            ("events.k8s.io", "events") if obj["eventTime"].is_null() => {
+                // events.k8s.io/v1 validation; its messages name the core kind.
+                return Err(ApiError::invalid(
+                    "Event",
+                    "",
+                    name,
+                    vec![(
+                        "FieldValueRequired".into(),
+                        "Required value".into(),
+                        "eventTime".into(),
+                    )],
+                ));
+            }
             ("", "secrets") => {
                 if let Some(Value::Object(sd)) =
                     obj.as_object_mut().and_then(|m| m.remove("stringData"))
@@ -932,13 +953,18 @@ impl State {
         if let Some(uid) = precondition_uid
             && Some(uid) != mstr(&old, "uid")
         {
+            let kind = if rt.group.is_empty() {
+                rt.kind.clone()
+            } else {
+                format!("{}.{}", rt.kind, rt.group)
+            };
             return Err(ApiError::conflict(
-                &rt.qualified(),
+                &kind,
                 &rt.group,
                 &rt.plural,
                 name,
                 &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
                     mstr(&old, "uid").unwrap_or("")
                 ),
             ));
@@ -973,6 +999,10 @@ impl State {
             let mut marked = (*old).clone();
             set_meta(&mut marked, "deletionTimestamp", json!(now()));
             set_meta(&mut marked, "deletionGracePeriodSeconds", json!(0));
+            // As the generic registry does: marking an object for deletion is a new generation.
+            if let Some(g) = old["metadata"]["generation"].as_i64().filter(|g| *g > 0) {
+                set_meta(&mut marked, "generation", json!(g + 1));
+            }
             if is_ns {
                 marked["status"] = json!({"phase": "Terminating"});
             }

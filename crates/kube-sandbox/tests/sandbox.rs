@@ -6,6 +6,8 @@ mod common;
 mod crud;
 #[path = "sandbox/custom.rs"]
 mod custom;
+#[path = "sandbox/differential.rs"]
+mod differential;
 #[path = "sandbox/helm.rs"]
 mod helm;
 #[path = "sandbox/kubectl.rs"]

@@ -36,6 +36,14 @@ impl Cli {
         Cli { dir, kubeconfig }
     }
 
+    /// A CLI for another server, e.g. a real kube-apiserver's admin kubeconfig.
+    pub fn for_kubeconfig(path: &std::path::Path) -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::copy(path, &kubeconfig).unwrap();
+        Cli { dir, kubeconfig }
+    }
+
     pub fn command(&self, tool_name: &str) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(tool(tool_name));
         c.env("HOME", self.dir.path())
