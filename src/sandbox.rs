@@ -119,7 +119,19 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     }
     println!("kubeconfig: {}", kubeconfig.display());
     println!("emulator: {}", emulator.url());
-    seed_emulator(&emulator, &args).await?;
+    if args.seed_profiles > 0 {
+        let region = args
+            .controller
+            .aws
+            .default_region
+            .as_deref()
+            .unwrap_or("us-east-1");
+        seed_emulator(&emulator, args.seed_profiles, region).await?;
+        println!(
+            "seeded {} unowned security profiles in {region}",
+            args.seed_profiles
+        );
+    }
 
     let operator_task =
         (!args.no_controller).then(|| start_controller(&args, &emulator, &client, &shutdown));
@@ -127,6 +139,7 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
     let documents = load_manifests(&args.apply)?;
     create_thing_groups(&emulator, &documents);
     create_dimensions(&emulator, &documents);
+    create_adoptable_profiles(&emulator, &documents, &args.controller);
     let applied = apply(&client, documents).await?;
     println!("applied {} object(s)", applied.len());
 
@@ -172,8 +185,6 @@ fn start_controller(
     controller
         .cluster_id
         .get_or_insert_with(|| "sandbox".to_string());
-    // The demo is single-tenant: its Adopt example may take over what it finds.
-    controller.guard.allow_adoption = true;
     let (client, stop) = (client.clone(), shutdown.clone());
     tokio::spawn(async move {
         operator::run_with_credentials(client, &controller, Some(emulator_credentials()), stop)
@@ -181,19 +192,14 @@ fn start_controller(
     })
 }
 
-/// Creates `--seed-profiles` unowned profiles, their thing groups and attachments in the
-/// emulator (in the controller's default region, else us-east-1).
-async fn seed_emulator(emulator: &Emulator, args: &SandboxArgs) -> Result<(), SandboxError> {
-    let n = args.seed_profiles;
-    if n == 0 {
-        return Ok(());
-    }
-    let region = args
-        .controller
-        .aws
-        .default_region
-        .as_deref()
-        .unwrap_or("us-east-1");
+/// Creates `n` unowned profiles (as made "by hand": varied behaviors, targets, tags, no
+/// ownership tags), their thing groups and attachments in the emulator's `region`: what
+/// `--seed-profiles` does, and what the tests of the brownfield path start from.
+pub async fn seed_emulator(
+    emulator: &Emulator,
+    n: usize,
+    region: &str,
+) -> Result<(), SandboxError> {
     let admin = emulator.admin();
     let failed = |e: &dyn std::fmt::Display| SandboxError::Seed(e.to_string());
     let seeds = crate::cli::seed::seeds(n, region, admin.account_id());
@@ -214,9 +220,7 @@ async fn seed_emulator(emulator: &Emulator, args: &SandboxArgs) -> Result<(), Sa
     let iot = crate::aws::Iot::load(options, Some(emulator_credentials()), metrics).await;
     crate::cli::seed::attach(&iot, region, &seeds)
         .await
-        .map_err(|e| failed(&e))?;
-    println!("seeded {n} unowned security profiles in {region}");
-    Ok(())
+        .map_err(|e| failed(&e))
 }
 
 /// A document of a manifest file, with where it came from.
@@ -306,6 +310,44 @@ fn create_dimensions(emulator: &Emulator, documents: &[Document]) {
                 });
                 let _ = emulator.admin().put_dimension(dimension);
             }
+        }
+    }
+}
+
+/// The demo's convenience: a manifest with `adoptionPolicy: Adopt` finds its profile in the
+/// emulator, unowned, as if made in the console (adopting it still needs the namespace's
+/// `iot.awscc.io/allow-adoption` annotation or `--allow-adoption`, as anywhere).
+fn create_adoptable_profiles(emulator: &Emulator, documents: &[Document], args: &ControllerArgs) {
+    let default_region = args.aws.default_region.as_deref().unwrap_or("us-east-1");
+    for d in documents.iter().filter(|d| {
+        d.object
+            .types
+            .as_ref()
+            .is_some_and(|t| t.kind == "SecurityProfile")
+            && d.object.data["spec"]["adoptionPolicy"] == "Adopt"
+    }) {
+        let spec = &d.object.data["spec"];
+        let name = spec["securityProfileName"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| d.object.name_any());
+        let region = spec["region"].as_str().unwrap_or(default_region);
+        let exists = emulator
+            .admin()
+            .state()
+            .profiles
+            .iter()
+            .any(|p| p.name == name && p.region == region);
+        let profile = serde_json::json!({
+            "securityProfileName": name, "region": region,
+            "securityProfileDescription": "made in the console",
+            "tags": {"owner": "console"},
+        });
+        if !exists && emulator.admin().put_profile(profile).is_ok() {
+            println!(
+                "created unowned profile {name} in {region} for {} (adoptionPolicy: Adopt)",
+                d.source
+            );
         }
     }
 }

@@ -10,7 +10,17 @@ use clap::Args;
 pub struct GuardArgs {
     /// Allow adoption of unowned profiles, custom metrics and dimensions in every namespace
     /// (otherwise only in namespaces annotated iot.awscc.io/allow-adoption: "true").
-    #[arg(long, env = "ALLOW_ADOPTION", default_value_t = false)]
+    /// `--allow-adoption` alone means true; `--allow-adoption=false` turns it off again (say,
+    /// over ALLOW_ADOPTION=true).
+    #[arg(
+        long,
+        env = "ALLOW_ADOPTION",
+        default_value_t = false,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
     pub allow_adoption: bool,
 
     /// Role ARNs that alertTargets.SNS.roleArn and metricsExportConfig.roleArn may name.
@@ -70,6 +80,19 @@ mod tests {
         assert!(!rules.allow_adoption);
         assert!(rules.lists.role_arns.is_unrestricted());
         assert!(rules.lists.regions.is_unrestricted());
+    }
+
+    #[test]
+    fn allow_adoption_is_settable_both_ways() {
+        let parse = |args: &[&str]| {
+            let argv = std::iter::once("t").chain(args.iter().copied());
+            Flags::try_parse_from(argv).map(|f| f.guard.allow_adoption)
+        };
+        assert_eq!(parse(&[]).ok(), Some(false));
+        assert_eq!(parse(&["--allow-adoption"]).ok(), Some(true));
+        assert_eq!(parse(&["--allow-adoption=true"]).ok(), Some(true));
+        assert_eq!(parse(&["--allow-adoption=false"]).ok(), Some(false));
+        assert!(parse(&["--allow-adoption=maybe"]).is_err());
     }
 
     #[test]

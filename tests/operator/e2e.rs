@@ -8,13 +8,13 @@ mod control_plane;
 #[path = "e2e/faults.rs"]
 mod faults;
 #[path = "e2e/http.rs"]
-mod http;
+pub(crate) mod http;
 #[path = "e2e/identity.rs"]
 mod identity;
 #[path = "e2e/proxy.rs"]
 mod proxy;
 #[path = "e2e/world.rs"]
-mod world;
+pub(crate) mod world;
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

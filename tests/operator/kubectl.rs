@@ -8,6 +8,7 @@
 use crate::admission_parity::{corpus, resource};
 use crate::cluster::{Cluster, Server, kubectl, tool};
 use securityprofile_operator::api::crds;
+use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,28 @@ async fn run(kubeconfig: &Path, args: &[&str]) -> (bool, String) {
     )
 }
 
+/// The names of the Namespaces the examples define.
+fn example_namespaces(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("examples/") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            names.extend(example_namespaces(&path));
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("an example");
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let value = serde_json::Value::deserialize(doc).expect("YAML");
+            if value["kind"] == "Namespace"
+                && let Some(name) = value["metadata"]["name"].as_str()
+            {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
 /// `kubectl apply` error lines by object name: `name -> "SecurityProfile.iot.awscc.io "name" is
 /// invalid: field: message"`.
 fn errors_by_name(output: &str) -> BTreeMap<String, String> {
@@ -86,6 +109,11 @@ async fn dry_run_accepts_every_example_and_refuses_every_invalid_manifest_alike_
     // Every example, recursively (namespaces, custom metrics, dimensions and profiles).
     let examples = root().join("examples");
     for cluster in &clusters {
+        // A dry run creates no namespace: the examples' own namespaces are created first, as
+        // the real apply of a file that holds them would.
+        for name in example_namespaces(&examples) {
+            crate::cluster::create_namespace(&cluster.admin, &name).await;
+        }
         let (ok, out) = run(
             &cluster.admin_kubeconfig,
             &[

@@ -225,11 +225,26 @@ impl World {
 
     /// [`World::start`] with more kube-apiserver flags (ignored by the sandbox).
     pub async fn start_with(server: Server, label: &str, apiserver_args: &[&str]) -> World {
+        World::start_full(server, label, apiserver_args, 0).await
+    }
+
+    /// [`World::start`] with an emulator holding `profiles` unowned profiles made "by hand"
+    /// (`sandbox --seed-profiles`; on kube-apiserver the same seeding of the emulator).
+    pub async fn start_seeded(server: Server, label: &str, profiles: usize) -> World {
+        World::start_full(server, label, &[], profiles).await
+    }
+
+    async fn start_full(
+        server: Server,
+        label: &str,
+        apiserver_args: &[&str],
+        seed_profiles: usize,
+    ) -> World {
         let kubectl = kubectl_path();
         let dir = TempDir::new(label);
         let (backend, kubeconfig, operator_kubeconfig, emulator_url) = match server {
-            Server::Sandbox => start_sandbox(&dir).await,
-            Server::KubeApiserver => start_real(apiserver_args).await,
+            Server::Sandbox => start_sandbox(&dir, seed_profiles).await,
+            Server::KubeApiserver => start_real(apiserver_args, seed_profiles).await,
         };
         let emulator = EmulatorAdmin::new(&emulator_url);
         // The emulator enforces exactly what `iam-policy` prints for this account (any region:
@@ -439,14 +454,17 @@ impl World {
 
 /// `sandbox --no-controller` in a child process: (backend, kubeconfig for both identities,
 /// emulator URL).
-async fn start_sandbox(dir: &TempDir) -> (Backend, PathBuf, PathBuf, String) {
+async fn start_sandbox(dir: &TempDir, seed_profiles: usize) -> (Backend, PathBuf, PathBuf, String) {
     let kubeconfig_out = dir.path().join("kubeconfig");
+    let seed = seed_profiles.to_string();
     let mut sandbox = Proc::spawn(
         "sandbox",
         dir.path(),
         Command::new(BINARY).args([
             "sandbox",
             "--no-controller",
+            "--seed-profiles",
+            &seed,
             "--api-addr",
             "127.0.0.1:0",
             "--emulator-addr",
@@ -470,6 +488,12 @@ async fn start_sandbox(dir: &TempDir) -> (Backend, PathBuf, PathBuf, String) {
         })
         .await;
     assert_eq!(kubeconfig, kubeconfig_out, "--kubeconfig-out is honoured");
+    if seed_profiles > 0 {
+        let seeded = format!("seeded {seed_profiles} unowned security profiles in us-east-1");
+        sandbox
+            .wait_line("the `seeded` line", |l| (l == seeded).then_some(()))
+            .await;
+    }
     let admin = crate::cluster::client_from(&kubeconfig).await;
     crate::cluster::create_namespace(&admin, OPERATOR_NS).await;
     (
@@ -481,7 +505,10 @@ async fn start_sandbox(dir: &TempDir) -> (Backend, PathBuf, PathBuf, String) {
 }
 
 /// A real control plane with the operator's identity, and the emulator in this process.
-async fn start_real(apiserver_args: &[&str]) -> (Backend, PathBuf, PathBuf, String) {
+async fn start_real(
+    apiserver_args: &[&str],
+    seed_profiles: usize,
+) -> (Backend, PathBuf, PathBuf, String) {
     let cluster = Cluster::start_with(Server::KubeApiserver, apiserver_args).await;
     let emulator = iot_emulator::Emulator::start(iot_emulator::EmulatorConfig {
         listen: "127.0.0.1:0".parse().expect("an address"),
@@ -489,6 +516,11 @@ async fn start_real(apiserver_args: &[&str]) -> (Backend, PathBuf, PathBuf, Stri
     })
     .await
     .expect("emulator starts");
+    if seed_profiles > 0 {
+        securityprofile_operator::sandbox::seed_emulator(&emulator, seed_profiles, "us-east-1")
+            .await
+            .expect("the emulator is seeded");
+    }
     let url = emulator.url();
     let (admin, operator) = (
         cluster.admin_kubeconfig.clone(),
