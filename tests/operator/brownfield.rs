@@ -333,7 +333,12 @@ async fn exported_profiles_are_adopted_without_any_attribute_write_attach_or_det
     );
     let yaml = export::to_yaml(&out).unwrap();
 
-    let dir = std::env::temp_dir().join(format!("spo-export-{}", std::process::id()));
+    // One directory per server: both variants of the test run at once in this process.
+    let dir = std::env::temp_dir().join(format!(
+        "spo-export-{}-{}",
+        std::process::id(),
+        server.name()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let bin = run_binary(&[
         "export",

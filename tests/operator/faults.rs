@@ -241,8 +241,9 @@ async fn a_spec_change_that_cannot_be_applied_is_not_ready_and_is_no_drift(serve
         env.profile("slow").unwrap().description.as_deref(),
         Some("new")
     );
+    // Events are written by a publisher beside the reconcile: wait for it.
+    env.wait_event("slow", "Updated").await;
     let events = env.events("slow").await;
-    assert!(events.iter().any(|e| e.1 == "Updated"), "{events:?}");
     assert!(
         !events.iter().any(|e| e.1 == "DriftCorrected"),
         "a user's change is no drift: {events:?}"

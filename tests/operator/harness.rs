@@ -403,11 +403,16 @@ impl Env {
 
     /// Events about a resource, as (type, reason, note).
     pub async fn events(&self, name: &str) -> Vec<(String, String, String)> {
+        // Both APIs show the same stored events (on kube-apiserver and on the sandbox): each
+        // is taken once, by name.
         let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         let core: Api<Event> = Api::namespaced(self.client.clone(), NS);
         if let Ok(list) = core.list(&ListParams::default()).await {
             for e in list.items {
-                if e.involved_object.name.as_deref() == Some(name) {
+                if e.involved_object.name.as_deref() == Some(name)
+                    && seen.insert(e.metadata.name.clone())
+                {
                     out.push((
                         e.type_.unwrap_or_default(),
                         e.reason.unwrap_or_default(),
@@ -420,7 +425,9 @@ impl Env {
             Api::namespaced(self.client.clone(), NS);
         if let Ok(list) = new.list(&ListParams::default()).await {
             for e in list.items {
-                if e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name) {
+                if e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                    && seen.insert(e.metadata.name.clone())
+                {
                     out.push((
                         e.type_.unwrap_or_default(),
                         e.reason.unwrap_or_default(),
