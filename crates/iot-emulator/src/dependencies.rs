@@ -306,23 +306,6 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_are_found_in_behaviors_and_metrics_to_retain() {
-        let body = json!({
-            "behaviors": [{"name": "b", "metric": "battery", "metricDimension": {"dimensionName": "d1"}},
-                          {"name": "c", "metric": "aws:num-messages-sent"}],
-            "additionalMetricsToRetainV2": [{"metric": "aws:x", "metricDimension": {"dimensionName": "d2"}}],
-            "additionalMetricsToRetain": ["wifi", "aws:y"],
-        });
-        assert_eq!(dimension_names(&body), ["d1", "d2"]);
-        assert_eq!(custom_metric_names(&body), ["battery", "wifi"]);
-    }
-}
-
 /// Deleting a dimension or custom metric that security profiles still name is refused.
 fn refuse_in_use(noun: &str, name: &str, users: Vec<String>) -> Result<(), ApiError> {
     if users.is_empty() {
@@ -350,4 +333,21 @@ fn list_names<V>(
         out["nextToken"] = t.into();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_found_in_behaviors_and_metrics_to_retain() {
+        let body = json!({
+            "behaviors": [{"name": "b", "metric": "battery", "metricDimension": {"dimensionName": "d1"}},
+                          {"name": "c", "metric": "aws:num-messages-sent"}],
+            "additionalMetricsToRetainV2": [{"metric": "aws:x", "metricDimension": {"dimensionName": "d2"}}],
+            "additionalMetricsToRetain": ["wifi", "aws:y"],
+        });
+        assert_eq!(dimension_names(&body), ["d1", "d2"]);
+        assert_eq!(custom_metric_names(&body), ["battery", "wifi"]);
+    }
 }
