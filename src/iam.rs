@@ -26,7 +26,8 @@ pub const IOT_ACTIONS: &[&str] = &[
     "iot:UpdateSecurityProfile",
 ];
 
-/// The action the `export` command needs (with its own credentials); the operator never lists.
+/// The action the `export` command needs to find every profile. The operator calls it too (the
+/// in-use check of [`DEPENDENCY_ACTIONS`]), so its policy already holds it.
 pub const EXPORT_ACTION: &str = "iot:ListSecurityProfiles";
 
 /// The IoT actions of the CustomMetric and Dimension kinds, the in-use check before deleting one
@@ -101,8 +102,10 @@ pub struct PolicyArgs {
     #[arg(long)]
     pub cross_account: bool,
 
-    /// Add the statement that the `export` command needs (iot:ListSecurityProfiles on "*",
-    /// which supports no resource-level permission). The operator itself never lists.
+    /// Add a statement naming what the `export` command needs (iot:ListSecurityProfiles on "*",
+    /// which supports no resource-level permission), for an identity that runs `export`. The
+    /// operator's policy already allows it: the controller lists profiles by metric or
+    /// dimension name before deleting a CustomMetric or Dimension.
     #[arg(long)]
     pub export: bool,
 }
