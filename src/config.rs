@@ -30,11 +30,27 @@ pub struct ControllerArgs {
     pub resync_period: Duration,
 
     /// Share of each AWS read quota (DescribeSecurityProfile, ListTargetsForSecurityProfile,
-    /// ListTagsForResource) that periodic resyncs may use, in percent; the rest is kept for
+    /// ListTagsForResource, and ListActiveViolations when violations are reported) that
+    /// periodic resyncs may use, in percent; the rest is kept for
     /// user changes. When the resources cannot all be resynced within --resync-period at
     /// this share, the period is stretched (logged, and exported as a metric).
     #[arg(long, env = "RESYNC_BUDGET", default_value = "50%", value_parser = crate::controller::parse_percent)]
     pub resync_budget: crate::controller::Percent,
+
+    /// Report the active violations of every SecurityProfile in its status, metrics and
+    /// events (ListActiveViolations at the resync pace, within --resync-budget of its quota);
+    /// a resource's spec.violations.report overrides it either way. Needs
+    /// iot:ListActiveViolations (`iam-policy --report-violations`).
+    #[arg(
+        long,
+        env = "REPORT_VIOLATIONS",
+        default_value_t = false,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub report_violations: bool,
 
     /// Reconciles running at once.
     #[arg(long, env = "CONCURRENCY", default_value_t = 8)]

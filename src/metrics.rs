@@ -8,7 +8,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
@@ -44,6 +44,15 @@ pub struct WatchErrorLabels {
     pub reason: String,
 }
 
+/// Labels of `securityprofile_active_violations`: bounded by the resources and their behaviors
+/// (never a thing name).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ViolationLabels {
+    pub namespace: String,
+    pub name: String,
+    pub behavior: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConditionLabels {
     pub condition: String,
@@ -66,8 +75,16 @@ pub struct Metrics {
     pub events_dropped: Counter,
     /// Failed lists and watches of the Kubernetes API, by kind and the server's reason.
     pub watch_errors: Family<WatchErrorLabels, Counter>,
+    /// The period at which each reporting resource's violations are read (the resync budget
+    /// may stretch it beyond the resync period).
+    pub violations_effective_period: Gauge<f64, AtomicU64>,
     /// Each resource's (Ready, Synced) status, from which `resources` is computed.
     conditions: Mutex<HashMap<String, (&'static str, &'static str)>>,
+    /// The fleet's own series (`securityprofile_*`, not the operator's): active violations.
+    fleet: Registry,
+    active_violations: Family<ViolationLabels, Gauge>,
+    /// The behaviors each resource has a violations series for, to prune the ones that go.
+    violation_series: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl Default for Metrics {
@@ -82,6 +99,14 @@ impl Default for Metrics {
         let resync_backlog = Gauge::default();
         let events_dropped = Counter::default();
         let watch_errors = Family::<WatchErrorLabels, Counter>::default();
+        let violations_effective_period = Gauge::<f64, AtomicU64>::default();
+        let active_violations = Family::<ViolationLabels, Gauge>::default();
+        let mut fleet = Registry::with_prefix("securityprofile");
+        fleet.register(
+            "active_violations",
+            "Active Device Defender violations per profile and behavior (profiles that report violations)",
+            active_violations.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -135,6 +160,11 @@ impl Default for Metrics {
             "Failed lists and watches of the Kubernetes API by kind and reason (Forbidden: the operator's RBAC; retried with backoff)",
             watch_errors.clone(),
         );
+        registry.register(
+            "violations_effective_period_seconds",
+            "Period at which each profile's active violations are read, within the resync budget of ListActiveViolations (at least the resync period)",
+            violations_effective_period.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -146,7 +176,11 @@ impl Default for Metrics {
             resync_backlog,
             events_dropped,
             watch_errors,
+            violations_effective_period,
             conditions: Mutex::new(HashMap::new()),
+            fleet,
+            active_violations,
+            violation_series: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -210,10 +244,45 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
+    /// Sets a resource's (`namespace/name`) active violations per behavior, or removes its
+    /// series (`None`: gone, or no longer reporting); a behavior no longer listed loses its
+    /// series.
+    pub fn set_violations(&self, key: &str, by_behavior: Option<&BTreeMap<String, i64>>) {
+        let Ok(mut series) = self.violation_series.lock() else {
+            return;
+        };
+        let (namespace, name) = key.split_once('/').unwrap_or(("", key));
+        let labels = |behavior: &str| ViolationLabels {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            behavior: behavior.to_string(),
+        };
+        let now: Vec<String> = by_behavior
+            .map(|b| b.keys().cloned().collect())
+            .unwrap_or_default();
+        for gone in series.get(key).into_iter().flatten() {
+            if !now.contains(gone) {
+                self.active_violations.remove(&labels(gone));
+            }
+        }
+        for (behavior, n) in by_behavior.into_iter().flatten() {
+            self.active_violations
+                .get_or_create(&labels(behavior))
+                .set(*n);
+        }
+        if now.is_empty() {
+            series.remove(key);
+        } else {
+            series.insert(key.to_string(), now);
+        }
+    }
+
+    /// The Prometheus text exposition: the operator's series, then the fleet's.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
+        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.fleet);
+        let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
     }
 }
@@ -230,6 +299,7 @@ fn condition_status(s: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::Metrics;
+    use std::collections::BTreeMap;
 
     #[test]
     fn build_info_names_the_version_and_revision() {
@@ -241,6 +311,33 @@ mod tests {
         );
         assert!(text.contains(&line), "{text}");
         assert!(!super::GIT_REVISION.is_empty());
+    }
+
+    #[test]
+    fn violation_series_follow_behaviors_and_resources() {
+        let m = Metrics::default();
+        let b = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
+            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        m.set_violations("ns/a", Some(&b(&[("msgs", 2), ("bytes", 0)])));
+        m.set_violations("ns/c", Some(&b(&[("msgs", 1)])));
+        let text = m.encode();
+        assert!(
+            text.contains(
+                "securityprofile_active_violations{namespace=\"ns\",name=\"a\",behavior=\"msgs\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("behavior=\"bytes\"} 0"), "{text}");
+        assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        // A behavior goes, then a resource.
+        m.set_violations("ns/a", Some(&b(&[("msgs", 0)])));
+        m.set_violations("ns/c", None);
+        let text = m.encode();
+        assert!(!text.contains("behavior=\"bytes\""), "{text}");
+        assert!(!text.contains("name=\"c\""), "{text}");
+        assert!(text.contains("name=\"a\",behavior=\"msgs\"} 0"), "{text}");
     }
 
     #[test]

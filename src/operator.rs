@@ -109,7 +109,8 @@ pub async fn run_with_credentials(
         args.resync_period,
     )
     .with_health(health.clone())
-    .with_guard(args.guard.rules());
+    .with_guard(args.guard.rules())
+    .with_report_violations(args.report_violations);
     let ctx = Arc::new(ctx);
     if !args.leader.enabled {
         let ready = move || health.set_ready(true);

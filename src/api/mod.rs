@@ -16,7 +16,7 @@ pub use custom_metric::{CustomMetric, CustomMetricSpec, CustomMetricType};
 pub use dimension::{Dimension, DimensionSpec, DimensionType};
 pub use resource_status::ResourceStatus;
 pub use spec::*;
-pub use status::SecurityProfileStatus;
+pub use status::{SecurityProfileStatus, ViolationsStatus};
 
 /// The finalizer that keeps a resource until its AWS profile is deleted or retained.
 pub const FINALIZER: &str = "iot.awscc.io/finalizer";

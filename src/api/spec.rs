@@ -48,6 +48,12 @@ pub const NAME_PATTERN: &str = "^[a-zA-Z0-9:_-]+$";
     printcolumn(name = "VERSION", type_ = "integer", json_path = ".status.version"),
     printcolumn(name = "TARGETS", type_ = "integer", json_path = ".status.targetCount"),
     printcolumn(
+        name = "VIOLATIONS",
+        type_ = "integer",
+        json_path = ".status.violations.active",
+        priority = 1
+    ),
+    printcolumn(
         name = "ARN",
         type_ = "string",
         json_path = ".status.securityProfileArn",
@@ -168,6 +174,26 @@ pub struct SecurityProfileSpec {
     /// Manage the profile, or only Observe it (never write to AWS).
     #[serde(default)]
     pub management_policy: ManagementPolicy,
+
+    /// Report the profile's active violations in `status.violations` (read from AWS's
+    /// ListActiveViolations at the resync pace). Off unless set here or by the operator's
+    /// `--report-violations`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violations: Option<ViolationsSpec>,
+}
+
+/// Whether and how the operator reports a profile's active violations.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ViolationsSpec {
+    /// Read this profile's active violations into `status.violations`. Unset: the operator's
+    /// `--report-violations` decides (off by default); `false` opts out even when it is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<bool>,
+    /// Count violations of behaviors whose alerts are suppressed too (ListActiveViolations'
+    /// `listSuppressedAlerts`). Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_suppressed_alerts: Option<bool>,
 }
 
 /// A behavior: a metric, its dimension and the criteria that define normal.

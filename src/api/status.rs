@@ -3,6 +3,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Observed state of a SecurityProfile.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -45,6 +46,37 @@ pub struct SecurityProfileStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Option<Vec<Condition>>,
+    /// The profile's active violations, when reporting is on (`spec.violations.report` or the
+    /// operator's `--report-violations`); absent when it is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violations: Option<ViolationsStatus>,
+}
+
+/// What AWS's ListActiveViolations answered for the profile when last read.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ViolationsStatus {
+    /// Active violations (one per thing and behavior).
+    pub active: i64,
+    /// Active violations per behavior name (every behavior of the spec, zero included).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_behavior: BTreeMap<String, i64>,
+    /// Active violations per verification state (UNKNOWN when none was set).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub verification_states: BTreeMap<String, i64>,
+    /// The things violating, newest violation first (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub things: Vec<String>,
+    /// The newest violation's last violation time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_violation_time: Option<String>,
+    /// When the violations were read (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<String>,
+    /// Why the last read failed (AWS error code and message), while it fails; the counts
+    /// above are those of the last read that worked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_error: Option<String>,
 }
 
 impl super::SecurityProfile {

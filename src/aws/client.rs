@@ -6,6 +6,7 @@ use super::error::{AwsError, ErrorClass};
 use super::fence::Fence;
 use super::pacer::Pacer;
 use crate::metrics::Metrics;
+use crate::reconcile::violations::{ActiveViolation, ViolationsQuery};
 use crate::reconcile::{AttributeUpdate, Attributes, Field, Observed};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -349,6 +350,46 @@ impl Iot {
             token = out.next_token;
             if token.is_none() {
                 return Ok(tags);
+            }
+        }
+    }
+
+    /// `ListActiveViolations` of one profile, all pages (250 a page, the API's maximum).
+    pub async fn list_active_violations(
+        &self,
+        region: &str,
+        name: &str,
+        query: ViolationsQuery,
+    ) -> Result<Vec<ActiveViolation>, IotError> {
+        let client = self.client(region);
+        let mut violations = Vec::new();
+        let mut token = None;
+        loop {
+            let send = client
+                .list_active_violations()
+                .security_profile_name(name)
+                .list_suppressed_alerts(query.list_suppressed_alerts)
+                .max_results(250)
+                .set_next_token(token)
+                .send();
+            let out = self
+                .call(region, "ListActiveViolations", Access::Read, send)
+                .await?;
+            violations.extend(
+                out.active_violations
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|v| ActiveViolation {
+                        thing_name: v.thing_name.unwrap_or_default(),
+                        behavior_name: v.behavior.map(|b| b.name).unwrap_or_default(),
+                        verification_state: v.verification_state.map(|s| s.as_str().to_string()),
+                        last_violation_time: v.last_violation_time.map(|t| t.secs()),
+                        violation_start_time: v.violation_start_time.map(|t| t.secs()),
+                    }),
+            );
+            token = out.next_token;
+            if token.is_none() {
+                return Ok(violations);
             }
         }
     }

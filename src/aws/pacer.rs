@@ -31,6 +31,8 @@ pub const DOCUMENTED_QUOTAS: &[(&str, f64)] = &[
     ("DetachSecurityProfile", 10.0),
     ("ListTargetsForSecurityProfile", 10.0),
     ("ListSecurityProfiles", 10.0),
+    // No separate figure is documented for it: 10/s, like the other List operations.
+    ("ListActiveViolations", 10.0),
     ("ValidateSecurityProfileBehaviors", 10.0),
     ("TagResource", 10.0),
     ("UntagResource", 10.0),

@@ -32,6 +32,7 @@ pub fn manifest(id: &Identity<'_>, observed: &Observed) -> SecurityProfile {
         deletion_policy: DeletionPolicy::Retain,
         adoption_policy: AdoptionPolicy::Adopt,
         management_policy: ManagementPolicy::Manage,
+        violations: None,
     };
     let mut sp = SecurityProfile::new(id.kube_name, spec);
     sp.metadata.namespace = id.namespace.map(str::to_string);

@@ -5,7 +5,10 @@ use super::error::{Error, backoff, jittered};
 use super::events::publish;
 use super::execute::execute;
 use super::namespace::{self, NamespaceFacts};
-use super::status::{StatusBuilder, clear_identity, write_status, write_status_if_changed};
+use super::status::{
+    StatusBuilder, beyond_violations, clear_identity, write_status, write_status_if_changed,
+};
+use super::violations::Next;
 use super::{Context, guard, key};
 use crate::api::{Reason, SecurityProfile};
 use crate::reconcile::{
@@ -140,11 +143,17 @@ impl Carry<'_> {
     async fn observe(&self, o: &Observation, observed: Option<&Observed>) -> Result<Action, Error> {
         let (ctx, sp) = (self.ctx, self.sp);
         let mut status = self.status();
+        let mut violations = Next::Keep;
         if let Some(observed) = observed {
+            violations = super::violations::read(ctx, sp, self.id).await;
             status = status.identity(self.id).observed(observed);
         }
-        let changed = write_status_if_changed(self.api, sp, status.build()).await?;
-        if let (true, Observation::Drifted(d)) = (changed, o) {
+        let status = status.violations(&violations).build();
+        // A new violations count alone is no news about drift.
+        let news = beyond_violations(sp.status.as_ref(), &status);
+        let changed = write_status_if_changed(self.api, sp, status).await?;
+        super::violations::announce(ctx, sp, &violations).await;
+        if let (true, true, Observation::Drifted(d)) = (changed, news, o) {
             let note = format!(
                 "AWS differs from the spec in: {} (observe only)",
                 d.describe()
@@ -182,8 +191,10 @@ impl Carry<'_> {
             }
             publish(ctx, sp, EventType::Normal, a.reason, &a.message).await;
         }
+        let violations = super::violations::read(ctx, sp, self.id).await;
         let status = self.status().identity(self.id).observed(&after);
-        write_status_if_changed(self.api, sp, status.build()).await?;
+        write_status_if_changed(self.api, sp, status.violations(&violations).build()).await?;
+        super::violations::announce(ctx, sp, &violations).await;
         ctx.metrics
             .set_conditions(&key(sp), Some(("True".into(), "True".into())));
         ctx.forget(&key(sp), false);

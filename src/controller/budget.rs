@@ -59,6 +59,13 @@ pub fn resync_rate(budget: Percent, quota: impl Fn(&str) -> Option<f64>) -> Opti
         .min_by(f64::total_cmp)
 }
 
+/// Violations reads per second within `budget` of ListActiveViolations' quota (a read is one
+/// call for a profile with at most 250 active violations); `None` without a quota. They have
+/// their own share, so reporting violations never slows the resyncs that correct drift.
+pub fn violations_rate(budget: Percent, quota: impl Fn(&str) -> Option<f64>) -> Option<f64> {
+    quota("ListActiveViolations").map(|q| budget.0 / 100.0 * q)
+}
+
 /// The resync plan for `resources` resources.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Schedule {
@@ -172,6 +179,13 @@ mod tests {
         };
         assert_eq!(full_read_spacing(half, tags_slower), Duration::from_secs(1));
         assert_eq!(full_read_spacing(half, |_| None), Duration::ZERO);
+    }
+
+    #[test]
+    fn violations_have_their_own_share() {
+        let half = Percent::new(50.0).unwrap();
+        assert_eq!(violations_rate(half, aws), Some(5.0));
+        assert_eq!(violations_rate(half, |_| None), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod reads;
 mod resource;
 mod runner;
 mod status;
+mod violations;
 
 pub use budget::{Percent, parse_percent};
 pub use error::{Error, error_policy};
@@ -55,6 +56,8 @@ pub struct Context {
     pub health: Health,
     /// The multi-tenant guardrails (`--allow-adoption`, `--allowed-…`).
     pub guard: ClusterRules,
+    /// `--report-violations`: resources whose spec does not say report their violations.
+    pub report_violations: bool,
     /// The namespace of the reconcile under way, read once (only in a context scoped to it).
     namespace: Option<Arc<NamespaceFacts>>,
     /// Consecutive failures per resource, for exponential backoff.
@@ -88,6 +91,7 @@ impl Context {
             resync,
             health: Health::default(),
             guard: ClusterRules::default(),
+            report_violations: false,
             namespace: None,
             failures: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -119,6 +123,7 @@ impl Context {
             resync: self.resync,
             health: self.health.clone(),
             guard: self.guard.clone(),
+            report_violations: self.report_violations,
             failures: self.failures.clone(),
         }
     }
@@ -131,6 +136,11 @@ impl Context {
 
     pub fn with_guard(mut self, rules: ClusterRules) -> Context {
         self.guard = rules;
+        self
+    }
+
+    pub fn with_report_violations(mut self, on: bool) -> Context {
+        self.report_violations = on;
         self
     }
 
@@ -154,6 +164,7 @@ impl Context {
         self.failures().remove(key);
         if gone {
             self.metrics.set_conditions(key, None);
+            self.metrics.set_violations(key, None);
         }
     }
 }

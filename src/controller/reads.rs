@@ -64,29 +64,58 @@ impl ReadHistory {
 /// What the runner allows the current reconcile to skip, and what it did.
 pub struct ReadPlan {
     may_skip: bool,
+    /// Whether the resource's violations are due (see `reconcile::violations::due`).
+    violations_due: bool,
     outcome: Cell<Option<ReadOutcome>>,
+    violations_read: Cell<bool>,
 }
 
 impl ReadPlan {
-    pub fn new(may_skip: bool) -> ReadPlan {
+    pub fn new(may_skip: bool, violations_due: bool) -> ReadPlan {
         ReadPlan {
             may_skip,
+            violations_due,
             outcome: Cell::new(None),
+            violations_read: Cell::new(false),
         }
     }
+}
+
+/// What a reconcile did with the runner's read plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadsDone {
+    /// How it read the profile (if it did).
+    pub profile: Option<ReadOutcome>,
+    /// Whether it read the violations.
+    pub violations: bool,
 }
 
 tokio::task_local! {
     static PLAN: ReadPlan;
 }
 
-/// Runs a reconcile under `plan`; returns its output and how it read AWS (if it did).
-pub async fn with_reads<F: Future>(plan: ReadPlan, f: F) -> (F::Output, Option<ReadOutcome>) {
+/// Runs a reconcile under `plan`; returns its output and how it read AWS.
+pub async fn with_reads<F: Future>(plan: ReadPlan, f: F) -> (F::Output, ReadsDone) {
     PLAN.scope(plan, async move {
         let out = f.await;
-        (out, PLAN.with(|p| p.outcome.get()))
+        let done = PLAN.with(|p| ReadsDone {
+            profile: p.outcome.get(),
+            violations: p.violations_read.get(),
+        });
+        (out, done)
     })
     .await
+}
+
+/// Whether the runner has the violations of the current reconcile's resource read now (true
+/// outside a runner's plan).
+pub fn violations_due() -> bool {
+    PLAN.try_with(|p| p.violations_due).unwrap_or(true)
+}
+
+/// Records that the current reconcile read the violations.
+pub fn violations_read() {
+    let _ = PLAN.try_with(|p| p.violations_read.set(true));
 }
 
 /// Whether AWS is as the spec wants it: our profile, no drift in any field, target or tag.

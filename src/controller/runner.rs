@@ -15,7 +15,7 @@ use super::resource::{ManagedKind, paused};
 use super::{Context, error_policy, reconcile, reconcile_resource};
 use crate::api::{CustomMetric, Dimension, SecurityProfile};
 use crate::aws::{Lane, LaneCell, in_shared_lane};
-use crate::reconcile::{Dependency, is_paused};
+use crate::reconcile::{Dependency, is_paused, violations};
 use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -66,6 +66,9 @@ struct Known {
     store: usize,
     listed: bool,
     reads: ReadHistory,
+    /// Whether it reports its violations, and when they were last read.
+    reports: bool,
+    violations_read: Option<Instant>,
     /// The lane of its reconcile under way, raised to the user's when a user's change arrives
     /// meanwhile: that change waits for the reconcile, so its calls must not wait behind
     /// resyncs.
@@ -81,6 +84,8 @@ struct Runner {
     listed_changed: Notify,
     /// Resyncs per second within the budget (`None`: no read quota configured).
     rate: Option<f64>,
+    /// Violations reads per second within the budget (`None`: no quota configured).
+    violations_rate: Option<f64>,
     /// The resource count last logged with its schedule.
     logged: Mutex<Option<usize>>,
 }
@@ -150,12 +155,22 @@ impl Runner {
         Schedule::new(self.known().len(), self.ctx.resync, self.rate)
     }
 
+    /// The period of the violations reads: the resync period kept, or longer when the
+    /// reporting resources cannot all be read within it at their budget.
+    fn violations_period(&self, resync: &Schedule) -> Duration {
+        let reporting = self.known().values().filter(|k| k.reports).count();
+        violations::period(reporting, resync.effective, self.violations_rate)
+    }
+
     /// Exports the schedule, and logs it at startup and when the resource count moved a lot.
     fn review_schedule(&self, force: bool) {
         let s = self.schedule();
         let n = self.known().len();
         let m = &self.ctx.metrics;
         m.resync_effective_period.set(s.effective.as_secs_f64());
+        let violations_period = self.violations_period(&s);
+        m.violations_effective_period
+            .set(violations_period.as_secs_f64());
         m.resync_backlog
             .set(self.queue.with(|q| q.backlog()) as i64);
         let mut logged = match self.logged.lock() {
@@ -170,6 +185,15 @@ impl Runner {
             .rate
             .map(|r| format!("{r:.2}"))
             .unwrap_or("unlimited".into());
+        let reporting = self.known().values().filter(|k| k.reports).count();
+        if reporting > 0 {
+            info!(
+                resources = reporting,
+                period_s = violations_period.as_secs_f64(),
+                stretched = violations_period > s.effective,
+                "active violations read at this period (within the resync budget of ListActiveViolations)"
+            );
+        }
         if s.stretched() {
             info!(resources = n, requested_s = s.requested.as_secs_f64(), effective_s = s.effective.as_secs_f64(), resyncs_per_s = %rate,
                 "resync period stretched: the resync budget cannot read every resource within --resync-period");
@@ -189,6 +213,7 @@ impl Runner {
         let now = Instant::now();
         let due = {
             let mut known = self.known();
+            let reports = violations::query(&sp.spec, self.ctx.report_violations).is_some();
             match known.get_mut(&key) {
                 Some(k) if k.trigger == t => {
                     (k.object, k.listed, k.store) = (object, true, store);
@@ -196,6 +221,7 @@ impl Runner {
                 }
                 Some(k) => {
                     (k.object, k.listed, k.store) = (object, true, store);
+                    k.reports = reports;
                     k.trigger = t;
                     k.promote();
                     Some(Due {
@@ -213,6 +239,8 @@ impl Runner {
                             store,
                             listed: true,
                             reads: Default::default(),
+                            reports,
+                            violations_read: None,
                             running: None,
                         },
                     );
@@ -322,18 +350,21 @@ impl Runner {
     /// Reconciles one resource and returns the follow-up.
     async fn serve(&self, key: &str, lane: Lane) -> Option<Due> {
         let cell = LaneCell::new(lane);
-        let history = {
+        let resync = self.schedule();
+        let violations_period = self.violations_period(&resync);
+        let (history, violations_due) = {
             let mut known = self.known();
             let k = known.get_mut(key)?;
             k.running = Some(cell.clone());
-            k.reads
+            let since = k.violations_read.map(|t| t.elapsed());
+            (k.reads, violations::due(since, violations_period))
         };
         let Some(sp) = self.get(key) else {
             self.known().get_mut(key)?.running = None;
             return None;
         };
-        let plan = ReadPlan::new(lane == Lane::Resync && history.may_skip());
-        let ((action, succeeded), outcome) = reads::with_reads(
+        let plan = ReadPlan::new(lane == Lane::Resync && history.may_skip(), violations_due);
+        let ((action, succeeded), done) = reads::with_reads(
             plan,
             in_shared_lane(cell.clone(), async {
                 // Boxed: the reconcile's future is large and deeply nested.
@@ -345,11 +376,14 @@ impl Runner {
         )
         .await;
         let stagger = rand::rng().random_range(0..budget::FULL_READ_EVERY);
-        let full = match (outcome, self.known().get_mut(key)) {
+        let full = match (done.profile, self.known().get_mut(key)) {
             (outcome, Some(k)) => {
                 k.running = None;
                 if let Some(outcome) = outcome {
                     k.reads.record(outcome, succeeded, stagger);
+                }
+                if done.violations {
+                    k.violations_read = Some(Instant::now());
                 }
                 !k.reads.may_skip()
             }
@@ -361,7 +395,7 @@ impl Runner {
         let requested = self.ctx.resync;
         Some(if after >= requested / 2 {
             // A resync: at the effective period, which the budget may have stretched.
-            let s = self.schedule();
+            let s = resync;
             let stretch = s.effective.as_secs_f64() / requested.as_secs_f64().max(1e-3);
             Due {
                 lane: Lane::Resync,
@@ -411,6 +445,7 @@ pub async fn run_controllers(
             .collect()
     };
     let rate = budget::resync_rate(config.resync_budget, |op| ctx.iot.quota(op));
+    let violations_rate = budget::violations_rate(config.resync_budget, |op| ctx.iot.quota(op));
     let spacing = Spacing {
         any: Schedule::new(0, ctx.resync, rate).spacing,
         full: budget::full_read_spacing(config.resync_budget, |op| ctx.iot.quota(op)),
@@ -425,6 +460,7 @@ pub async fn run_controllers(
         listed: Mutex::new(BTreeSet::new()),
         listed_changed: Notify::new(),
         rate,
+        violations_rate,
         logged: Mutex::new(None),
     });
     let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {

@@ -48,6 +48,14 @@ impl<'a> StatusBuilder<'a> {
         self
     }
 
+    /// What the last violations read found (see `violations::Next`).
+    pub(crate) fn violations(mut self, next: &super::violations::Next) -> Self {
+        if let Some(field) = next.field() {
+            self.status.violations = field;
+        }
+        self
+    }
+
     pub(crate) fn conditions(self, c: &Conditions) -> Self {
         let in_sync = c.in_sync;
         let mut b = self.ready(&c.ready).synced(&c.synced);
@@ -111,6 +119,21 @@ pub(crate) async fn write_status_if_changed(
     }
     write_status(api, sp, status).await?;
     Ok(true)
+}
+
+/// Whether `next` says something new beside `lastSyncTime` and the violations.
+pub(crate) fn beyond_violations(
+    previous: Option<&SecurityProfileStatus>,
+    next: &SecurityProfileStatus,
+) -> bool {
+    previous.is_none_or(|p| {
+        let strip = |s: &SecurityProfileStatus| SecurityProfileStatus {
+            last_sync_time: None,
+            violations: None,
+            ..s.clone()
+        };
+        strip(p) != strip(next)
+    })
 }
 
 pub(crate) async fn write_status(

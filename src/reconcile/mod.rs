@@ -20,6 +20,7 @@ pub mod preflight;
 pub mod resource;
 #[cfg(test)]
 mod resource_tests;
+pub mod violations;
 
 pub use custom_metric::{CustomMetricAttributes, desired_custom_metric};
 pub use dependencies::{
