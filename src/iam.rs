@@ -30,6 +30,11 @@ pub const IOT_ACTIONS: &[&str] = &[
 /// in-use check of [`DEPENDENCY_ACTIONS`]), so its policy already holds it.
 pub const EXPORT_ACTION: &str = "iot:ListSecurityProfiles";
 
+/// The action of `--report-violations`. Its resource types are `securityprofile` and
+/// `thing`, both optional: a request naming the profile is authorized on the profile. Reading
+/// is never conditioned on ownership (an observed profile reports its violations too).
+pub const VIOLATIONS_ACTION: &str = "iot:ListActiveViolations";
+
 /// The IoT actions of the CustomMetric and Dimension kinds, the in-use check before deleting one
 /// (`ListSecurityProfiles` filtered by metric or dimension name), the existence check of the
 /// ones a profile names (`ListCustomMetrics`, `ListDimensions`) and the pre-flight validation of
@@ -108,6 +113,13 @@ pub struct PolicyArgs {
     /// dimension name before deleting a CustomMetric or Dimension.
     #[arg(long)]
     pub export: bool,
+
+    /// Add what `--report-violations` (or `spec.violations.report`) needs:
+    /// iot:ListActiveViolations on the security profiles in scope (the operator always names
+    /// the profile, so the optional `thing` resource type is never touched). Without it the
+    /// policy grants nothing of the kind.
+    #[arg(long)]
+    pub report_violations: bool,
 }
 
 /// Bad `iam-policy` options.
@@ -167,6 +179,21 @@ pub fn policy_for(args: &PolicyArgs) -> Result<Value, PolicyError> {
             "Effect": "Allow",
             "Action": EXPORT_ACTION,
             "Resource": "*"
+        }));
+    }
+    if args.report_violations
+        && let Some(statements) = policy["Statement"].as_array_mut()
+    {
+        let resources = if args.scoped() {
+            json!(args.arns("iot", true, "securityprofile/*"))
+        } else {
+            json!("*")
+        };
+        statements.push(json!({
+            "Sid": "ReadActiveViolations",
+            "Effect": "Allow",
+            "Action": VIOLATIONS_ACTION,
+            "Resource": resources
         }));
     }
     Ok(policy)
@@ -450,6 +477,32 @@ mod tests {
     fn scoped(argv: &[&str]) -> Value {
         let args = Cli::parse_from(std::iter::once("iam-policy").chain(argv.iter().copied())).args;
         policy_for(&args).expect("a policy")
+    }
+
+    #[test]
+    fn report_violations_adds_list_active_violations_on_profiles_only() {
+        let without = scoped(&["--account", "123456789012", "--cluster-id", "c"]);
+        assert!(!without.to_string().contains(VIOLATIONS_ACTION));
+        let with = scoped(&[
+            "--account",
+            "123456789012",
+            "--cluster-id",
+            "c",
+            "--report-violations",
+        ]);
+        let s = statement(&with, "ReadActiveViolations");
+        assert_eq!(s["Action"], VIOLATIONS_ACTION);
+        assert_eq!(
+            s["Resource"],
+            json!(["arn:aws:iot:*:123456789012:securityprofile/*"])
+        );
+        assert!(s.get("Condition").is_none());
+        let unscoped = scoped(&["--report-violations"]);
+        assert_eq!(
+            statement(&unscoped, "ReadActiveViolations")["Resource"],
+            "*"
+        );
+        assert!(!policy().to_string().contains(VIOLATIONS_ACTION));
     }
 
     fn statement<'a>(p: &'a Value, sid: &str) -> &'a Value {

@@ -29,7 +29,7 @@ fn cross_account(account: &str) -> serde_json::Value {
         cluster_id: Some(CLUSTER.to_string()),
         partition: "aws".to_string(),
         cross_account: true,
-        export: false,
+        ..Default::default()
     };
     securityprofile_operator::iam::cross_account_policies(&args).expect("policies")
 }

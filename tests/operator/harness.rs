@@ -66,8 +66,7 @@ pub fn iam_policy(cluster: &str) -> Value {
         allowed_role_arns: vec![format!("arn:aws:iam::{ACCOUNT}:role/*")],
         cluster_id: Some(cluster.to_string()),
         partition: "aws".to_string(),
-        cross_account: false,
-        export: false,
+        ..Default::default()
     };
     securityprofile_operator::iam::policy_for(&args).expect("a scoped policy")
 }
