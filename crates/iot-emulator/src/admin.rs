@@ -7,6 +7,7 @@ use crate::model::{CustomMetric, Dimension, Op, Profile, State};
 use crate::store::Scope;
 use crate::sts::Role;
 use crate::validate::{self, Violations};
+use crate::violations::{Raise, VERIFICATION_STATES, Violation};
 use crate::{Error, Shared, lock};
 use axum::Json;
 use axum::Router;
@@ -281,6 +282,57 @@ impl Admin {
             .put_profile(&scope, &name, &attrs, tags)
             .map_err(|e| invalid(e.message))
     }
+
+    /// Raises an active violation, or refreshes one (its id and start time kept), or with
+    /// `"clear": true` clears it, outside the IoT API. Takes `securityProfileName`,
+    /// `thingName`, `behaviorName` (a behavior of the profile; optional when clearing, then
+    /// every behavior of the thing clears), optional `value` (a MetricValue, default
+    /// `{"count": 1}`), `time` (epoch seconds, default now), `verificationState`, `region`
+    /// and `accountId`. Answers the violation, or `{"cleared": N}`.
+    pub fn put_violation(&self, body: Value) -> Result<Value, Error> {
+        let profile = required_str(&body, "securityProfileName")?;
+        let thing = required_str(&body, "thingName")?;
+        let scope = self.scope_of(&body);
+        let mut store = lock(&self.shared.store);
+        if body["clear"].as_bool() == Some(true) {
+            let behavior = body["behaviorName"].as_str();
+            let n = store.clear_violations(&scope, &profile, &thing, behavior);
+            return Ok(json!({ "cleared": n }));
+        }
+        let verification_state = match body.get("verificationState") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if VERIFICATION_STATES.contains(&s.as_str()) => Some(s.clone()),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "verificationState {other} is not one of {VERIFICATION_STATES:?}"
+                )));
+            }
+        };
+        let time = match body.get("time") {
+            None | Some(Value::Null) => None,
+            Some(t) => Some(
+                t.as_f64()
+                    .ok_or_else(|| invalid("time must be epoch seconds"))?,
+            ),
+        };
+        let raise = Raise {
+            behavior: required_str(&body, "behaviorName")?,
+            profile,
+            thing,
+            value: body.get("value").filter(|v| !v.is_null()).cloned(),
+            time,
+            verification_state,
+        };
+        let v = store
+            .raise_violation(&scope, raise)
+            .map_err(|e| invalid(e.message))?;
+        serde_json::to_value(v).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Every active violation, of every account and region.
+    pub fn violations(&self) -> Vec<Violation> {
+        lock(&self.shared.store).all_violations()
+    }
 }
 
 fn required_str(body: &Value, key: &str) -> Result<String, Error> {
@@ -346,6 +398,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/custom-metrics", post(custom_metric))
         .route("/_emulator/references", post(references))
         .route("/_emulator/sts", post(sts_settings))
+        .route("/_emulator/violations", post(violation).get(violations))
 }
 
 async fn state(AxState(s): App) -> Response {
@@ -535,6 +588,17 @@ async fn sts_settings(AxState(s): App, body: axum::body::Bytes) -> Response {
         admin(&s).expire_sessions();
     }
     Json(json!({})).into_response()
+}
+
+async fn violation(AxState(s): App, body: axum::body::Bytes) -> Response {
+    match parse::<Value>(&body) {
+        Ok(v) => result(admin(&s).put_violation(v)),
+        Err(r) => *r,
+    }
+}
+
+async fn violations(AxState(s): App) -> Response {
+    Json(admin(&s).violations()).into_response()
 }
 
 async fn dimension(AxState(s): App, body: axum::body::Bytes) -> Response {

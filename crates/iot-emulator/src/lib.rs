@@ -18,12 +18,15 @@ mod ops;
 mod store;
 mod sts;
 mod validate;
+mod violation_ops;
+mod violations;
 mod wire;
 
 pub use admin::Admin;
 pub use faults::{Calls, Fault, FaultError};
 pub use model::{CustomMetric, Dimension, Profile, State, ThingGroup};
 pub use sts::Role;
+pub use violations::Violation;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -142,6 +145,7 @@ impl Shared {
 fn router(shared: Arc<Shared>) -> axum::Router {
     ops::routes()
         .merge(dependency_ops::routes())
+        .merge(violation_ops::routes())
         .route("/", axum::routing::post(sts::handle))
         .merge(admin::routes())
         .fallback(ops::unknown)

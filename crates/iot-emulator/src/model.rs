@@ -31,13 +31,14 @@ pub enum Op {
     UpdateCustomMetric,
     DeleteCustomMetric,
     ListCustomMetrics,
+    ListActiveViolations,
     AssumeRole,
     AssumeRoleWithWebIdentity,
     GetCallerIdentity,
 }
 
 impl Op {
-    pub const ALL: [Op; 26] = [
+    pub const ALL: [Op; 27] = [
         Op::CreateSecurityProfile,
         Op::DescribeSecurityProfile,
         Op::UpdateSecurityProfile,
@@ -61,6 +62,7 @@ impl Op {
         Op::UpdateCustomMetric,
         Op::DeleteCustomMetric,
         Op::ListCustomMetrics,
+        Op::ListActiveViolations,
         Op::AssumeRole,
         Op::AssumeRoleWithWebIdentity,
         Op::GetCallerIdentity,
@@ -91,6 +93,7 @@ impl Op {
             Op::UpdateCustomMetric => "UpdateCustomMetric",
             Op::DeleteCustomMetric => "DeleteCustomMetric",
             Op::ListCustomMetrics => "ListCustomMetrics",
+            Op::ListActiveViolations => "ListActiveViolations",
             Op::AssumeRole => "AssumeRole",
             Op::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
             Op::GetCallerIdentity => "GetCallerIdentity",

@@ -44,6 +44,10 @@ pub(crate) struct Partition {
     pub thing_groups: BTreeMap<String, ThingGroup>,
     pub dimensions: BTreeMap<String, Dimension>,
     pub custom_metrics: BTreeMap<String, CustomMetric>,
+    /// Active violations by violation id.
+    pub violations: BTreeMap<String, crate::violations::Violation>,
+    /// The last violation id handed out.
+    pub violation_ids: u64,
 }
 
 /// All resources of the emulator.
@@ -111,6 +115,13 @@ fn uses_metric(p: &Profile, metric: &str) -> bool {
 impl Store {
     pub(crate) fn partition(&mut self, scope: &Scope) -> &mut Partition {
         self.partitions.entry(scope.clone()).or_default()
+    }
+
+    /// Every partition, by account then region.
+    pub(crate) fn partitions(&self) -> impl Iterator<Item = &Partition> {
+        let mut scopes: Vec<&Scope> = self.partitions.keys().collect();
+        scopes.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+        scopes.into_iter().map(|s| &self.partitions[s])
     }
 
     fn profile(&mut self, scope: &Scope, name: &str) -> Result<&mut Profile, ApiError> {
@@ -204,7 +215,9 @@ impl Store {
         }
         p.version += 1;
         p.last_modified_date = now_epoch().max(p.last_modified_date);
-        Ok(p.describe())
+        let answer = p.describe();
+        self.prune_violations(scope, name);
+        Ok(answer)
     }
 
     /// DeleteSecurityProfile: deleting a profile that does not exist succeeds (the model lists
@@ -226,6 +239,7 @@ impl Store {
                 )));
             }
             part.profiles.remove(name);
+            self.prune_violations(scope, name);
         }
         Ok(json!({}))
     }
@@ -495,6 +509,7 @@ impl Store {
             p.tags.extend(tags);
             p.version += 1;
             p.last_modified_date = now_epoch().max(p.last_modified_date);
+            self.prune_violations(scope, name);
         }
         Ok(self.profile(scope, name)?.clone())
     }

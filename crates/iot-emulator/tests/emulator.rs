@@ -24,5 +24,7 @@ mod sts;
 mod tags;
 #[path = "emulator/targets.rs"]
 mod targets;
+#[path = "emulator/violations.rs"]
+mod violations;
 #[path = "emulator/wire_check.rs"]
 mod wire_check;

@@ -465,12 +465,45 @@ def dependencies(c, raw):
     admin("reset", {})
 
 
+def violations(c, raw):
+    c.create_security_profile(securityProfileName="watched", behaviors=[
+        BEHAVIOR, dict(BEHAVIOR, name="hushed", suppressAlerts=True)])
+    for i in range(5):
+        admin("violations", {"securityProfileName": "watched", "thingName": f"t{i}",
+                             "behaviorName": BEHAVIOR["name"], "value": {"count": 40 + i},
+                             "time": 1700000000 + i})
+    admin("violations", {"securityProfileName": "watched", "thingName": "t0", "behaviorName": "hushed",
+                         "verificationState": "BENIGN_POSITIVE"})
+    seen = []
+    for page in c.get_paginator("list_active_violations").paginate(
+            securityProfileName="watched", PaginationConfig={"PageSize": 2}):
+        check(len(page["activeViolations"]) <= 2, page)
+        for v in page["activeViolations"]:
+            check(v["securityProfileName"] == "watched" and v["behavior"]["name"] == BEHAVIOR["name"], v)
+            check(isinstance(v["lastViolationTime"], datetime.datetime), v)
+            check(isinstance(v["violationStartTime"], datetime.datetime), v)
+            check(v["lastViolationValue"]["count"] >= 40 and v["violationId"], v)
+            seen.append(v["thingName"])
+    check(sorted(seen) == [f"t{i}" for i in range(5)], f"each violation once, none suppressed: {seen}")
+    out = c.list_active_violations(securityProfileName="watched", listSuppressedAlerts=True, thingName="t0")
+    check(sorted(v["behavior"]["name"] for v in out["activeViolations"]) == sorted([BEHAVIOR["name"], "hushed"]), out)
+    out = c.list_active_violations(verificationState="BENIGN_POSITIVE", listSuppressedAlerts=True)
+    check([v["verificationState"] for v in out["activeViolations"]] == ["BENIGN_POSITIVE"], out)
+    out = c.list_active_violations(behaviorCriteriaType="STATISTICAL")
+    check(out["activeViolations"] == [], out)
+    expect_error(c.list_active_violations, "ResourceNotFoundException", 404, securityProfileName="nobody")
+    expect_error(raw.list_active_violations, "InvalidRequestException", 400, maxResults=251)
+    admin("violations", {"securityProfileName": "watched", "thingName": "t1", "clear": True})
+    out = c.list_active_violations(securityProfileName="watched", thingName="t1")
+    check(out["activeViolations"] == [], f"cleared: {out}")
+
+
 def main():
     admin("reset", {})
     c, raw = client(), client(validate=False)
     for step in (crud, listing, targets, validation, tags, controls, iam_policy, normalization, sts,
-                 dependencies):
-        step(c) if step not in (crud, dependencies) else step(c, raw)
+                 dependencies, violations):
+        step(c) if step not in (crud, dependencies, violations) else step(c, raw)
         print(f"ok {step.__name__}")
     admin("reset", {})
     print(f"wire check passed: {CHECKS} checks against {URL}")
