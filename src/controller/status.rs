@@ -141,7 +141,29 @@ pub(crate) async fn write_status(
     sp: &SecurityProfile,
     status: SecurityProfileStatus,
 ) -> Result<(), Error> {
-    patch_status(api, sp, serde_json::json!({ "status": status })).await
+    let mut next = serde_json::to_value(&status).unwrap_or_default();
+    if let Some(previous) = &sp.status {
+        let previous = serde_json::to_value(previous).unwrap_or_default();
+        removals(&previous, &mut next);
+    }
+    patch_status(api, sp, serde_json::json!({ "status": next })).await
+}
+
+/// Turns `next` into a merge patch over `previous`: a member `previous` has and `next` lacks
+/// becomes `null`, which removes it (a merge patch keeps what it does not name, so a read
+/// error that went, a behavior that left `byBehavior` or `violations` turned off would stay).
+fn removals(previous: &serde_json::Value, next: &mut serde_json::Value) {
+    let (Some(previous), Some(next)) = (previous.as_object(), next.as_object_mut()) else {
+        return;
+    };
+    for (key, was) in previous {
+        match next.get_mut(key) {
+            None => {
+                next.insert(key.clone(), serde_json::Value::Null);
+            }
+            Some(now) => removals(was, now),
+        }
+    }
 }
 
 /// A merge patch of the status subresource of any of the operator's kinds.
@@ -232,4 +254,37 @@ pub(crate) async fn report_error(
     let ready = if still_ready { "True" } else { "False" };
     ctx.metrics
         .set_conditions(&key(sp), Some((ready.into(), "False".into())));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::removals;
+    use serde_json::json;
+
+    #[test]
+    fn members_that_went_are_removed_by_the_patch() {
+        let previous = json!({
+            "version": 3,
+            "violations": {"active": 1, "readError": "AccessDenied", "byBehavior": {"a": 1, "b": 0}},
+            "conditions": [{"type": "Ready"}]
+        });
+        let mut next = json!({
+            "version": 4,
+            "violations": {"active": 0, "byBehavior": {"a": 0}},
+            "conditions": [{"type": "Ready"}]
+        });
+        removals(&previous, &mut next);
+        assert_eq!(
+            next,
+            json!({
+                "version": 4,
+                "violations": {"active": 0, "readError": null, "byBehavior": {"a": 0, "b": null}},
+                "conditions": [{"type": "Ready"}]
+            })
+        );
+        let mut off = json!({"version": 4});
+        removals(&previous, &mut off);
+        assert_eq!(off["violations"], json!(null));
+        assert_eq!(off["conditions"], json!(null));
+    }
 }
