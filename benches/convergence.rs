@@ -6,7 +6,8 @@
 //! operator's peak RSS and CPU. Prints a table, writes JSON,
 //! and exits non-zero when something does not converge or a profile is left in the emulator.
 //!
-//! `cargo bench --bench convergence -- --resources 1000 [--tps 50] --resync 60s --json PATH`
+//! `cargo bench --bench convergence -- --resources 1000 [--tps 50] --resync 60s
+//! [--report-violations] --json PATH`
 
 #[path = "convergence/args.rs"]
 mod args;
@@ -85,6 +86,9 @@ async fn run(args: BenchArgs) -> Result<bool> {
     let mut live: Vec<usize> = (0..args.resources).collect();
     let p = phases::convergence(&args, &world, &tracker).await?;
     if record(&args, p, &mut phases, &mut failures) {
+        if args.report_violations {
+            world.raise_violations(&live)?;
+        }
         world.check_operator()?;
         let p = phases::steady_state(&args, &world, &tracker).await?;
         record(&args, p, &mut phases, &mut failures);

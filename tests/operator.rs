@@ -41,3 +41,5 @@ mod plan;
 mod policies;
 #[path = "operator/real.rs"]
 mod real;
+#[path = "operator/violations.rs"]
+mod violations;

@@ -37,6 +37,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 8)]
     pub concurrency: u16,
 
+    /// Run the operator with --report-violations (every profile's active violations read in
+    /// the resync lane), and raise a violation on one resource in ten once they converged.
+    #[arg(long)]
+    pub report_violations: bool,
+
     /// Parallel Kubernetes writes used by the bench to apply, change and delete resources.
     #[arg(long, default_value_t = 32)]
     pub apply_parallelism: usize,

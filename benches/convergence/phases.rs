@@ -214,6 +214,14 @@ pub async fn steady_state(args: &BenchArgs, world: &World, tracker: &Tracker) ->
         "awsWritesPerResync": per_resync(phase.calls.writes()),
         "k8sWritesPerResync": per_resync(phase.k8s_writes),
         "profileWritesPerResync": per_resync(phase.profile_writes),
+        "violationReadsPerResync": per_resync(
+            phase
+                .calls
+                .0
+                .get("ListActiveViolations")
+                .map(|c| c.admitted())
+                .unwrap_or(0)
+        ),
     });
     Ok(phase)
 }
@@ -402,6 +410,9 @@ pub async fn edits_under_resyncs(
         .await
         .map(|at| at.duration_since(start.at).as_secs_f64());
     let end = Instant::now();
+    let violations_period = world
+        .operator_metric("securityprofile_operator_violations_effective_period_seconds")
+        .await;
     let effective = world
         .operator_metric("securityprofile_operator_resync_effective_period_seconds")
         .await;
@@ -448,6 +459,7 @@ pub async fn edits_under_resyncs(
         "deletions": gone.len(),
         "deletionsSeconds": deleted.map(|x| round(x, 3)),
         "effectiveResyncSeconds": effective.map(|x| round(x, 1)),
+        "effectiveViolationsSeconds": violations_period.map(|x| round(x, 1)),
         "resyncBacklog": backlog,
         "eventsDropped": dropped,
     });

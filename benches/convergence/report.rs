@@ -8,11 +8,16 @@ use serde_json::{Value, json};
 
 pub fn header(args: &BenchArgs) {
     println!(
-        "convergence bench: {} resources (2 targets, 2 tags each), {}, resync {:?}, operator --concurrency {}",
+        "convergence bench: {} resources (2 targets, 2 tags each), {}, resync {:?}, operator --concurrency {}{}",
         args.resources,
         args.quotas_label(),
         args.resync,
-        args.concurrency
+        args.concurrency,
+        if args.report_violations {
+            " --report-violations (a violation on one resource in ten)"
+        } else {
+            ""
+        }
     );
     println!();
     println!(
@@ -88,10 +93,11 @@ pub fn steady_state(p: &Phase) {
     let e = &p.extra;
     println!();
     println!(
-        "steady state: {} resyncs in {} s; per resync: {} AWS reads, {} AWS writes, {} Kubernetes writes ({} to the SecurityProfile)",
+        "steady state: {} resyncs in {} s; per resync: {} AWS reads ({} ListActiveViolations), {} AWS writes, {} Kubernetes writes ({} to the SecurityProfile)",
         e["resyncsSeen"],
         e["windowSeconds"],
         e["awsReadsPerResync"],
+        e["violationReadsPerResync"],
         e["awsWritesPerResync"],
         e["k8sWritesPerResync"],
         e["profileWritesPerResync"]
@@ -102,7 +108,7 @@ pub fn edits(p: &Phase) {
     let e = &p.extra;
     println!();
     println!(
-        "under saturated resyncs: {} edits one after another, worst {} s (median {} s) against a floor of {} s each; {} creations converged in {} s, {} deletions done in {} s; operator resync period {} s, backlog {} at the end",
+        "under saturated resyncs: {} edits one after another, worst {} s (median {} s) against a floor of {} s each; {} creations converged in {} s, {} deletions done in {} s; operator resync period {} s (violations {} s), backlog {} at the end",
         e["edits"],
         e["worstEditSeconds"],
         e["medianEditSeconds"],
@@ -112,6 +118,7 @@ pub fn edits(p: &Phase) {
         e["deletions"],
         e["deletionsSeconds"],
         e["effectiveResyncSeconds"],
+        e["effectiveViolationsSeconds"],
         e["resyncBacklog"]
     );
 }
@@ -167,6 +174,7 @@ pub fn json(
         "quotas": args.quotas_label(),
         "resyncSeconds": args.resync.as_secs_f64(),
         "concurrency": args.concurrency,
+        "reportViolations": args.report_violations,
         "phases": phases,
         "operator": {
             "peakRssMiB": round(end.peak_rss_kib as f64 / 1024.0, 2),

@@ -104,6 +104,9 @@ impl World {
         if let Some(t) = args.tps {
             operator.arg("--aws-tps").arg(format!("*={t}"));
         }
+        if args.report_violations {
+            operator.arg("--report-violations");
+        }
         let operator = operator
             .arg("--kubeconfig")
             .arg(&kubeconfig)
@@ -156,6 +159,24 @@ impl World {
         conn.read_to_string(&mut body).await.ok()?;
         body.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    /// Raises one active violation on every tenth resource, so that the operator's reads
+    /// have something to page through and report.
+    pub fn raise_violations(&self, live: &[usize]) -> Result<()> {
+        for i in live.iter().copied().filter(|i| i % 10 == 0) {
+            self.emulator
+                .admin()
+                .put_violation(json!({
+                    "securityProfileName": crate::phases::name(i),
+                    "thingName": format!("device-{i}"),
+                    "behaviorName": "messages-sent",
+                    "value": {"count": 500},
+                    "region": REGION,
+                }))
+                .context("raising a violation")?;
+        }
+        Ok(())
     }
 
     pub fn api(&self) -> Api<SecurityProfile> {

@@ -482,3 +482,40 @@ pub async fn settle(d: Duration) {
 pub fn name_of(sp: &SecurityProfile) -> String {
     sp.name_any()
 }
+
+/// A free loopback port (bound, then released for the operator to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` on a loopback port: (status code, the whole response).
+pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, out)
+}
+
+/// The operator's `/metrics` on a loopback port (it must answer 200).
+pub async fn scrape(port: u16) -> String {
+    let (code, out) = http_get(port, "/metrics").await;
+    assert_eq!(code, 200, "{out}");
+    out
+}

@@ -231,6 +231,7 @@ async fn explain_and_printer_columns_are_the_same_on_both_servers() {
             "securityProfileName": "Columns", "region": "us-east-1", "version": 3,
             "targetCount": 2,
             "securityProfileArn": "arn:aws:iot:us-east-1:123456789012:securityprofile/Columns",
+            "violations": {"active": 4, "observedAt": "2026-01-01T00:00:00Z"},
             "conditions": [
                 {"type": "Ready", "status": "True", "reason": "Available", "message": "",
                  "lastTransitionTime": "2026-01-01T00:00:00Z"},
@@ -274,7 +275,15 @@ async fn explain_and_printer_columns_are_the_same_on_both_servers() {
         ],
         vec!["columns", "Columns", "us-east-1", "True", "True", "3", "2"],
         vec![
-            "NAME", "AWS NAME", "REGION", "READY", "SYNCED", "VERSION", "TARGETS", "ARN",
+            "NAME",
+            "AWS NAME",
+            "REGION",
+            "READY",
+            "SYNCED",
+            "VERSION",
+            "TARGETS",
+            "VIOLATIONS",
+            "ARN",
         ],
         vec![
             "columns",
@@ -284,6 +293,7 @@ async fn explain_and_printer_columns_are_the_same_on_both_servers() {
             "True",
             "3",
             "2",
+            "4",
             "arn:aws:iot:us-east-1:123456789012:securityprofile/Columns",
         ],
     ]

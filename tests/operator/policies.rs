@@ -261,35 +261,6 @@ async fn watch_namespaces_limits_what_the_operator_sees(server: Server) {
 }
 on_both_servers!(watch_namespaces_limits_what_the_operator_sees);
 
-/// A free loopback port (bound, then released for the operator to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn http_get(port: u16, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let code = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, out)
-}
-
 async fn probes_and_metrics_are_served(server: Server) {
     let env = Env::without_operator(server).await;
     let (health, metrics) = (free_port(), free_port());

@@ -202,6 +202,7 @@ fn default_values_render_a_hardened_least_privilege_operator() {
             ("RENEW_DEADLINE", "10s"),
             ("ALLOW_ADOPTION", "false"),
             ("RESYNC_BUDGET", "50"),
+            ("REPORT_VIOLATIONS", "false"),
         ]
     );
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
