@@ -2,6 +2,8 @@
 //! zero-install demo and for running the real `run` binary against both (`--no-controller`).
 //! Built with the `sandbox` feature only (on by default; the production image leaves it out).
 
+mod demo;
+
 use crate::api::{SecurityProfile, crds};
 use crate::config::ControllerArgs;
 use crate::operator::{self, Shutdown};
@@ -53,6 +55,13 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub seed_profiles: usize,
 
+    /// After convergence, raise active violations in the emulator on the applied profiles that
+    /// report them, show their status and column fill in, then clear them. Violations are read
+    /// at each resync: this reads them every 10 s (or at --resync-period if shorter), and turns
+    /// --report-violations on, and says so.
+    #[arg(long)]
+    pub demo_violations: bool,
+
     /// How long to wait for the applied resources to converge.
     #[arg(long, default_value = "60s", value_parser = crate::config::parse_duration)]
     pub converge_timeout: Duration,
@@ -79,6 +88,8 @@ pub enum SandboxError {
     Seed(String),
     #[error("{0} resource(s) did not converge")]
     NotConverged(usize),
+    #[error("violations demo: {0}")]
+    Demo(String),
 }
 
 /// Credentials the sandbox's controller presents to the emulator (it checks none).
@@ -150,6 +161,10 @@ pub async fn run(args: SandboxArgs, shutdown: Shutdown) -> Result<(), SandboxErr
             outcome = Err(SandboxError::NotConverged(not_ready));
         }
     }
+    if args.demo_violations && outcome.is_ok() && !args.no_controller {
+        let wait = args.converge_timeout + 3 * demo_period(&args.controller);
+        outcome = demo::violations(&emulator, &client, &applied, wait).await;
+    }
     if args.once {
         return outcome;
     }
@@ -178,6 +193,14 @@ fn start_controller(
 ) -> tokio::task::JoinHandle<Result<(), operator::RunError>> {
     let mut controller = args.controller.clone();
     controller.aws.endpoint_url = Some(emulator.url());
+    if args.demo_violations {
+        controller.resync_period = demo_period(&args.controller);
+        controller.report_violations = true;
+        println!(
+            "sandbox: --demo-violations runs the controller with --resync-period {}s and --report-violations (run's defaults: 10m, off)",
+            controller.resync_period.as_secs()
+        );
+    }
     controller
         .aws
         .default_region
@@ -190,6 +213,11 @@ fn start_controller(
         operator::run_with_credentials(client, &controller, Some(emulator_credentials()), stop)
             .await
     })
+}
+
+/// The resync period of `--demo-violations`: 10 s, or shorter if asked.
+fn demo_period(args: &ControllerArgs) -> Duration {
+    args.resync_period.min(Duration::from_secs(10))
 }
 
 /// Creates `n` unowned profiles (as made "by hand": varied behaviors, targets, tags, no

@@ -168,6 +168,45 @@ async fn every_example_converges_in_the_sandbox() {
     );
 }
 
+/// `sandbox --demo-violations`: the example's status fills in from the emulator, then clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_violations_demo_fills_and_clears_the_status() {
+    let dir = TempDir::new("violations-demo");
+    let run = tokio::process::Command::new(BINARY)
+        .args(["sandbox", "--apply"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/violations.yaml"))
+        .args([
+            "--demo-violations",
+            "--once",
+            "--emulator-addr",
+            "127.0.0.1:0",
+            "--health-addr",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--kubeconfig-out",
+        ])
+        .arg(dir.path().join("kubeconfig"))
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the demo finishes")
+        .expect("sandbox runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the demo failed:\n{report}");
+    for line in [
+        "--demo-violations runs the controller with --resync-period 10s and --report-violations",
+        "raised 3 violations of messages-sent on watched-fleet",
+        "default/watched-fleet: status.violations.active=3",
+        r#""messages-sent": 3"#,
+        "default/watched-fleet: status.violations.active=0 again",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in\n{report}");
+    }
+}
+
 async fn kubectl_apply_ready_edit_delete_with_the_run_binary(server: Server) {
     let world = World::start(server, "lifecycle").await;
     let _operator = world.operator("operator", &[]).await;
