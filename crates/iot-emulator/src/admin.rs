@@ -194,6 +194,28 @@ impl Admin {
             .arn)
     }
 
+    /// Replaces the tags of an existing thing group (what `aws:ResourceTag` sees on
+    /// Attach/Detach to it).
+    pub fn tag_thing_group(
+        &self,
+        name: &str,
+        region: &str,
+        account: &str,
+        tags: BTreeMap<String, String>,
+    ) {
+        let scope = Scope {
+            account: account.to_string(),
+            region: region.to_string(),
+        };
+        if let Some(g) = lock(&self.shared.store)
+            .partition(&scope)
+            .thing_groups
+            .get_mut(name)
+        {
+            g.tags = tags;
+        }
+    }
+
     /// The partition an admin body names (`accountId`, `region`), defaulting to the
     /// emulator's account and us-east-1.
     fn scope_of(&self, body: &Value) -> Scope {
@@ -490,6 +512,8 @@ struct ThingGroupBody {
     region: Option<String>,
     #[serde(rename = "accountId")]
     account_id: Option<String>,
+    /// `{KEY: VALUE}`, replacing the group's tags.
+    tags: Option<BTreeMap<String, String>>,
 }
 
 async fn thing_group(AxState(s): App, body: axum::body::Bytes) -> Response {
@@ -497,11 +521,12 @@ async fn thing_group(AxState(s): App, body: axum::body::Bytes) -> Response {
         Ok(b) => {
             let region = b.region.unwrap_or_else(|| DEFAULT_REGION.to_string());
             let account = b.account_id.unwrap_or_else(|| s.account_id.clone());
-            result(
-                admin(&s)
-                    .create_thing_group_in(&b.name, &region, &account)
-                    .map(|arn| json!({ "name": b.name, "arn": arn })),
-            )
+            let a = admin(&s);
+            let created = a.create_thing_group_in(&b.name, &region, &account);
+            if let (Ok(_), Some(tags)) = (&created, b.tags) {
+                a.tag_thing_group(&b.name, &region, &account, tags);
+            }
+            result(created.map(|arn| json!({ "name": b.name, "arn": arn })))
         }
         Err(r) => *r,
     }

@@ -46,6 +46,23 @@ fn custom_metric_names(body: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The ARNs of the custom metrics and dimensions a profile body names (each once): resources
+/// a request on the profile touches, which IAM authorizes too.
+pub(crate) fn referenced_arns(scope: &Scope, body: &Value) -> Vec<String> {
+    let mut arns: Vec<String> = custom_metric_names(body)
+        .iter()
+        .map(|m| custom_metric_arn(&scope.region, &scope.account, m))
+        .chain(
+            dimension_names(body)
+                .iter()
+                .map(|d| dimension_arn(&scope.region, &scope.account, d)),
+        )
+        .collect();
+    arns.sort();
+    arns.dedup();
+    arns
+}
+
 /// A stored profile as a body, for the reference scans.
 fn profile_body(p: &Profile) -> Value {
     json!({
@@ -56,6 +73,14 @@ fn profile_body(p: &Profile) -> Value {
 }
 
 impl Store {
+    /// The custom metrics and dimensions a stored profile names (none when it doesn't exist).
+    pub(crate) fn referenced_by(&mut self, scope: &Scope, name: &str) -> Vec<String> {
+        match self.partition(scope).profiles.get(name) {
+            Some(p) => referenced_arns(scope, &profile_body(p)),
+            None => Vec::new(),
+        }
+    }
+
     /// Refuses a profile body that names a dimension or custom metric the caller's partition
     /// doesn't hold.
     pub fn check_references(&mut self, scope: &Scope, body: &Value) -> Result<(), ApiError> {

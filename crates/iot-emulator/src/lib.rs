@@ -15,6 +15,7 @@ mod metric_types;
 mod model;
 mod normalize;
 mod ops;
+pub mod reference;
 mod store;
 mod sts;
 mod validate;

@@ -242,6 +242,9 @@ pub struct ThingGroup {
     #[serde(rename = "accountId")]
     pub account_id: String,
     pub region: String,
+    /// Its tags, for `aws:ResourceTag` on Attach/Detach (set through the admin API).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A Device Defender dimension (type TOPIC_FILTER), as `GET /_emulator/state` lists it.

@@ -44,7 +44,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/untag", post(untag))
 }
 
-/// Authorization for Attach/Detach: the profile and the target (thing group or all things).
+/// Authorization for Attach/Detach: the profile, the custom metrics and dimensions it names,
+/// and a thing-group target (the account-wide targets `all/registered-things` and
+/// `all/unregistered-things` are no resource type of the reference: only the profile is checked).
 fn on_profile_and_target(
     op: Op,
     name: &str,
@@ -54,7 +56,11 @@ fn on_profile_and_target(
     let target = q.get("securityProfileTargetArn").cloned();
     move |ctx| {
         let mut reqs = vec![ctx.on(op, &ctx.profile_arn(&name))];
-        if let Some(t) = target {
+        reqs.extend(ctx.on_stored_uses(op, &name));
+        if let Some(t) = target
+            && crate::reference::resource_type_of(&t)
+                .is_some_and(|kind| crate::reference::touches(&action(op), kind))
+        {
             reqs.push(ctx.on(op, &t));
         }
         reqs
@@ -122,6 +128,32 @@ impl Ctx {
     fn profile_arn(&self, name: &str) -> String {
         profile_arn(&self.scope.region, &self.scope.account, name)
     }
+
+    /// Requests on the custom metrics and dimensions `arns` (those a profile names), each
+    /// with its own tags, when the reference lists their types for `op`.
+    fn on_used(&self, op: Op, arns: Vec<String>) -> Vec<iam::Request> {
+        arns.into_iter()
+            .filter(|arn| {
+                crate::reference::resource_type_of(arn)
+                    .is_some_and(|t| crate::reference::touches(&action(op), t))
+            })
+            .map(|arn| self.on(op, &arn))
+            .collect()
+    }
+
+    /// [`Ctx::on_used`] for what the stored profile `name` names.
+    fn on_stored_uses(&self, op: Op, name: &str) -> Vec<iam::Request> {
+        let arns = self.store().referenced_by(&self.scope, name);
+        self.on_used(op, arns)
+    }
+
+    /// [`Ctx::on_used`] for what a request body names.
+    fn on_body_uses(&self, op: Op, raw: &Bytes) -> Vec<iam::Request> {
+        let arns = body_json(raw)
+            .map(|b| crate::dependencies::referenced_arns(&self.scope, &b))
+            .unwrap_or_default();
+        self.on_used(op, arns)
+    }
 }
 
 /// The IAM action of an operation.
@@ -135,9 +167,14 @@ pub(crate) fn any_resource(op: Op) -> impl FnOnce(&Ctx) -> Vec<iam::Request> + S
 }
 
 /// Authorization for an operation on one existing security profile.
+/// (And on the custom metrics and dimensions it names, for the actions that touch them.)
 fn on_profile(op: Op, name: &str) -> impl FnOnce(&Ctx) -> Vec<iam::Request> + Send + 'static {
     let name = name.to_string();
-    move |ctx| vec![ctx.on(op, &ctx.profile_arn(&name))]
+    move |ctx| {
+        let mut reqs = vec![ctx.on(op, &ctx.profile_arn(&name))];
+        reqs.extend(ctx.on_stored_uses(op, &name));
+        reqs
+    }
 }
 
 /// What the pipeline ended with.
@@ -463,7 +500,12 @@ async fn create(
             .unwrap_or_default();
         let create = iam::Request::new(action(Op::CreateSecurityProfile), ctx.profile_arn(&n))
             .request_tags(&tags);
+        let uses = ctx
+            .on_body_uses(Op::CreateSecurityProfile, &raw)
+            .into_iter()
+            .map(|r| r.request_tags(&tags));
         std::iter::once(create)
+            .chain(uses)
             .chain(pass_role_requests(&raw))
             .collect()
     };
@@ -517,6 +559,7 @@ async fn update(
     let authz = move |ctx: &Ctx| {
         let update = ctx.on(Op::UpdateSecurityProfile, &ctx.profile_arn(&n));
         std::iter::once(update)
+            .chain(ctx.on_body_uses(Op::UpdateSecurityProfile, &raw))
             .chain(pass_role_requests(&raw))
             .collect()
     };

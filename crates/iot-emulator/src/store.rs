@@ -393,6 +393,7 @@ impl Store {
             "securityprofile" => part.profiles.get(name).map(|p| p.tags.clone()),
             "dimension" => part.dimensions.get(name).map(|d| d.tags.clone()),
             "custommetric" => part.custom_metrics.get(name).map(|m| m.tags.clone()),
+            "thinggroup" => part.thing_groups.get(name).map(|g| g.tags.clone()),
             _ => None,
         }
     }
@@ -484,6 +485,7 @@ impl Store {
             arn: thing_group_arn(&scope.region, &scope.account, name),
             account_id: scope.account.clone(),
             region: scope.region.clone(),
+            tags: BTreeMap::new(),
         };
         self.partition(scope)
             .thing_groups

@@ -498,10 +498,49 @@ def violations(c, raw):
     check(out["activeViolations"] == [], f"cleared: {out}")
 
 
+def every_resource_touched(c):
+    """A request is authorized on every resource it touches (Service Authorization Reference):
+    the profile, the custom metrics and dimensions it names, a thing-group target."""
+    admin("reset", {})
+    admin("custom-metrics", {"metricName": "battery", "metricType": "number"})
+    admin("dimensions", {"name": "topics", "type": "TOPIC_FILTER", "stringValues": ["t/#"]})
+    group = admin("thing-groups", {"name": "fleet"})["arn"]
+    profile_only = {"Effect": "Allow", "Resource": f"arn:aws:iot:*:{ACCOUNT}:securityprofile/*", "Action": [
+        "iot:CreateSecurityProfile", "iot:UpdateSecurityProfile", "iot:DeleteSecurityProfile",
+        "iot:AttachSecurityProfile", "iot:DetachSecurityProfile"]}
+    admin("iam", {"policy": {"Version": "2012-10-17", "Statement": [profile_only]}})
+    uses = dict(BEHAVIOR, name="battery-low", metric="battery",
+                criteria=dict(BEHAVIOR["criteria"], comparisonOperator="less-than", value={"number": 5}))
+    r = expect_error(c.create_security_profile, "AccessDeniedException", 403,
+                     securityProfileName="p", behaviors=[uses])
+    check(f":custommetric/battery" in r["Error"]["Message"], r["Error"])
+    dim = dict(BEHAVIOR, metricDimension={"dimensionName": "topics"})
+    r = expect_error(c.create_security_profile, "AccessDeniedException", 403,
+                     securityProfileName="p", behaviors=[dim])
+    check(f":dimension/topics" in r["Error"]["Message"], r["Error"])
+    # The account-wide targets are no resource type: the profile alone is checked.
+    c.create_security_profile(securityProfileName="plain", behaviors=[BEHAVIOR])
+    everyone = f"arn:aws:iot:us-east-1:{ACCOUNT}:all/registered-things"
+    c.attach_security_profile(securityProfileName="plain", securityProfileTargetArn=everyone)
+    r = expect_error(c.attach_security_profile, "AccessDeniedException", 403,
+                     securityProfileName="plain", securityProfileTargetArn=group)
+    check(":thinggroup/fleet" in r["Error"]["Message"], r["Error"])
+    uses_resources = {"Effect": "Allow", "Action": profile_only["Action"], "Resource": [
+        f"arn:aws:iot:*:{ACCOUNT}:custommetric/*", f"arn:aws:iot:*:{ACCOUNT}:dimension/*",
+        f"arn:aws:iot:*:{ACCOUNT}:thinggroup/*"]}
+    admin("iam", {"policy": {"Version": "2012-10-17", "Statement": [profile_only, uses_resources]}})
+    c.create_security_profile(securityProfileName="p", behaviors=[uses, dim])
+    c.attach_security_profile(securityProfileName="p", securityProfileTargetArn=group)
+    c.detach_security_profile(securityProfileName="p", securityProfileTargetArn=group)
+    c.delete_security_profile(securityProfileName="p")
+    admin("reset", {})
+
+
 def main():
     admin("reset", {})
     c, raw = client(), client(validate=False)
-    for step in (crud, listing, targets, validation, tags, controls, iam_policy, normalization, sts,
+    for step in (crud, listing, targets, validation, tags, controls, iam_policy, every_resource_touched,
+                 normalization, sts,
                  dependencies, violations):
         step(c) if step not in (crud, dependencies, violations) else step(c, raw)
         print(f"ok {step.__name__}")
