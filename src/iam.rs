@@ -26,6 +26,16 @@ pub const IOT_ACTIONS: &[&str] = &[
     "iot:UpdateSecurityProfile",
 ];
 
+/// The profile actions AWS also authorizes on the custom metrics and dimensions a profile
+/// names (their optional resource types in the Service Authorization Reference).
+pub const PROFILE_WRITE_ACTIONS: &[&str] = &[
+    "iot:AttachSecurityProfile",
+    "iot:CreateSecurityProfile",
+    "iot:DeleteSecurityProfile",
+    "iot:DetachSecurityProfile",
+    "iot:UpdateSecurityProfile",
+];
+
 /// The action the `export` command needs to find every profile. The operator calls it too (the
 /// in-use check of [`DEPENDENCY_ACTIONS`]), so its policy already holds it.
 pub const EXPORT_ACTION: &str = "iot:ListSecurityProfiles";
@@ -120,6 +130,11 @@ pub struct PolicyArgs {
     /// policy grants nothing of the kind.
     #[arg(long)]
     pub report_violations: bool,
+
+    /// Allow attaching and detaching only thing groups that carry this tag (KEY=VALUE, checked
+    /// with aws:ResourceTag). Default: any thing group of the accounts and regions.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub thing_group_tag: Option<String>,
 }
 
 /// Bad `iam-policy` options.
@@ -131,6 +146,8 @@ pub enum PolicyError {
     NoClusterId,
     #[error("--account {0:?} is not a 12-digit AWS account id")]
     BadAccount(String),
+    #[error("--thing-group-tag {0:?} is not KEY=VALUE")]
+    BadThingGroupTag(String),
 }
 
 impl PolicyArgs {
@@ -139,6 +156,18 @@ impl PolicyArgs {
             || !self.regions.is_empty()
             || !self.allowed_role_arns.is_empty()
             || self.cluster_id.is_some()
+            || self.thing_group_tag.is_some()
+    }
+
+    /// `--thing-group-tag` as (key, value).
+    fn thing_group_tag(&self) -> Result<Option<(&str, &str)>, PolicyError> {
+        let Some(raw) = &self.thing_group_tag else {
+            return Ok(None);
+        };
+        match raw.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok(Some((k, v))),
+            _ => Err(PolicyError::BadThingGroupTag(raw.clone())),
+        }
     }
 
     /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` for every account and region.
@@ -240,16 +269,10 @@ fn scoped_policy(args: &PolicyArgs) -> Result<Value, PolicyError> {
         return Err(PolicyError::BadAccount(bad.clone()));
     }
     let profiles = args.arns("iot", true, "securityprofile/*");
-    // Attach and Detach are also authorized on the target: thing groups and the account-wide
-    // targets.
-    let targets: Vec<String> = [
-        "thinggroup/*",
-        "all/registered-things",
-        "all/unregistered-things",
-    ]
-    .iter()
-    .flat_map(|t| args.arns("iot", true, t))
-    .collect();
+    // Attach and Detach are also authorized on a thing-group target. The account-wide targets
+    // (`all/registered-things`, `all/unregistered-things`) are no resource type of AWS IoT in
+    // the Service Authorization Reference: attaching there is authorized on the profile alone.
+    let groups = args.arns("iot", true, "thinggroup/*");
     let dependencies: Vec<String> = ["custommetric/*", "dimension/*"]
         .iter()
         .flat_map(|r| args.arns("iot", true, r))
@@ -260,11 +283,26 @@ fn scoped_policy(args: &PolicyArgs) -> Result<Value, PolicyError> {
         args.allowed_role_arns.clone()
     };
     let mut statements = profile_statements(&profiles, cluster);
-    statements.push(json!({
-        "Sid": "AttachToTargets",
+    let mut attach = json!({
+        "Sid": "AttachToThingGroups",
         "Effect": "Allow",
         "Action": ["iot:AttachSecurityProfile", "iot:DetachSecurityProfile"],
-        "Resource": targets
+        "Resource": groups
+    });
+    if let Some((key, value)) = args.thing_group_tag()? {
+        attach["Condition"] =
+            json!({ "StringEquals": { format!("aws:ResourceTag/{key}"): value } });
+    }
+    statements.push(attach);
+    // The profile actions are authorized on each custom metric and dimension the profile
+    // names too. Using one is no write to it, and a profile may use a metric that another
+    // cluster or a person owns: no ownership condition here (the profile's own statements
+    // still require this cluster's tag on the profile).
+    statements.push(json!({
+        "Sid": "UseCustomMetricsAndDimensionsInProfiles",
+        "Effect": "Allow",
+        "Action": PROFILE_WRITE_ACTIONS,
+        "Resource": dependencies
     }));
     statements.extend(dependency_statements(&dependencies, cluster));
     statements.extend([
@@ -505,6 +543,31 @@ mod tests {
         assert!(!policy().to_string().contains(VIOLATIONS_ACTION));
     }
 
+    #[test]
+    fn thing_group_tag_narrows_attach_and_detach() {
+        let p = scoped(&[
+            "--cluster-id",
+            "c",
+            "--thing-group-tag",
+            "fleet-owner=platform",
+        ]);
+        let groups = statement(&p, "AttachToThingGroups");
+        assert_eq!(
+            groups["Condition"]["StringEquals"]["aws:ResourceTag/fleet-owner"],
+            "platform"
+        );
+        let args = PolicyArgs {
+            cluster_id: Some("c".into()),
+            thing_group_tag: Some("no-equals".into()),
+            partition: "aws".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            policy_for(&args),
+            Err(PolicyError::BadThingGroupTag("no-equals".into()))
+        );
+    }
+
     fn statement<'a>(p: &'a Value, sid: &str) -> &'a Value {
         p["Statement"]
             .as_array()
@@ -611,13 +674,29 @@ mod tests {
             pass["Condition"]["StringEquals"]["iam:PassedToService"],
             "iot.amazonaws.com"
         );
-        let targets = statement(&p, "AttachToTargets")["Resource"].to_string();
-        for t in [
-            "arn:aws:iot:eu-west-1:123456789012:thinggroup/*",
-            "arn:aws:iot:us-east-1:123456789012:all/registered-things",
-        ] {
-            assert!(targets.contains(t), "{t} in {targets}");
-        }
+        let groups = statement(&p, "AttachToThingGroups");
+        assert_eq!(
+            groups["Resource"],
+            json!([
+                "arn:aws:iot:us-east-1:123456789012:thinggroup/*",
+                "arn:aws:iot:eu-west-1:123456789012:thinggroup/*"
+            ])
+        );
+        assert!(groups.get("Condition").is_none());
+        // No resource type of the reference: nothing names the account-wide targets.
+        assert!(!p.to_string().contains("all/"), "{p:#}");
+        let uses = statement(&p, "UseCustomMetricsAndDimensionsInProfiles");
+        assert_eq!(uses["Action"], json!(PROFILE_WRITE_ACTIONS));
+        assert_eq!(
+            uses["Resource"],
+            json!([
+                "arn:aws:iot:us-east-1:123456789012:custommetric/*",
+                "arn:aws:iot:eu-west-1:123456789012:custommetric/*",
+                "arn:aws:iot:us-east-1:123456789012:dimension/*",
+                "arn:aws:iot:eu-west-1:123456789012:dimension/*"
+            ])
+        );
+        assert!(uses.get("Condition").is_none(), "using is not owning");
         // On every resource: only the actions that support no resource-level permission.
         for st in p["Statement"].as_array().unwrap() {
             if st["Resource"] == "*" {
@@ -643,6 +722,8 @@ mod tests {
             .unwrap()
             .iter()
             .filter(|st| st["Resource"].to_string().contains(":custommetric/*"))
+            // Using a metric in a profile is no write to it (see the scoped policy).
+            .filter(|st| st["Sid"] != "UseCustomMetricsAndDimensionsInProfiles")
             .collect();
         assert!(
             on_dependencies
