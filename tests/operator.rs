@@ -23,6 +23,8 @@ mod e2e;
 mod faults;
 #[path = "operator/guard.rs"]
 mod guard;
+#[path = "operator/iam_reference.rs"]
+mod iam_reference;
 #[path = "operator/kinds.rs"]
 mod kinds;
 #[path = "operator/kubectl.rs"]

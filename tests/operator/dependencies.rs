@@ -60,7 +60,7 @@ async fn behaviors_are_validated_before_the_create_and_never_on_resyncs(server: 
 }
 on_both_servers!(behaviors_are_validated_before_the_create_and_never_on_resyncs);
 
-fn custom_metric() -> serde_json::Value {
+pub(crate) fn custom_metric() -> serde_json::Value {
     json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "CustomMetric",
         "metadata": {"name": "battery-level", "namespace": NS},
@@ -68,7 +68,7 @@ fn custom_metric() -> serde_json::Value {
     })
 }
 
-fn dimension() -> serde_json::Value {
+pub(crate) fn dimension() -> serde_json::Value {
     json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "Dimension",
         "metadata": {"name": "telemetry-topics", "namespace": NS},
@@ -77,7 +77,7 @@ fn dimension() -> serde_json::Value {
 }
 
 /// A profile naming a custom metric and a dimension.
-fn dependent_profile() -> serde_json::Value {
+pub(crate) fn dependent_profile() -> serde_json::Value {
     json!({
         "apiVersion": "iot.awscc.io/v1alpha1", "kind": "SecurityProfile",
         "metadata": {"name": "battery-watch"},

@@ -238,3 +238,99 @@ async fn real_cluster_lifecycle_then_a_resync_writes_nothing() {
     let _ = op.await;
     let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
 }
+
+/// A spec that uses the lane's custom metric and dimension, attached to `targets`.
+fn spec_using(metric: &str, dimension: &str, targets: &[&str]) -> SecurityProfileSpec {
+    serde_json::from_value(json!({
+        "securityProfileDescription": "created by the real IAM lane",
+        "behaviors": [{
+            "name": "LaneMetric",
+            "metric": metric,
+            "criteria": {"comparisonOperator": "greater-than", "value": {"number": 5}, "durationSeconds": 300}
+        }, {
+            "name": "LaneTopics",
+            "metric": "aws:num-messages-sent",
+            "metricDimension": {"dimensionName": dimension},
+            "criteria": {"comparisonOperator": "greater-than", "value": {"count": 100}, "durationSeconds": 300}
+        }],
+        "targetArns": targets,
+    }))
+    .expect("a valid spec")
+}
+
+/// The scoped policy against AWS's own IAM: `scripts/real-lanes.sh` puts what `iam-policy
+/// --account … --region … --cluster-id real-lane` prints on the role `SPO_REAL_IAM_ROLE_NAME`,
+/// makes a custom metric, a dimension and a thing group with its own credentials (so they are
+/// not this cluster's), and runs this test with the role's credentials: every call of a
+/// profile that uses them, created, attached, updated, detached and deleted, must be allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "opt-in lane against a real AWS account and IAM role: scripts/real-lanes.sh"]
+async fn real_iam_scoped_policy_allows_a_profile_using_a_metric_and_a_dimension() {
+    let Some(vars) = lane(
+        "real IAM",
+        &[
+            "SPO_REAL_AWS_REGION",
+            "SPO_REAL_IAM_METRIC",
+            "SPO_REAL_IAM_DIMENSION",
+            "SPO_REAL_IAM_THING_GROUP_ARN",
+        ],
+    ) else {
+        return;
+    };
+    let (region, metric, dimension, group) = (&vars[0], &vars[1], &vars[2], &vars[3]);
+    let options = AwsOptions {
+        region: Some(region.clone()),
+        ..Default::default()
+    };
+    let iot = Iot::load(options, None, Arc::new(Metrics::default())).await;
+    let name = format!("spo-lane-iam-{}", rand::random::<u32>());
+    let id = Identity {
+        name: name.clone(),
+        region: region.clone(),
+    };
+    let mut sp = SecurityProfile::new(&name, spec_using(metric, dimension, &[group]));
+    sp.metadata.namespace = Some("lane".into());
+    // Created with the ownership tags of cluster `real-lane` (the policy's --cluster-id), and
+    // attached to the thing group.
+    let d = desired(&sp, "real-lane", &name);
+    run(&iot, &id, None, planned(&d, &id, None).steps()).await;
+    let observed = iot.observe(&id.region, &name).await.expect("observe");
+    let attached = planned(&d, &id, observed.as_ref());
+    run(&iot, &id, observed.as_ref(), attached.steps()).await;
+    assert_resync_writes_nothing(&iot, &d, &id, "create and attach").await;
+
+    // Updated and detached.
+    let mut updated = spec_using(metric, dimension, &[]);
+    updated.security_profile_description = Some("updated by the real IAM lane".into());
+    sp.spec = updated;
+    let d = desired(&sp, "real-lane", &name);
+    let observed = iot.observe(&id.region, &name).await.expect("observe");
+    run(
+        &iot,
+        &id,
+        observed.as_ref(),
+        planned(&d, &id, observed.as_ref()).steps(),
+    )
+    .await;
+    assert_resync_writes_nothing(&iot, &d, &id, "update and detach").await;
+
+    let deleting = Desired {
+        deleting: true,
+        ..d
+    };
+    let observed = iot.observe(&id.region, &name).await.expect("observe");
+    run(
+        &iot,
+        &id,
+        observed.as_ref(),
+        planned(&deleting, &id, observed.as_ref()).steps(),
+    )
+    .await;
+    assert!(
+        iot.describe(&id.region, &name)
+            .await
+            .expect("describe")
+            .is_none(),
+        "deleted"
+    );
+}
