@@ -87,17 +87,14 @@ fn example_resources() -> BTreeMap<String, Expected> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_example_converges_in_the_sandbox() {
-    let expected = example_resources();
-    assert!(
-        expected.len() >= 7,
-        "examples/ holds minimal, every field, ML Detect, targets, Retain, Adopt, Observe: {expected:?}"
-    );
-    let dir = TempDir::new("examples");
+/// `sandbox --apply PATH --once [extra]` on free ports: (stdout, stdout and stderr), once it
+/// succeeded.
+async fn sandbox_once(path: &str, extra: &[&str]) -> (String, String) {
+    let dir = TempDir::new("sandbox-once");
     let run = tokio::process::Command::new(BINARY)
         .args(["sandbox", "--apply"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .args(extra)
         .args([
             "--once",
             "--emulator-addr",
@@ -115,9 +112,20 @@ async fn every_example_converges_in_the_sandbox() {
         .await
         .expect("sandbox --once finishes")
         .expect("sandbox runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let report = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "sandbox --once failed:\n{report}");
+    (stdout, report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_converges_in_the_sandbox() {
+    let expected = example_resources();
+    assert!(
+        expected.len() >= 7,
+        "examples/ holds minimal, every field, ML Detect, targets, Retain, Adopt, Observe: {expected:?}"
+    );
+    let (stdout, report) = sandbox_once("examples", &[]).await;
 
     // The convergence table: a header, one row per resource, then "N of M converged".
     let table: Vec<&str> = stdout
@@ -171,31 +179,7 @@ async fn every_example_converges_in_the_sandbox() {
 /// `sandbox --demo-violations`: the example's status fills in from the emulator, then clears.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_violations_demo_fills_and_clears_the_status() {
-    let dir = TempDir::new("violations-demo");
-    let run = tokio::process::Command::new(BINARY)
-        .args(["sandbox", "--apply"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/violations.yaml"))
-        .args([
-            "--demo-violations",
-            "--once",
-            "--emulator-addr",
-            "127.0.0.1:0",
-            "--health-addr",
-            "127.0.0.1:0",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--kubeconfig-out",
-        ])
-        .arg(dir.path().join("kubeconfig"))
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the demo finishes")
-        .expect("sandbox runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the demo failed:\n{report}");
+    let (stdout, report) = sandbox_once("examples/violations.yaml", &["--demo-violations"]).await;
     for line in [
         "--demo-violations runs the controller with --resync-period 10s and --report-violations",
         "raised 3 violations of messages-sent on watched-fleet",

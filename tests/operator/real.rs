@@ -93,6 +93,34 @@ async fn run(iot: &Iot, id: &Identity, observed: Option<&Observed>, steps: &[Ste
     }
 }
 
+/// Reads the profile and runs what the planner asks for to reach `d`.
+async fn converge(iot: &Iot, d: &Desired, id: &Identity) {
+    let observed = iot.observe(&id.region, &id.name).await.expect("observe");
+    run(
+        iot,
+        id,
+        observed.as_ref(),
+        planned(d, id, observed.as_ref()).steps(),
+    )
+    .await;
+}
+
+/// Deletes the profile as the finalizer would, and checks it is gone.
+async fn delete(iot: &Iot, d: Desired, id: &Identity) {
+    let deleting = Desired {
+        deleting: true,
+        ..d
+    };
+    converge(iot, &deleting, id).await;
+    assert!(
+        iot.describe(&id.region, &id.name)
+            .await
+            .expect("describe")
+            .is_none(),
+        "deleted"
+    );
+}
+
 async fn assert_resync_writes_nothing(iot: &Iot, d: &Desired, id: &Identity, after: &str) {
     let observed = iot.observe(&id.region, &id.name).await.expect("observe");
     let p = planned(d, id, observed.as_ref());
@@ -127,35 +155,10 @@ async fn real_aws_lifecycle_then_every_resync_writes_nothing() {
     sp.spec = spec("updated by the real-AWS lane");
     sp.spec.tags = None;
     let d = desired(&sp, "real-lane", &name);
-    let observed = iot.observe(&id.region, &name).await.expect("observe");
-    run(
-        &iot,
-        &id,
-        observed.as_ref(),
-        planned(&d, &id, observed.as_ref()).steps(),
-    )
-    .await;
+    converge(&iot, &d, &id).await;
     assert_resync_writes_nothing(&iot, &d, &id, "update").await;
 
-    let deleting = Desired {
-        deleting: true,
-        ..d
-    };
-    let observed = iot.observe(&id.region, &name).await.expect("observe");
-    run(
-        &iot,
-        &id,
-        observed.as_ref(),
-        planned(&deleting, &id, observed.as_ref()).steps(),
-    )
-    .await;
-    assert!(
-        iot.describe(&id.region, &name)
-            .await
-            .expect("describe")
-            .is_none(),
-        "deleted"
-    );
+    delete(&iot, d, &id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,9 +297,7 @@ async fn real_iam_scoped_policy_allows_a_profile_using_a_metric_and_a_dimension(
     // attached to the thing group.
     let d = desired(&sp, "real-lane", &name);
     run(&iot, &id, None, planned(&d, &id, None).steps()).await;
-    let observed = iot.observe(&id.region, &name).await.expect("observe");
-    let attached = planned(&d, &id, observed.as_ref());
-    run(&iot, &id, observed.as_ref(), attached.steps()).await;
+    converge(&iot, &d, &id).await;
     assert_resync_writes_nothing(&iot, &d, &id, "create and attach").await;
 
     // Updated and detached.
@@ -304,33 +305,8 @@ async fn real_iam_scoped_policy_allows_a_profile_using_a_metric_and_a_dimension(
     updated.security_profile_description = Some("updated by the real IAM lane".into());
     sp.spec = updated;
     let d = desired(&sp, "real-lane", &name);
-    let observed = iot.observe(&id.region, &name).await.expect("observe");
-    run(
-        &iot,
-        &id,
-        observed.as_ref(),
-        planned(&d, &id, observed.as_ref()).steps(),
-    )
-    .await;
+    converge(&iot, &d, &id).await;
     assert_resync_writes_nothing(&iot, &d, &id, "update and detach").await;
 
-    let deleting = Desired {
-        deleting: true,
-        ..d
-    };
-    let observed = iot.observe(&id.region, &name).await.expect("observe");
-    run(
-        &iot,
-        &id,
-        observed.as_ref(),
-        planned(&deleting, &id, observed.as_ref()).steps(),
-    )
-    .await;
-    assert!(
-        iot.describe(&id.region, &name)
-            .await
-            .expect("describe")
-            .is_none(),
-        "deleted"
-    );
+    delete(&iot, d, &id).await;
 }
