@@ -141,17 +141,21 @@ pub(crate) async fn write_status(
     sp: &SecurityProfile,
     status: SecurityProfileStatus,
 ) -> Result<(), Error> {
-    let mut next = serde_json::to_value(&status).unwrap_or_default();
-    if let Some(previous) = &sp.status {
-        let previous = serde_json::to_value(previous).unwrap_or_default();
-        removals(&previous, &mut next);
-    }
-    patch_status(api, sp, serde_json::json!({ "status": next })).await
+    patch_status(api, sp, replacing(sp.status.as_ref(), &status)).await
 }
 
-/// Turns `next` into a merge patch over `previous`: a member `previous` has and `next` lacks
-/// becomes `null`, which removes it (a merge patch keeps what it does not name, so a read
-/// error that went, a behavior that left `byBehavior` or `violations` turned off would stay).
+/// The merge patch that makes the status exactly `next`, for the whole-status writes of every
+/// kind: a member `previous` has and `next` lacks becomes `null`, which removes it (a merge
+/// patch keeps what it does not name, so a read error that went, a behavior that left
+/// `byBehavior` or `violations` turned off would otherwise stay).
+pub(crate) fn replacing<S: serde::Serialize>(previous: Option<&S>, next: &S) -> serde_json::Value {
+    let mut patch = serde_json::json!({ "status": next });
+    if let Some(previous) = previous.and_then(|p| serde_json::to_value(p).ok()) {
+        removals(&previous, &mut patch["status"]);
+    }
+    patch
+}
+
 fn removals(previous: &serde_json::Value, next: &mut serde_json::Value) {
     let (Some(previous), Some(next)) = (previous.as_object(), next.as_object_mut()) else {
         return;
@@ -258,7 +262,7 @@ pub(crate) async fn report_error(
 
 #[cfg(test)]
 mod tests {
-    use super::removals;
+    use super::replacing;
     use serde_json::json;
 
     #[test]
@@ -268,23 +272,23 @@ mod tests {
             "violations": {"active": 1, "readError": "AccessDenied", "byBehavior": {"a": 1, "b": 0}},
             "conditions": [{"type": "Ready"}]
         });
-        let mut next = json!({
+        let next = json!({
             "version": 4,
             "violations": {"active": 0, "byBehavior": {"a": 0}},
             "conditions": [{"type": "Ready"}]
         });
-        removals(&previous, &mut next);
         assert_eq!(
-            next,
+            replacing(Some(&previous), &next)["status"],
             json!({
                 "version": 4,
                 "violations": {"active": 0, "readError": null, "byBehavior": {"a": 0, "b": null}},
                 "conditions": [{"type": "Ready"}]
             })
         );
-        let mut off = json!({"version": 4});
-        removals(&previous, &mut off);
-        assert_eq!(off["violations"], json!(null));
-        assert_eq!(off["conditions"], json!(null));
+        let off = replacing(Some(&previous), &json!({"version": 4}));
+        assert_eq!(off["status"]["violations"], json!(null));
+        assert_eq!(off["status"]["conditions"], json!(null));
+        // The first write names only what it sets.
+        assert_eq!(replacing(None, &next)["status"], next);
     }
 }

@@ -5,7 +5,7 @@ use crate::api::{ConditionStatus, Reason, ResourceStatus, condition, now_seconds
 use crate::controller::Context;
 use crate::controller::error::Error;
 use crate::controller::events::publish;
-use crate::controller::status::patch_status;
+use crate::controller::status::{patch_status, replacing};
 use crate::reconcile::ResourceObserved;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::Api;
@@ -131,7 +131,7 @@ pub(crate) async fn write_status<K: ManagedKind>(
     obj: &K,
     status: ResourceStatus,
 ) -> Result<(), Error> {
-    patch_status(api, obj, serde_json::json!({ "status": status })).await
+    patch_status(api, obj, replacing(obj.resource_status(), &status)).await
 }
 
 /// The conditions after a failed reconcile: `Synced=False` with the reason; `Ready` stays True
