@@ -340,6 +340,11 @@ pub struct State {
 }
 
 /// Builds `arn:aws:iot:REGION:ACCOUNT:securityprofile/NAME`.
+/// The ARN of a thing (what ListActiveViolations naming `thingName` is authorized on).
+pub fn thing_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:iot:{region}:{account}:thing/{name}")
+}
+
 pub fn profile_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:iot:{region}:{account}:securityprofile/{name}")
 }

@@ -58,8 +58,7 @@ fn on_profile_and_target(
         let mut reqs = vec![ctx.on(op, &ctx.profile_arn(&name))];
         reqs.extend(ctx.on_stored_uses(op, &name));
         if let Some(t) = target
-            && crate::reference::resource_type_of(&t)
-                .is_some_and(|kind| crate::reference::touches(&action(op), kind))
+            && crate::reference::checks(&action(op), &t)
         {
             reqs.push(ctx.on(op, &t));
         }
@@ -132,17 +131,21 @@ impl Ctx {
     /// Requests on the custom metrics and dimensions `arns` (those a profile names), each
     /// with its own tags, when the reference lists their types for `op`.
     fn on_used(&self, op: Op, arns: Vec<String>) -> Vec<iam::Request> {
+        let action = action(op);
         arns.into_iter()
-            .filter(|arn| {
-                crate::reference::resource_type_of(arn)
-                    .is_some_and(|t| crate::reference::touches(&action(op), t))
-            })
+            .filter(|arn| crate::reference::checks(&action, arn))
             .map(|arn| self.on(op, &arn))
             .collect()
     }
 
-    /// [`Ctx::on_used`] for what the stored profile `name` names.
+    /// [`Ctx::on_used`] for what the stored profile `name` names (no scan of the profile for
+    /// the actions that touch neither type, Describe among them).
     fn on_stored_uses(&self, op: Op, name: &str) -> Vec<iam::Request> {
+        let action = action(op);
+        let uses = ["custommetric", "dimension"];
+        if !uses.iter().any(|t| crate::reference::touches(&action, t)) {
+            return Vec::new();
+        }
         let arns = self.store().referenced_by(&self.scope, name);
         self.on_used(op, arns)
     }

@@ -244,6 +244,12 @@ pub fn touches(action_name: &str, resource_type: &str) -> bool {
         .is_some_and(|a| a.resources.iter().any(|u| u.resource_type == resource_type))
 }
 
+/// Whether a request of `action` is authorized on the resource `arn` it touches: its type is
+/// one of the reference's, listed for the action.
+pub fn checks(action_name: &str, arn: &str) -> bool {
+    resource_type_of(arn).is_some_and(|t| touches(action_name, t))
+}
+
 /// The resource type of an ARN, if it is one of the reference's (`all/registered-things` is
 /// none: attaching at account level is authorized on the profile only).
 pub fn resource_type_of(arn: &str) -> Option<&'static str> {

@@ -518,11 +518,8 @@ impl Store {
 
     /// Admin: a snapshot of everything, partitions in a stable order.
     pub fn state(&self) -> State {
-        let mut scopes: Vec<&Scope> = self.partitions.keys().collect();
-        scopes.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
         let mut state = State::default();
-        for s in scopes {
-            let part = &self.partitions[s];
+        for part in self.partitions() {
             state.profiles.extend(part.profiles.values().cloned());
             state
                 .thing_groups

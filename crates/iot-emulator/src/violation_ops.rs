@@ -4,7 +4,7 @@
 
 use crate::Shared;
 use crate::iam;
-use crate::model::{Op, profile_arn};
+use crate::model::{Op, profile_arn, thing_arn};
 use crate::ops::{Ctx, action, finish, max_results, next_token, run};
 use crate::validate::{self, Violations, check};
 use crate::violations::{CRITERIA_TYPES, VERIFICATION_STATES, ViolationFilter};
@@ -19,11 +19,6 @@ use std::sync::Arc;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new().route("/active-violations", get(list_active_violations))
-}
-
-/// The ARN of a thing, the resource a request naming `thingName` is checked on.
-fn thing_arn(region: &str, account: &str, name: &str) -> String {
-    format!("arn:aws:iot:{region}:{account}:thing/{name}")
 }
 
 /// Authorization: the named profile (with its tags) and the named thing; `*` when the request
