@@ -34,7 +34,7 @@ pub(super) async fn violations(
     let watched = reporting(client, applied).await?;
     if watched.is_empty() {
         return Err(SandboxError::Demo(
-            "no applied SecurityProfile has a behavior (try --apply examples/violations.yaml)"
+            "no applied SecurityProfile reports violations and has a behavior (try --apply examples/violations.yaml)"
                 .into(),
         ));
     }
@@ -78,7 +78,8 @@ pub(super) async fn violations(
     Ok(())
 }
 
-/// The applied profiles with a behavior, as the controller recorded them.
+/// The applied profiles that report violations and have a behavior, as the controller
+/// recorded them.
 async fn reporting(
     client: &Client,
     applied: &[(String, String)],
@@ -87,6 +88,11 @@ async fn reporting(
     for (namespace, name) in applied {
         let api: Api<SecurityProfile> = Api::namespaced(client.clone(), namespace);
         let sp = api.get(name).await?;
+        // The demo runs the controller with --report-violations: it reads what
+        // `spec.violations.report` leaves on.
+        if crate::reconcile::violations::query(&sp.spec, true).is_none() {
+            continue;
+        }
         let behavior = sp
             .spec
             .behaviors
