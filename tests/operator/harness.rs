@@ -60,15 +60,19 @@ pub fn credentials() -> Credentials {
 /// move profiles between regions): the one every integration test runs under, so the suite
 /// proves the operator works with exactly it.
 pub fn iam_policy(cluster: &str) -> Value {
-    let args = securityprofile_operator::iam::PolicyArgs {
+    securityprofile_operator::iam::policy_for(&policy_args(cluster)).expect("a scoped policy")
+}
+
+/// The options of [`iam_policy`], for tests that add one (`--report-violations`, …).
+pub fn policy_args(cluster: &str) -> securityprofile_operator::iam::PolicyArgs {
+    securityprofile_operator::iam::PolicyArgs {
         accounts: vec![ACCOUNT.to_string()],
         regions: Vec::new(),
         allowed_role_arns: vec![format!("arn:aws:iam::{ACCOUNT}:role/*")],
         cluster_id: Some(cluster.to_string()),
         partition: "aws".to_string(),
         ..Default::default()
-    };
-    securityprofile_operator::iam::policy_for(&args).expect("a scoped policy")
+    }
 }
 
 /// The emulator on an ephemeral port, enforcing the scoped policy of `iam-policy` (least

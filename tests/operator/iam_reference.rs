@@ -117,6 +117,15 @@ async fn client_under(policy: &Value) -> (iot_emulator::Emulator, aws_sdk_iot::C
     (emulator, aws_sdk_iot::Client::from_conf(conf))
 }
 
+/// The ownership tag a create by this cluster carries (the policy's request-tag condition).
+fn cluster_tag() -> aws_sdk_iot::types::Tag {
+    aws_sdk_iot::types::Tag::builder()
+        .key("iot.awscc.io/cluster")
+        .value(CLUSTER)
+        .build()
+        .unwrap()
+}
+
 fn battery_behavior() -> aws_sdk_iot::types::Behavior {
     use aws_sdk_iot::types::{Behavior, BehaviorCriteria, ComparisonOperator, MetricValue};
     Behavior::builder()
@@ -135,11 +144,7 @@ fn battery_behavior() -> aws_sdk_iot::types::Behavior {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policy_before_is_refused_where_aws_refuses_and_todays_passes() {
-    let tag = aws_sdk_iot::types::Tag::builder()
-        .key("iot.awscc.io/cluster")
-        .value(CLUSTER)
-        .build()
-        .unwrap();
+    let tag = cluster_tag();
     let before: Value = serde_json::from_str(BEFORE).unwrap();
     let (_emulator, c) = client_under(&before).await;
     let err = c
@@ -202,11 +207,8 @@ async fn the_policy_before_is_refused_where_aws_refuses_and_todays_passes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thing_group_targets_can_be_narrowed_by_tag() {
     let args = securityprofile_operator::iam::PolicyArgs {
-        accounts: vec![ACCOUNT.to_string()],
-        cluster_id: Some(CLUSTER.to_string()),
-        partition: "aws".to_string(),
         thing_group_tag: Some("fleet-owner=platform".to_string()),
-        ..Default::default()
+        ..policy_args(CLUSTER)
     };
     let policy = securityprofile_operator::iam::policy_for(&args).unwrap();
     let (emulator, c) = client_under(&policy).await;
@@ -221,13 +223,7 @@ async fn thing_group_targets_can_be_narrowed_by_tag() {
     );
     c.create_security_profile()
         .security_profile_name("p")
-        .tags(
-            aws_sdk_iot::types::Tag::builder()
-                .key("iot.awscc.io/cluster")
-                .value(CLUSTER)
-                .build()
-                .unwrap(),
-        )
+        .tags(cluster_tag())
         .send()
         .await
         .unwrap();

@@ -36,15 +36,11 @@ fn manifest(name: &str, behaviors: &[&str], violations: Option<Value>) -> Value 
 /// The tests' scoped policy (`iam-policy --account … --cluster-id …`) with
 /// `--report-violations`.
 fn reporting_policy() -> Value {
-    securityprofile_operator::iam::policy_for(&securityprofile_operator::iam::PolicyArgs {
-        accounts: vec![ACCOUNT.to_string()],
-        allowed_role_arns: vec![format!("arn:aws:iam::{ACCOUNT}:role/*")],
-        cluster_id: Some(CLUSTER.to_string()),
-        partition: "aws".to_string(),
+    let args = securityprofile_operator::iam::PolicyArgs {
         report_violations: true,
-        ..Default::default()
-    })
-    .expect("policy")
+        ..policy_args(CLUSTER)
+    };
+    securityprofile_operator::iam::policy_for(&args).expect("policy")
 }
 
 fn raise(env: &Env, profile: &str, thing: &str, behavior: &str, time: f64) {
